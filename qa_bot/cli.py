@@ -1,0 +1,266 @@
+"""`qa-bot`: ingest articles, ask questions, chat, check status, evaluate, start the chat UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from qa_bot.answer import Answer
+from qa_bot.settings import PROJECT_ROOT, get_settings
+
+app = typer.Typer(
+    help="Answers questions about a corpus of news articles, citing the passages it used.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals can hold API keys
+)
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_LLM_FAILED = 3
+
+
+def _bot():
+    from qa_bot.service import QABot
+
+    return QABot(get_settings())
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD", param_hint=option) from None
+
+
+# --- ingest -------------------------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of .txt, .md, .html, .json, .jsonl articles.")],
+    prune: Annotated[bool, typer.Option(help="Remove indexed articles that are gone from these paths.")] = False,
+) -> None:
+    """Add articles to the index. Unchanged articles are skipped; changed ones are replaced."""
+    bot = _bot()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]Ingesting[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("articles"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("ingest", total=None)
+        report = bot.ingest(paths, prune=prune, progress=lambda _event, n: progress.advance(task, n))
+    table = Table(title=f"Ingest summary ({report.seconds:.1f} s)", show_header=False)
+    for label, value in [
+        ("added", report.added),
+        ("updated", report.updated),
+        ("unchanged", report.unchanged),
+        ("removed", report.removed),
+        ("failed", len(report.failed)),
+        ("chunks added", report.chunks_added),
+        ("chunks deleted", report.chunks_deleted),
+    ]:
+        table.add_row(label, str(value))
+    console.print(table)
+    for failure in report.failed:
+        console.print(f"[red]failed[/] {escape(failure.path)}: {escape(failure.reason)}")
+
+
+# --- ask / chat ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only articles from this date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Only articles up to this date (YYYY-MM-DD).")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Only articles from this source (repeatable).")] = None,
+    as_of: Annotated[str | None, typer.Option(help="Answer as of this date (default: today).")] = None,
+) -> None:
+    """Answer one question from the articles, with numbered citations."""
+    options = dict(
+        k=k,
+        since=_parse_date(since, "--since"),
+        until=_parse_date(until, "--until"),
+        sources=source or None,
+        as_of=_parse_date(as_of, "--as-of") or date.today(),
+    )
+    bot = _bot()
+    answer = _run_question(bot, question, options, stream=not as_json and console.is_terminal)
+    if as_json:
+        print(json.dumps(answer_to_json(answer), ensure_ascii=False, indent=2))
+    else:
+        print_answer(answer)
+    if answer.error:
+        raise typer.Exit(EXIT_LLM_FAILED)
+
+
+@app.command()
+def chat(
+    k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")] = None,
+) -> None:
+    """A conversation in the terminal; follow-up questions may refer to earlier answers."""
+    from qa_bot.service import Turn
+
+    bot = _bot()
+    history: list[Turn] = []
+    console.print("[dim]Ask about the articles. An empty line or Ctrl-D ends the chat.[/]")
+    while True:
+        try:
+            question = console.input("[bold cyan]you>[/] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question:
+            break
+        answer = _run_question(
+            bot, question, dict(k=k, history=list(history), as_of=date.today()), stream=console.is_terminal
+        )
+        print_answer(answer)
+        if not answer.error:
+            history.append(Turn(question, answer.text))
+
+
+def _run_question(bot, question: str, options: dict, *, stream: bool) -> Answer:
+    """Runs the question, showing tokens live on a terminal; returns the verified answer."""
+    from qa_bot.service import Finished, Token
+
+    answer = None
+    shown = Text()
+    with Live(shown, console=err_console, transient=True, auto_refresh=stream) as live:
+        for event in bot.ask_stream(question, **options):
+            if isinstance(event, Token) and stream:
+                shown.append(event.text)
+                live.update(shown)
+            elif isinstance(event, Finished):
+                answer = event.answer
+    assert answer is not None
+    return answer
+
+
+def print_answer(answer: Answer) -> None:
+    if answer.standalone_question:
+        console.print(f"[dim]Searched for: {escape(answer.standalone_question)}[/]")
+    if answer.error:
+        console.print(f"[bold red]{escape(answer.error)}[/]")
+        _print_sources("Retrieved passages", [(i + 1, p) for i, p in enumerate(answer.passages)])
+        return
+    console.print(Text(answer.text, style="bold"))
+    unsupported = [s.text for s in answer.sentences if not s.supported]
+    for sentence in unsupported:
+        console.print(f"[yellow]unverified:[/] {escape(sentence)}")
+    _print_sources("Sources", [(c.n, c.passage) for c in answer.citations])
+
+
+def _print_sources(title: str, numbered) -> None:
+    if not numbered:
+        return
+    console.print(f"\n[bold]{title}[/]")
+    for n, passage in numbered:
+        where = passage.url or passage.path or ""
+        heading = f"[{n}] {passage.title or Path(passage.path or '').name or passage.article_id}"
+        meta = ", ".join(x for x in (passage.date, passage.source) if x)
+        console.print(Text(heading, style="cyan"), Text(f"({meta})" if meta else "", style="dim"))
+        console.print(Text(f"    {where}  chars {passage.start}-{passage.end}", style="dim"))
+        snippet = passage.text if len(passage.text) < 400 else passage.text[:400] + "..."
+        console.print(Text("    " + snippet.replace("\n", " ")))
+
+
+def answer_to_json(answer: Answer) -> dict:
+    return {
+        "question": answer.question,
+        "standalone_question": answer.standalone_question,
+        "answer": answer.text,
+        "refused": answer.refused,
+        "error": answer.error,
+        "citations": [
+            {
+                "n": c.n,
+                "article_id": c.passage.article_id,
+                "title": c.passage.title,
+                "date": c.passage.date,
+                "source": c.passage.source,
+                "path": c.passage.path,
+                "url": c.passage.url,
+                "text": c.passage.text,
+                "start": c.passage.start,
+                "end": c.passage.end,
+                "quote": {"start": c.quote_start, "end": c.quote_end},
+                "support": round(c.support, 3),
+            }
+            for c in answer.citations
+        ],
+        "sentences": [{"text": s.text, "citations": s.citations, "supported": s.supported} for s in answer.sentences],
+        "passages": [
+            {"n": i + 1, "article_id": p.article_id, "title": p.title, "date": p.date, "score": round(p.score, 5)}
+            for i, p in enumerate(answer.passages)
+        ],
+        "timings": {stage: round(seconds, 3) for stage, seconds in answer.timings.items()},
+    }
+
+
+# --- status / ui --------------------------------------------------------------------------------------
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """What is indexed, where it is stored, and which models answer."""
+    bot = _bot()
+    info = bot.status()
+    rows = {
+        "articles": info.index.articles,
+        "chunks": info.index.chunks,
+        "dates": f"{info.index.first_date or '-'} .. {info.index.last_date or '-'}",
+        "sources": ", ".join(info.index.sources) or "-",
+        "index": info.index.location,
+        "embedding model": info.index.embedding,
+        "LLM provider": info.llm.provider,
+        "LLM model": info.llm.model,
+        "LLM state": info.llm.state,
+    }
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(show_header=False)
+    for key, value in rows.items():
+        table.add_row(key, escape(str(value)))
+    console.print(table)
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port for the chat UI.")] = 8501,
+    address: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
+) -> None:
+    """Start the chat UI (Streamlit) on http://127.0.0.1:8501."""
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
+        "--server.headless", "true", "--server.address", address, "--server.port", str(port),
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    console.print(f"Chat UI on http://{address}:{port} (Ctrl-C stops it)")
+    raise typer.Exit(subprocess.call(command, env=os.environ.copy()))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

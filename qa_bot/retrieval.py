@@ -1,0 +1,184 @@
+"""Hybrid retrieval: dense (Chroma) + keyword (BM25), fused by rank, with date and source filters."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qa_bot.settings import Settings
+
+if TYPE_CHECKING:
+    from qa_bot.index import Index
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk of an article, with where it sits in the article text."""
+
+    chunk_id: str
+    article_id: str
+    text: str  # == article text[start:end]
+    start: int
+    end: int
+    title: str | None = None
+    date: str | None = None  # ISO YYYY-MM-DD
+    source: str | None = None
+    path: str | None = None
+    url: str | None = None
+    score: float = 0.0  # fused score (higher is better)
+    similarity: float | None = None  # dense cosine similarity to the question, when known
+    scores: dict[str, float] = field(default_factory=dict)  # per-retriever details, for reports
+
+
+@dataclass
+class Query:
+    """A question as retrieval sees it: text, how many passages, and the time it is asked in."""
+
+    text: str
+    k: int
+    as_of: date | None = None  # the evaluation passes the question's date; the chat passes today
+    since: date | None = None
+    until: date | None = None
+    sources: list[str] | None = None
+
+
+# Words that say the question is about the newest state of things ("this week", "latest").
+RECENCY_CUES = re.compile(
+    r"\b(this|last|past) (week|month|weekend|year)\b|\b(latest|recent(ly)?|newest|current(ly)?|now|today|"
+    r"yesterday|so far|just|new)\b",
+    re.IGNORECASE,
+)
+# Reciprocal rank fusion constant: 60 is the value from the original RRF paper, robust across sets.
+RRF_K = 60
+# An article can be published a few days after the quiz week it answers; so the as-of date gets slack.
+AS_OF_SLACK_DAYS = 7
+# How fast recency stops mattering: an article this many days old gets 1/e of the boost.
+RECENCY_DECAY_DAYS = 30.0
+
+
+def wants_recent(question: str) -> bool:
+    return bool(RECENCY_CUES.search(question))
+
+
+def recency_boost(article_date: str | None, as_of: date, weight: float, cue: bool) -> float:
+    """Multiplier >= 1 favouring articles published shortly before the question's date.
+
+    A question with a recency cue ("this week") gets the full weight; others half of it, because
+    news questions are about their own week even when they don't say so.
+    """
+    if not article_date or weight <= 0:
+        return 1.0
+    age_days = (as_of - date.fromisoformat(article_date)).days
+    if age_days < -AS_OF_SLACK_DAYS:
+        return 1.0
+    effective = weight if cue else weight / 2
+    return 1.0 + effective * math.exp(-max(age_days, 0) / RECENCY_DECAY_DAYS)
+
+
+def _date_int(day: date | None) -> int | None:
+    return int(day.strftime("%Y%m%d")) if day else None
+
+
+def date_bounds(query: Query) -> tuple[int | None, int | None]:
+    """The YYYYMMDD range to search: the user's since/until, and nothing published after as-of."""
+    until = query.until
+    if query.as_of is not None:
+        latest = query.as_of + timedelta(days=AS_OF_SLACK_DAYS)
+        until = min(until, latest) if until else latest
+    return _date_int(query.since), _date_int(until)
+
+
+def chroma_where(since: int | None, until: int | None, sources: list[str] | None) -> dict | None:
+    clauses: list[dict] = []
+    if since is not None:
+        clauses.append({"date_int": {"$gte": since}})
+    if until is not None:
+        clauses.append({"date_int": {"$lte": until}})
+    if sources:
+        clauses.append({"source": {"$in": list(sources)}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def reciprocal_rank_fusion(*rankings: list[str]) -> dict[str, float]:
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, chunk_id in enumerate(ranking, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+    return fused
+
+
+def passage_from_chunk(chunk_id: str, text: str, meta: dict) -> Passage:
+    return Passage(
+        chunk_id=chunk_id,
+        article_id=str(meta.get("article_id", "")),
+        text=text,
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", len(text))),
+        title=meta.get("title"),
+        date=meta.get("date"),
+        source=meta.get("source"),
+        path=meta.get("path"),
+        url=meta.get("url"),
+    )
+
+
+class HybridRetriever:
+    """Dense + BM25 candidates, fused by rank, boosted by recency, cut at a relevance floor."""
+
+    def __init__(self, index: Index, settings: Settings) -> None:
+        self.index = index
+        self.settings = settings
+
+    def search(self, query: Query) -> list[Passage]:
+        since, until = date_bounds(query)
+        query_vector = np.asarray(self.index.embeddings.embed_query(query.text))
+        fetch_k = max(self.settings.fetch_k, query.k)
+        mode = self.settings.search_mode
+        dense = self._dense(query_vector, fetch_k, since, until, query.sources) if mode != "keyword" else []
+        keyword = (
+            self.index.keywords.search(query.text, fetch_k, since=since, until=until, sources=query.sources)
+            if mode != "dense"
+            else []
+        )
+        fused = reciprocal_rank_fusion([cid for cid, _ in dense], [cid for cid, _ in keyword])
+        candidates = self._load_candidates(list(fused), query_vector)
+        cue = wants_recent(query.text)
+        for passage in candidates:
+            passage.scores = {"rrf": fused[passage.chunk_id]}
+            passage.score = fused[passage.chunk_id]
+            if query.as_of is not None:
+                passage.score *= recency_boost(passage.date, query.as_of, self.settings.recency_weight, cue)
+        relevant = [p for p in candidates if (p.similarity or 0.0) >= self.settings.relevance_floor]
+        relevant.sort(key=lambda p: p.score, reverse=True)
+        return relevant[: query.k]
+
+    def _dense(self, vector: np.ndarray, k: int, since, until, sources) -> list[tuple[str, float]]:
+        if self.index.chunk_count() == 0:
+            return []
+        result = self.index.collection.query(
+            query_embeddings=[vector.tolist()],
+            n_results=k,
+            where=chroma_where(since, until, sources),
+            include=["distances"],
+        )
+        # The collection uses cosine space: similarity = 1 - distance.
+        return [(cid, 1.0 - d) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+
+    def _load_candidates(self, chunk_ids: list[str], query_vector: np.ndarray) -> list[Passage]:
+        chunks = self.index.get_chunks(chunk_ids, include_embeddings=True)
+        passages = []
+        for chunk_id in chunk_ids:
+            if chunk_id not in chunks:  # deleted since the keyword index was built
+                continue
+            text, meta, vector = chunks[chunk_id]
+            passage = passage_from_chunk(chunk_id, text, meta)
+            passage.similarity = float(np.dot(np.asarray(vector), query_vector))
+            passages.append(passage)
+        return passages

@@ -1,0 +1,203 @@
+"""QABot: the one service that the CLI, the chat UI and the evaluation call.
+
+    ingest(paths)  load -> chunk -> embed -> index
+    ask(question)  condense follow-up -> retrieve -> answer (LLM or extractive) -> cite/verify
+    ask_stream()   the same, yielding the passages first, then tokens, then the verified Answer
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from qa_bot.answer import (
+    REFUSAL_MESSAGE,
+    Answer,
+    build_answer_messages,
+    build_condense_messages,
+    extractive_answer,
+    finalize_answer,
+)
+from qa_bot.corpus import Article
+from qa_bot.index import Index, IndexStats, IngestReport, ProgressCallback
+from qa_bot.llm import LLMStatus, build_chat_model, describe_llm_error, llm_status
+from qa_bot.retrieval import HybridRetriever, Passage, Query
+from qa_bot.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation."""
+
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """Stream event: the passages the answer will be based on (shown even if the LLM fails)."""
+
+    passages: list[Passage]
+    standalone_question: str
+
+
+@dataclass(frozen=True)
+class Token:
+    """Stream event: a piece of the model's raw answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Stream event: the verified answer; replaces whatever the tokens showed."""
+
+    answer: Answer
+
+
+AnswerEvent = Retrieved | Token | Finished
+
+
+@dataclass
+class Status:
+    index: IndexStats
+    llm: LLMStatus
+
+
+class QABot:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.index = Index(self.settings)
+        self.retriever = HybridRetriever(self.index, self.settings)
+        self._chat_model = None
+        self._chat_model_lock = threading.Lock()
+
+    # --- ingest -------------------------------------------------------------------------------------
+
+    def ingest(
+        self, paths: list[Path], *, prune: bool = False, progress: ProgressCallback | None = None
+    ) -> IngestReport:
+        started = time.perf_counter()
+        report = self.index.ingest([Path(p) for p in paths], prune=prune, progress=progress)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def status(self) -> Status:
+        return Status(index=self.index.stats(), llm=llm_status(self.settings))
+
+    def article(self, article_id: str) -> Article | None:
+        """The whole article, for showing a cited span in context."""
+        return self.index.catalog.get(article_id)
+
+    # --- asking -------------------------------------------------------------------------------------
+
+    def retrieve(
+        self,
+        question: str,
+        *,
+        as_of: date | None = None,
+        k: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        sources: list[str] | None = None,
+    ) -> list[Passage]:
+        query = Query(question, k or self.settings.top_k, as_of=as_of, since=since, until=until, sources=sources)
+        return self.retriever.search(query)
+
+    def ask(self, question: str, **options) -> Answer:
+        """Like ask_stream, returning only the verified answer."""
+        answer = None
+        for event in self.ask_stream(question, **options):
+            if isinstance(event, Finished):
+                answer = event.answer
+        assert answer is not None
+        return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        history: list[Turn] | None = None,
+        as_of: date | None = None,
+        k: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        sources: list[str] | None = None,
+    ) -> Iterator[AnswerEvent]:
+        question = question.strip()
+        if not question:
+            raise ValueError("The question is empty: type a question about the articles.")
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+
+        standalone = self._standalone_question(question, history or [], timings)
+        step = time.perf_counter()
+        passages = self.retrieve(standalone, as_of=as_of, k=k, since=since, until=until, sources=sources)
+        timings["retrieve"] = time.perf_counter() - step
+        yield Retrieved(passages, standalone)
+
+        if not passages:
+            answer = Answer(question=question, text=REFUSAL_MESSAGE, refused=True)
+        elif self.settings.llm == "extractive":
+            step = time.perf_counter()
+            answer = finalize_answer(question, extractive_answer(standalone, passages), passages)
+            timings["generate"] = time.perf_counter() - step
+        else:
+            answer = yield from self._generate(question, standalone, passages, as_of, timings)
+        answer.standalone_question = standalone if standalone != question else None
+        timings["total"] = time.perf_counter() - started
+        answer.timings = timings
+        yield Finished(answer)
+
+    def _generate(self, question, standalone, passages, as_of, timings) -> Iterator[AnswerEvent]:
+        """Streams the model's tokens; returns the verified answer (or the failure, with sources)."""
+        step = time.perf_counter()
+        pieces: list[str] = []
+        try:
+            model = self.chat_model()
+            messages = build_answer_messages(standalone, passages, as_of or date.today(), self.settings.prompts_dir)
+            for chunk in model.stream(messages):
+                if chunk.content:
+                    if not pieces:
+                        timings["first_token"] = time.perf_counter() - step
+                    pieces.append(chunk.content)
+                    yield Token(chunk.content)
+        except Exception as exc:  # the model is an edge we don't control: any failure becomes a message
+            message = describe_llm_error(exc)
+            timings["generate"] = time.perf_counter() - step
+            return Answer(question=question, text=message, refused=False, passages=passages, error=message)
+        timings["generate"] = time.perf_counter() - step
+        return finalize_answer(question, "".join(pieces), passages)
+
+    def _standalone_question(self, question: str, history: list[Turn], timings: dict[str, float]) -> str:
+        """From the second turn on, rewrite a follow-up into a question that stands on its own."""
+        if not history:
+            return question
+        step = time.perf_counter()
+        try:
+            if self.settings.llm == "extractive":
+                return _concatenate_with_previous(question, history)
+            messages = build_condense_messages(history, question, self.settings.prompts_dir)
+            rewritten = str(self.chat_model().invoke(messages).content).strip()
+            return rewritten.splitlines()[0].strip() if rewritten else question
+        except Exception:
+            # Condensing is an aid to retrieval; if the model fails here, the answer step reports it.
+            return _concatenate_with_previous(question, history)
+        finally:
+            timings["condense"] = time.perf_counter() - step
+
+    def chat_model(self):
+        """The chat model, built once (the local model loads on first use)."""
+        with self._chat_model_lock:
+            if self._chat_model is None:
+                self._chat_model = build_chat_model(self.settings)
+            return self._chat_model
+
+
+def _concatenate_with_previous(question: str, history: list[Turn]) -> str:
+    """Without an LLM to rewrite it, the previous question supplies the follow-up's missing subject."""
+    return f"{history[-1].question} {question}"

@@ -1,0 +1,83 @@
+"""One settings object for the whole app, read from the environment and `.env`.
+
+Every field is documented in `.env.example`. Names follow the product's conventions: `QA_BOT_*` for
+our own settings, and the ecosystem's usual names (`OPENAI_API_KEY`, `OPENAI_BASE_URL`,
+`CHROMA_HOST`, `CHROMA_PORT`) where users already know them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+LLMProvider = Literal["local", "openai", "openai-compatible", "extractive"]
+EmbeddingProvider = Literal["local", "openai"]
+
+
+def _env(name: str, *aliases: str):
+    """Accept `QA_BOT_<NAME>` plus any conventional alias."""
+    return AliasChoices(f"QA_BOT_{name}", *aliases)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # --- storage ---------------------------------------------------------------------------------
+    data_dir: Path = Field(Path("data"), validation_alias=_env("DATA_DIR"))
+    corpus: list[Path] = Field(
+        default_factory=lambda: [PROJECT_ROOT / "seeds"],
+        validation_alias=_env("CORPUS"),
+        description="Articles the UI ingests on first start when the index is empty.",
+    )
+    collection: str = Field("qa_bot", min_length=3, max_length=512, validation_alias=_env("COLLECTION"))
+    chroma_host: str | None = Field(None, validation_alias=_env("CHROMA_HOST", "CHROMA_HOST"))
+    chroma_port: int = Field(8000, validation_alias=_env("CHROMA_PORT", "CHROMA_PORT"))
+
+    # --- embeddings and chunking -----------------------------------------------------------------
+    embedding: EmbeddingProvider = Field("local", validation_alias=_env("EMBEDDING"))
+    embedding_model: str = Field("text-embedding-3-small", validation_alias=_env("EMBEDDING_MODEL"))
+    # all-MiniLM-L6-v2 reads 256 word-pieces and silently drops the rest; 200 leaves room for
+    # the special tokens and for tokenizer differences between the splitter and the model.
+    chunk_tokens: int = Field(200, ge=32, le=250, validation_alias=_env("CHUNK_TOKENS"))
+    chunk_overlap_tokens: int = Field(40, ge=0, le=120, validation_alias=_env("CHUNK_OVERLAP_TOKENS"))
+
+    # --- retrieval -------------------------------------------------------------------------------
+    top_k: int = Field(4, ge=1, le=50, validation_alias=_env("TOP_K"))
+    fetch_k: int = Field(30, ge=1, le=500, validation_alias=_env("FETCH_K"))
+    search_mode: Literal["hybrid", "dense", "keyword"] = Field("hybrid", validation_alias=_env("SEARCH_MODE"))
+    relevance_floor: float = Field(0.25, ge=-1, le=1, validation_alias=_env("RELEVANCE_FLOOR"))
+    date_window_days: int = Field(180, ge=0, validation_alias=_env("DATE_WINDOW_DAYS"))
+    recency_weight: float = Field(0.5, ge=0, validation_alias=_env("RECENCY_WEIGHT"))
+
+    # --- answering -------------------------------------------------------------------------------
+    llm: LLMProvider = Field("local", validation_alias=_env("LLM"))
+    model: str | None = Field(None, validation_alias=_env("MODEL"))
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY", "OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL", "OPENAI_BASE_URL"))
+    local_model_path: Path | None = Field(None, validation_alias=_env("LOCAL_MODEL_PATH"))
+    local_context: int = Field(4096, ge=512, validation_alias=_env("LOCAL_CONTEXT"))
+    local_threads: int = Field(2, ge=1, validation_alias=_env("LOCAL_THREADS"))
+    temperature: float = Field(0.0, ge=0, le=2, validation_alias=_env("TEMPERATURE"))
+    max_answer_tokens: int = Field(256, ge=16, validation_alias=_env("MAX_ANSWER_TOKENS"))
+    llm_timeout: float = Field(120.0, gt=0, validation_alias=_env("LLM_TIMEOUT"))
+    llm_max_retries: int = Field(2, ge=0, validation_alias=_env("LLM_MAX_RETRIES"))
+    prompts_dir: Path = Field(PROJECT_ROOT / "prompts", validation_alias=_env("PROMPTS_DIR"))
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def uses_chroma_server(self) -> bool:
+        return bool(self.chroma_host)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
