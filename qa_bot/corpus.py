@@ -1,8 +1,49 @@
-"""Articles and their loaders: .txt, .md, .html, .json and .jsonl, with metadata headers."""
+"""Articles and their loaders: .txt, .md, .html, .json and .jsonl, with metadata headers.
+
+`iter_articles` streams what it finds, so a corpus of any size is read one record at a time;
+`load_corpus` collects the same stream. A bad file (or a bad record of a .jsonl file) becomes a
+`LoadFailure` naming the file and what to do, never an exception, and the rest still loads.
+
+How each format becomes an `Article`:
+
+- .txt / .md: the body is the file's text without its metadata. Metadata is either a front matter
+  block (`---` lines around `key: value` YAML) or leading header lines such as `date 2023-04-16`,
+  `title: Foo`, `source CNN`, `url https://...` (keys: date, published, title, source, url, author;
+  the colon is optional). A `date` header may share its line with the start of the body, as in
+  `date 2023-04-16 External Affairs Minister ...`: only the date is metadata. Other keys count as
+  headers only as a whole short line. In Markdown, a leading `# Heading` is the title when no
+  title is given; the heading stays in the body, as an HTML <h1> stays in the visible text.
+- .html / .htm: the visible text (scripts, styles, noscript, template, head and hidden elements
+  dropped), one paragraph per block element. Title from <title>, else the first <h1>; date,
+  site and URL from <meta> tags such as article:published_time, og:site_name and og:url.
+- .json: one object with `text`, or a list of them. .jsonl: one such object per line. Optional
+  fields: id, title, date, url, source; others are ignored.
+
+Dates are normalised to ISO `YYYY-MM-DD`. A date that cannot be read does not lose the article:
+it loads without a date and a `LoadWarning` says so (warnings are separate from failures, so a
+count of failures is a count of things that did not load).
+
+Files must be UTF-8 (a BOM is fine). Anything else is reported rather than guessed at, because a
+wrong guess puts garbled text into answers and citations.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+from bs4 import BeautifulSoup
+from dateutil import parser as date_parser
 
 
 @dataclass(frozen=True)
@@ -28,7 +69,534 @@ class LoadFailure:
     reason: str
 
 
+@dataclass(frozen=True)
+class LoadWarning:
+    """Something odd about an article that was still loaded (e.g. a date that could not be read)."""
+
+    path: str
+    reason: str
+
+
 @dataclass
 class LoadResult:
     articles: list[Article]
     failures: list[LoadFailure]
+    warnings: list[LoadWarning] = field(default_factory=list)
+
+
+LoadEvent = Article | LoadFailure | LoadWarning
+
+SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"})
+
+# A `key value` header line longer than this is prose that happens to start with a key word.
+_MAX_HEADER_LINE = 200
+# A .jsonl file whose first lines are all bad is probably not JSON Lines: one failure, not millions.
+_MAX_BAD_LINES_BEFORE_GIVING_UP = 20
+
+_HEADER_KEYS = {
+    "date": "date",
+    "published": "date",
+    "title": "title",
+    "source": "source",
+    "url": "url",
+    "author": None,  # recognised so it stays out of the body, but not kept
+}
+_HEADER_LINE = re.compile(
+    r"(?P<key>" + "|".join(_HEADER_KEYS) + r")(?:(?P<colon>\s*:)\s*|\s+)(?P<value>.*)",
+    re.IGNORECASE,
+)
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+# The date forms a header may carry, so that a date followed by body text on the same line can be
+# cut exactly where the date ends.
+_DATE_TOKEN = re.compile(
+    r"(?:\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\d{4}/\d{1,2}/\d{1,2}"
+    rf"|{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}"
+    rf"|\d{{1,2}}\s+{_MONTH},?\s+\d{{4}})"
+    r"(?=\s|$)",
+    re.IGNORECASE,
+)
+_MARKDOWN_HEADING = re.compile(r"#{1,6}\s+(?P<title>.+?)\s*#*\s*")
+_FRONT_MATTER = re.compile(r"---[ \t]*\n(?P<yaml>.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|$)", re.DOTALL)
+
+
+class _BadFile(Exception):
+    """A file that cannot become an article; the message is the reason shown to the user."""
+
+
+# --- public API -----------------------------------------------------------------------------------
+
+
+def load_corpus(paths: Iterable[str | Path]) -> LoadResult:
+    """Load every article under `paths` (files or folders); bad files are reported, not raised."""
+    result = LoadResult(articles=[], failures=[], warnings=[])
+    for item in iter_articles(paths):
+        if isinstance(item, Article):
+            result.articles.append(item)
+        elif isinstance(item, LoadWarning):
+            result.warnings.append(item)
+        else:
+            result.failures.append(item)
+    return result
+
+
+def iter_articles(paths: Iterable[str | Path]) -> Iterator[LoadEvent]:
+    """Stream articles, failures and warnings from files and folders, in a deterministic order.
+
+    Folders are read recursively in sorted order, skipping hidden entries and files of other types.
+    An id seen before in the same call is reported as a duplicate and the later copy is skipped.
+    """
+    first_source_of: dict[str, str] = {}
+    for item in _iter_all_files(paths):
+        if isinstance(item, Article):
+            earlier = first_source_of.get(item.id)
+            if earlier is not None:
+                yield LoadFailure(
+                    item.path or item.source_key,
+                    f"duplicate article id {item.id!r} (first loaded from {earlier}); this copy was "
+                    "skipped. Give it a different `id`, or remove one of the copies.",
+                )
+                continue
+            first_source_of[item.id] = item.source_key
+        yield item
+
+
+def normalise_date(value: Any) -> str | None:
+    """An ISO `YYYY-MM-DD` for a date in any common form, or None when it is not a full date.
+
+    Accepts 2023-04-16, 2023-04-16T10:00:00Z, 2023/04/16, April 16, 2023, 16 April 2023, Apr. 16
+    2023, and date/datetime objects (YAML front matter gives those).
+    """
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return datetime.fromisoformat(text).date().isoformat()
+    except ValueError:
+        pass
+    # dateutil fills a missing year, month or day from a default date; a date needs all three.
+    if not re.search(r"\d{4}", text):
+        return None
+    try:
+        one = date_parser.parse(text, default=datetime(2000, 1, 1))
+        other = date_parser.parse(text, default=datetime(2001, 2, 2))
+    except (ValueError, OverflowError):
+        return None
+    return one.date().isoformat() if one.date() == other.date() else None
+
+
+def content_id(text: str) -> str:
+    """A stable id for an article without one: 16 hex digits of the SHA-1 of its normalised text.
+
+    Whitespace is collapsed and Unicode normalised first, so re-wrapping a file keeps its id.
+    """
+    normalised = " ".join(unicodedata.normalize("NFC", text).split())
+    return hashlib.sha1(normalised.encode("utf-8")).hexdigest()[:16]
+
+
+# --- finding files --------------------------------------------------------------------------------
+
+
+def _iter_all_files(paths: Iterable[str | Path]) -> Iterator[LoadEvent]:
+    if isinstance(paths, str | Path):  # a lone path would otherwise be iterated character by character
+        paths = [paths]
+    visited: set[Path] = set()
+    for given in paths:
+        for item in _files_for(Path(given).expanduser()):
+            if isinstance(item, LoadFailure):
+                yield item
+                continue
+            file, named_explicitly = item
+            resolved = file.resolve()
+            if resolved in visited:
+                continue
+            visited.add(resolved)
+            yield from _load_file(resolved, named_explicitly)
+
+
+def _files_for(path: Path) -> Iterator[tuple[Path, bool] | LoadFailure]:
+    if path.is_dir():
+        found = False
+        for file in _supported_files_under(path):
+            found = True
+            yield file, False
+        if not found:
+            yield LoadFailure(
+                str(path.resolve()),
+                f"folder has no article files; supported types: {', '.join(sorted(SUPPORTED_SUFFIXES))}",
+            )
+    elif path.is_file():
+        yield path, True
+    elif path.exists():
+        yield LoadFailure(str(path), "not a regular file or folder; give a file or a folder of articles")
+    else:
+        yield LoadFailure(str(path), "no such file or folder; check the path")
+
+
+def _supported_files_under(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
+                yield Path(root) / name
+
+
+def _load_file(path: Path, named_explicitly: bool) -> Iterator[LoadEvent]:
+    loader = _LOADERS.get(path.suffix.lower())
+    if loader is None:
+        if named_explicitly:
+            yield LoadFailure(
+                str(path),
+                f"unsupported file type {path.suffix or '(no suffix)'!r}; supported: "
+                f"{', '.join(sorted(SUPPORTED_SUFFIXES))}. Convert it to one of these first.",
+            )
+        return
+    try:
+        yield from loader(path)
+    except _BadFile as bad:
+        yield LoadFailure(str(path), str(bad))
+    except OSError as exc:
+        yield LoadFailure(str(path), f"cannot read the file: {exc.strerror or exc}")
+
+
+# --- reading bytes as text ------------------------------------------------------------------------
+
+
+def _decode(raw: bytes, what: str = "the file") -> str:
+    if b"\x00" in raw:
+        raise _BadFile(_binary_reason(what))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _BadFile(
+            f"{what} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "re-save it as UTF-8."
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _binary_reason(what: str) -> str:
+    return f"{what} holds binary data (NUL bytes), not text; if it is UTF-16 text, re-save it as UTF-8"
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    if not raw:
+        raise _BadFile("empty file (0 bytes); add the article text or remove the file")
+    return _decode(raw)
+
+
+# --- building an Article --------------------------------------------------------------------------
+
+
+def _build_article(
+    body: str, meta: dict[str, Any], path: Path, *, record_id: str | None = None, where: str | None = None
+) -> Iterator[LoadEvent]:
+    """One Article from a body and its metadata, plus a warning if its date could not be read.
+
+    `where` locates a record inside a .json/.jsonl file; such articles get `path#id` source keys.
+    """
+    text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
+    article_id = record_id or content_id(text)
+    raw_date = meta.get("date")
+    iso_date = normalise_date(raw_date)
+    url = _clean(meta.get("url"))
+    in_file = f"{where}: " if where else ""
+    if raw_date not in (None, "") and iso_date is None:
+        yield LoadWarning(
+            str(path),
+            f"{in_file}date {str(raw_date)!r} not understood (use e.g. 2023-04-16 or April 16, 2023); "
+            "loaded without a date, so date filters and recency ranking will not apply to it",
+        )
+    yield Article(
+        id=article_id,
+        text=text,
+        title=_clean(meta.get("title")),
+        date=iso_date,
+        source=_clean(meta.get("source")) or _host_of(url),
+        url=url,
+        path=str(path),
+        source_key=f"{path}#{article_id}" if where else str(path),
+    )
+
+
+def _clean(value: Any) -> str | None:
+    """A metadata value as one line of text, or None when empty."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _host_of(url: str | None) -> str | None:
+    if not url:
+        return None
+    host = urlparse(url).hostname
+    if not host:
+        return None
+    return host.removeprefix("www.")
+
+
+# --- .txt and .md ---------------------------------------------------------------------------------
+
+
+def _load_plain_text(path: Path) -> Iterator[LoadEvent]:
+    meta, body = _split_metadata(_read_text(path))
+    if not body.strip():
+        raise _BadFile("no article text after the metadata lines; add the body text")
+    yield from _build_article(body, meta, path)
+
+
+def _load_markdown(path: Path) -> Iterator[LoadEvent]:
+    meta, body = _split_metadata(_read_text(path))
+    if not body.strip():
+        raise _BadFile("no article text after the metadata lines; add the body text")
+    if not meta.get("title"):
+        first_line = body.strip().split("\n", 1)[0]
+        heading = _MARKDOWN_HEADING.fullmatch(first_line)
+        if heading:
+            meta["title"] = heading["title"]
+    yield from _build_article(body, meta, path)
+
+
+def _split_metadata(text: str) -> tuple[dict[str, Any], str]:
+    """(metadata, body) from a front matter block or, failing that, leading header lines."""
+    front_matter = _FRONT_MATTER.match(text.lstrip())
+    if front_matter:
+        meta = _parse_front_matter(front_matter["yaml"] or "")
+        if meta is not None:
+            return meta, text.lstrip()[front_matter.end() :]
+    return _split_header_lines(text)
+
+
+def _parse_front_matter(block: str) -> dict[str, Any] | None:
+    """The front matter's metadata; None when the `---` block is not a mapping (e.g. prose)."""
+    try:
+        data = yaml.safe_load(block)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 2}" if mark is not None else ""
+        raise _BadFile(
+            f"front matter (the block between the --- lines) is not valid YAML{at}; "
+            "write it as `key: value` lines"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        return None
+    meta: dict[str, Any] = {}
+    for key, value in data.items():
+        target = _HEADER_KEYS.get(str(key).strip().lower())
+        if target and target not in meta:
+            meta[target] = value
+    return meta
+
+
+def _split_header_lines(text: str) -> tuple[dict[str, Any], str]:
+    meta: dict[str, Any] = {}
+    rest = text.lstrip()
+    while rest:
+        line, newline, after = rest.partition("\n")
+        header = _parse_header_line(line.strip(), body_follows=bool(after.strip()))
+        if header is None:
+            break
+        key, value, same_line_body = header
+        if key and key not in meta:
+            meta[key] = value
+        if same_line_body:
+            return meta, same_line_body + newline + after
+        rest = after.lstrip()
+    return meta, rest
+
+
+def _parse_header_line(line: str, *, body_follows: bool) -> tuple[str | None, str, str] | None:
+    """(meta key or None to drop, value, body text sharing the line) for a header line, else None."""
+    match = _HEADER_LINE.fullmatch(line)
+    if match is None:
+        return None
+    key = _HEADER_KEYS[match["key"].lower()]
+    value = match["value"].strip()
+    has_colon = match["colon"] is not None
+    if key == "date":
+        token = _DATE_TOKEN.match(value)
+        if token:
+            return key, token.group(0), value[token.end() :].strip()
+        # "Date night ideas ..." is prose; "date: unknown" is a header with an unreadable value.
+        return (key, value, "") if has_colon and len(line) <= _MAX_HEADER_LINE else None
+    if not body_follows or len(line) > _MAX_HEADER_LINE:
+        return None
+    if has_colon:
+        return key, value, ""
+    # Without a colon, `title`, `source` and `url` lines must not look like prose ("Title IX was ...").
+    if key == "url" and not re.fullmatch(r"https?://\S+", value):
+        return None
+    if value.endswith((".", ",", ";")) or not value:
+        return None
+    return key, value, ""
+
+
+# --- .html ----------------------------------------------------------------------------------------
+
+_INVISIBLE_TAGS = ["script", "style", "noscript", "template", "head", "svg", "iframe", "object", "canvas"]
+_BLOCK_TAGS = [
+    "p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "blockquote", "pre",
+    "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd", "table", "tr", "figure",
+    "figcaption", "hr", "address", "details", "summary",
+]  # fmt: skip
+_HTML_META_KEYS = {
+    "article:published_time": "date",
+    "date": "date",
+    "pubdate": "date",
+    "publishdate": "date",
+    "publish-date": "date",
+    "datepublished": "date",
+    "dc.date": "date",
+    "og:site_name": "source",
+    "og:url": "url",
+    "og:title": "og_title",
+}
+# Markers put into the tree before extracting text; NUL bytes never reach here (_decode rejects them).
+_PARAGRAPH_BREAK = "\x00"
+_LINE_BREAK = "\x01"
+
+
+def _load_html(path: Path) -> Iterator[LoadEvent]:
+    soup = BeautifulSoup(_read_text(path), "html.parser")
+    meta = _html_meta(soup)
+    title = _clean(soup.title.get_text()) if soup.title else None
+    first_h1 = soup.find("h1")
+    meta["title"] = title or (_clean(first_h1.get_text(" ")) if first_h1 else None) or meta.get("og_title")
+    body = _visible_text(soup)
+    if not body:
+        raise _BadFile("no visible text (only scripts, styles or markup); is this the article page?")
+    yield from _build_article(body, meta, path)
+
+
+def _html_meta(soup: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for tag in soup.find_all("meta"):
+        name = (tag.get("property") or tag.get("name") or tag.get("itemprop") or "").strip().lower()
+        key = _HTML_META_KEYS.get(name)
+        content = (tag.get("content") or "").strip()
+        if key and content and key not in meta:
+            meta[key] = content
+    canonical = soup.find("link", rel="canonical")
+    if "url" not in meta and canonical and canonical.get("href"):
+        meta["url"] = canonical["href"].strip()
+    return meta
+
+
+def _visible_text(soup: Any) -> str:
+    """The page's visible text: one paragraph per block element, whitespace collapsed as a browser does."""
+    for tag in soup.find_all(_INVISIBLE_TAGS):
+        tag.decompose()
+    for tag in soup.find_all(attrs={"hidden": True}) + soup.find_all(attrs={"aria-hidden": "true"}):
+        if not tag.decomposed:
+            tag.decompose()
+    root = soup.body or soup
+    for tag in root.find_all(_BLOCK_TAGS):
+        tag.insert_before(_PARAGRAPH_BREAK)
+        tag.insert_after(_PARAGRAPH_BREAK)
+    for tag in root.find_all("br"):
+        tag.replace_with(_LINE_BREAK)
+    paragraphs = []
+    for block in root.get_text().split(_PARAGRAPH_BREAK):
+        lines = (" ".join(line.split()) for line in block.split(_LINE_BREAK))
+        paragraph = "\n".join(line for line in lines if line)
+        if paragraph:
+            paragraphs.append(paragraph)
+    return "\n\n".join(paragraphs)
+
+
+# --- .json and .jsonl -----------------------------------------------------------------------------
+
+
+def _load_json(path: Path) -> Iterator[LoadEvent]:
+    try:
+        data = json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        raise _BadFile(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    if isinstance(data, dict):
+        yield from _article_from_record(data, path, "the object")
+    elif isinstance(data, list):
+        if not data:
+            raise _BadFile("empty list: no articles; expected objects with a `text` field")
+        for index, record in enumerate(data):
+            yield from _article_from_record(record, path, f"record at index {index}")
+    else:
+        raise _BadFile("expected an object with a `text` field, or a list of them")
+
+
+def _load_jsonl(path: Path) -> Iterator[LoadEvent]:
+    good = bad = 0
+    with path.open("rb") as lines:
+        if b"\x00" in lines.read(8192):
+            raise _BadFile(_binary_reason("the file"))
+        lines.seek(0)
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            where = f"line {number}"
+            try:
+                record = json.loads(_decode(raw, what="this line"))
+            except _BadFile as exc:
+                failure = f"{where}: {exc}"
+            except json.JSONDecodeError as exc:
+                failure = f"{where}: invalid JSON (column {exc.colno}: {exc.msg}); fix or remove the line"
+            else:
+                good += 1
+                yield from _article_from_record(record, path, where)
+                continue
+            bad += 1
+            yield LoadFailure(str(path), failure)
+            if bad >= _MAX_BAD_LINES_BEFORE_GIVING_UP and good == 0:
+                yield LoadFailure(
+                    str(path),
+                    f"stopped after {bad} bad lines and no good one: JSON Lines needs one JSON object "
+                    "per line (a single JSON document should be named .json)",
+                )
+                return
+    if good == 0 and bad == 0:
+        raise _BadFile("empty file: no JSON lines; add one article object per line")
+
+
+def _article_from_record(record: Any, path: Path, where: str) -> Iterator[LoadEvent]:
+    problem = _record_problem(record)
+    if problem:
+        yield LoadFailure(str(path), f"{where}: {problem}")
+        return
+    record_id = record.get("id")
+    record_id = str(record_id).strip() if record_id is not None and str(record_id).strip() else None
+    meta = {key: record.get(key) for key in ("title", "date", "url", "source")}
+    yield from _build_article(record["text"], meta, path, record_id=record_id, where=where)
+
+
+def _record_problem(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return f"is a JSON {type(record).__name__}, not an object with a `text` field"
+    text = record.get("text")
+    if text is None:
+        return "no `text` field; every article needs its body in `text`"
+    if not isinstance(text, str):
+        return f"field `text` is a {type(text).__name__}; it must be a string"
+    if not text.strip():
+        return "field `text` is empty; add the article body or remove the record"
+    return None
+
+
+_LOADERS: dict[str, Callable[[Path], Iterator[LoadEvent]]] = {
+    ".txt": _load_plain_text,
+    ".md": _load_markdown,
+    ".markdown": _load_markdown,
+    ".html": _load_html,
+    ".htm": _load_html,
+    ".json": _load_json,
+    ".jsonl": _load_jsonl,
+}

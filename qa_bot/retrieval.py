@@ -45,6 +45,7 @@ class Query:
     since: date | None = None
     until: date | None = None
     sources: list[str] | None = None
+    window_days: int = 0  # with as_of: only articles from this many days before it (0: no window)
 
 
 # Words that say the question is about the newest state of things ("this week", "latest").
@@ -86,11 +87,14 @@ def _date_int(day: date | None) -> int | None:
 
 def date_bounds(query: Query) -> tuple[int | None, int | None]:
     """The YYYYMMDD range to search: the user's since/until, and nothing published after as-of."""
-    until = query.until
+    since, until = query.since, query.until
     if query.as_of is not None:
         latest = query.as_of + timedelta(days=AS_OF_SLACK_DAYS)
         until = min(until, latest) if until else latest
-    return _date_int(query.since), _date_int(until)
+        if query.window_days:
+            earliest = query.as_of - timedelta(days=query.window_days)
+            since = max(since, earliest) if since else earliest
+    return _date_int(since), _date_int(until)
 
 
 def chroma_where(since: int | None, until: int | None, sources: list[str] | None) -> dict | None:

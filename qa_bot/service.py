@@ -105,7 +105,15 @@ class QABot:
         until: date | None = None,
         sources: list[str] | None = None,
     ) -> list[Passage]:
-        query = Query(question, k or self.settings.top_k, as_of=as_of, since=since, until=until, sources=sources)
+        query = Query(
+            question,
+            k or self.settings.top_k,
+            as_of=as_of,
+            since=since,
+            until=until,
+            sources=sources,
+            window_days=self.settings.date_window_days,
+        )
         return self.retriever.search(query)
 
     def ask(self, question: str, **options) -> Answer:

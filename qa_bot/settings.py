@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     fetch_k: int = Field(30, ge=1, le=500, validation_alias=_env("FETCH_K"))
     search_mode: Literal["hybrid", "dense", "keyword"] = Field("hybrid", validation_alias=_env("SEARCH_MODE"))
     relevance_floor: float = Field(0.25, ge=-1, le=1, validation_alias=_env("RELEVANCE_FLOOR"))
-    date_window_days: int = Field(180, ge=0, validation_alias=_env("DATE_WINDOW_DAYS"))
+    # A hard window before the question's date; 0 leaves only the soft recency preference.
+    date_window_days: int = Field(0, ge=0, validation_alias=_env("DATE_WINDOW_DAYS"))
     recency_weight: float = Field(0.5, ge=0, validation_alias=_env("RECENCY_WEIGHT"))
 
     # --- answering -------------------------------------------------------------------------------

@@ -1,0 +1,320 @@
+"""An evaluation's results: report.json / report.md / report.html, comparison with an older run, CI gates."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa_bot.evaluation.metrics import lower_is_better
+
+# A quality metric must drop by more than this (absolute, on a 0..1 scale) to count as a regression:
+# on a 30-question set one question is 0.033, so a single changed answer is already flagged.
+QUALITY_TOLERANCE = 0.02
+# A latency must grow by more than this share AND by more than LATENCY_FLOOR_S seconds: small
+# timings jitter by tens of percent between runs of the same code.
+LATENCY_TOLERANCE = 0.20
+LATENCY_FLOOR_S = 0.05
+
+
+@dataclass
+class Delta:
+    metric: str
+    old: float | None
+    new: float | None
+    lower_is_better: bool
+    regression: bool = False
+
+    @property
+    def change(self) -> float | None:
+        return None if self.old is None or self.new is None else self.new - self.old
+
+    @property
+    def kind(self) -> str:
+        return "latency" if self.metric.startswith("latency.") else "quality"
+
+    @property
+    def improved(self) -> bool:
+        change = self.change
+        if change is None or change == 0:
+            return False
+        return (change < 0) if self.lower_is_better else (change > 0)
+
+
+@dataclass
+class EvalReport:
+    config: dict[str, Any]  # settings used, dataset, date, git commit, ...
+    metrics: dict[str, float | None]
+    counts: dict[str, int]
+    rows: list[dict[str, Any]]
+    curve: list[tuple[int, float, float]] = field(default_factory=list)  # (k, hit@k, recall@k)
+    deltas: list[Delta] = field(default_factory=list)
+    compared_with: str | None = None
+    gate_failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    paths: dict[str, Path] = field(default_factory=dict)  # written files: json, md, html, rows
+
+    @property
+    def regressions(self) -> list[Delta]:
+        return [delta for delta in self.deltas if delta.regression]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "metrics": self.metrics,
+            "counts": self.counts,
+            "curve": [{"k": k, "hit": hit, "recall": recall} for k, hit, recall in self.curve],
+            "compared_with": self.compared_with,
+            "deltas": [
+                {
+                    "metric": d.metric,
+                    "old": d.old,
+                    "new": d.new,
+                    "change": d.change,
+                    "kind": d.kind,
+                    "lower_is_better": d.lower_is_better,
+                    "regression": d.regression,
+                }
+                for d in self.deltas
+            ],
+            "gate_failures": self.gate_failures,
+            "warnings": self.warnings,
+            "rows": self.rows,
+        }
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    """A report.json written earlier (or the folder holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "report.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such report. Give the report.json of an earlier `qa-bot eval`.") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not a report.json ({exc.msg} at line {exc.lineno}).") from None
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
+        raise ValueError(f'{path}: not a report.json of `qa-bot eval` (no "metrics" object).')
+    return data
+
+
+# ------------------------------------------------------------------------------------------------
+# Comparison and gates
+
+
+def _metrics_of(report: EvalReport | Mapping[str, Any]) -> Mapping[str, float | None]:
+    if isinstance(report, EvalReport):
+        return report.metrics
+    return report["metrics"] if "metrics" in report else report
+
+
+def compare_reports(
+    new: EvalReport | Mapping[str, Any],
+    old: EvalReport | Mapping[str, Any],
+    *,
+    tolerance: float = QUALITY_TOLERANCE,
+    latency_tolerance: float = LATENCY_TOLERANCE,
+    latency_floor_s: float = LATENCY_FLOOR_S,
+) -> list[Delta]:
+    """Every metric of either run, old vs new, with regressions flagged.
+
+    Quality metrics regress when they get worse by more than `tolerance` (absolute); latencies
+    (higher is worse) when they grow by more than `latency_tolerance` (relative) and `latency_floor_s`.
+    A metric only one run measured is listed, never flagged.
+    """
+    new_metrics, old_metrics = _metrics_of(new), _metrics_of(old)
+    names = list(new_metrics) + [name for name in old_metrics if name not in new_metrics]
+    deltas = []
+    for name in names:
+        delta = Delta(name, old_metrics.get(name), new_metrics.get(name), lower_is_better(name))
+        change = delta.change
+        if change is not None:
+            worse_by = change if delta.lower_is_better else -change
+            if delta.kind == "latency":
+                delta.regression = worse_by > latency_floor_s and worse_by > latency_tolerance * abs(delta.old)
+            else:
+                delta.regression = worse_by > tolerance + 1e-12
+        deltas.append(delta)
+    return deltas
+
+
+def load_thresholds(path: Path) -> dict[str, Any]:
+    """Gate thresholds from .toml or .json: {"hit@5": 0.9, ...} or {"min": {...}, "max": {...}}."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: can't read the thresholds ({exc}).") from None
+    _threshold_pairs(data, str(path))  # fail now, with the file's name, rather than at gate time
+    return data
+
+
+def _threshold_pairs(thresholds: Mapping[str, Any], where: str = "thresholds") -> list[tuple[str, str, float]]:
+    """(metric, "min" | "max", limit): explicit min/max tables, else the metric's own direction."""
+    pairs = []
+    for key, value in thresholds.items():
+        if key in ("min", "max") and isinstance(value, Mapping):
+            pairs += [(metric, key, limit) for metric, limit in value.items()]
+        else:
+            pairs.append((key, "max" if lower_is_better(key) else "min", value))
+    for metric, _, limit in pairs:
+        if isinstance(limit, bool) or not isinstance(limit, int | float):
+            raise ValueError(f'{where}: threshold for "{metric}" must be a number (got {limit!r}).')
+    return pairs
+
+
+def check_thresholds(report: EvalReport | Mapping[str, Any], thresholds: Mapping[str, Any]) -> list[str]:
+    """One message per metric that misses its threshold (an empty list passes the gate)."""
+    metrics = _metrics_of(report)
+    failures = []
+    for metric, bound, limit in _threshold_pairs(thresholds):
+        value = metrics.get(metric)
+        if value is None:
+            failures.append(f"{metric}: not measured in this run, but the gate requires {bound} {limit:g}.")
+        elif bound == "min" and value < limit:
+            failures.append(f"{metric} = {value:.3f}, below the minimum {limit:g}.")
+        elif bound == "max" and value > limit:
+            failures.append(f"{metric} = {value:.3f}, above the maximum {limit:g}.")
+    return failures
+
+
+def gate_failures(report: EvalReport) -> list[str]:
+    """What fails the CI build: threshold misses and flagged regressions."""
+    regressions = [
+        f"{d.metric} regressed: {format_value(d.metric, d.old)} -> {format_value(d.metric, d.new)}."
+        for d in report.regressions
+    ]
+    return report.gate_failures + regressions
+
+
+# ------------------------------------------------------------------------------------------------
+# Files
+
+
+def format_value(metric: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if metric.startswith("latency."):
+        return f"{value:.2f} s"
+    return f"{value:.3f}"
+
+
+def format_change(delta: Delta) -> str:
+    if delta.change is None:
+        return "new" if delta.old is None else "gone"
+    unit = " s" if delta.kind == "latency" else ""
+    return f"{delta.change:+.3f}{unit}"
+
+
+def write_reports(report: EvalReport, out_dir: Path) -> dict[str, Path]:
+    """report.json, report.md and report.html in out_dir; returns their paths."""
+    from qa_bot.evaluation.html import render_html  # the HTML page is the bulk of the rendering code
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "report.json", "md": out_dir / "report.md", "html": out_dir / "report.html"}
+    paths["json"].write_text(json.dumps(report.to_json(), indent=1, ensure_ascii=False, default=str) + "\n")
+    paths["md"].write_text(render_markdown(report), encoding="utf-8")
+    paths["html"].write_text(render_html(report), encoding="utf-8")
+    report.paths.update(paths)
+    return paths
+
+
+def _md(text: Any) -> str:
+    """A table cell: no line breaks, no pipes, no raw HTML (answers are untrusted text)."""
+    text = " ".join(str(text).split())
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def _gold_text(gold: Mapping[str, Any]) -> str:
+    if gold["unanswerable"]:
+        return "(unanswerable: should refuse)"
+    groups = [entry if isinstance(entry, str) else " / ".join(entry) for entry in gold["answers"]]
+    return (" AND " if gold["all"] else " OR ").join(groups)
+
+
+def render_markdown(report: EvalReport) -> str:
+    config = report.config
+    lines = [
+        "# qa-bot evaluation",
+        "",
+        f"- dataset: `{_md(config.get('dataset', '?'))}`",
+        f"- date: {_md(config.get('created', '?'))}; git commit: `{_md(config.get('git_commit') or 'unknown')}`",
+        f"- answerer: {_md(config.get('llm', '?'))}; questions: {report.counts.get('questions', 0)} "
+        f"({report.counts.get('passed', 0)} passed, {report.counts.get('errors', 0)} errors)",
+        "",
+    ]
+    for warning in report.warnings:
+        lines.append(f"> warning: {_md(warning)}")
+    if report.gate_failures:
+        lines += ["", "## Gate failures", ""] + [f"- {_md(failure)}" for failure in report.gate_failures]
+    lines += ["", "## Metrics", ""]
+    if report.deltas:
+        lines += [f"Compared with `{_md(report.compared_with)}`.", ""]
+        lines += ["| metric | old | new | change | |", "| --- | ---: | ---: | ---: | --- |"]
+        for delta in report.deltas:
+            flag = "REGRESSION" if delta.regression else ("better" if delta.improved else "")
+            lines.append(
+                f"| {delta.metric} | {format_value(delta.metric, delta.old)} | "
+                f"{format_value(delta.metric, delta.new)} | {format_change(delta)} | {flag} |"
+            )
+    else:
+        lines += ["| metric | value |", "| --- | ---: |"]
+        lines += [f"| {name} | {format_value(name, value)} |" for name, value in report.metrics.items()]
+    lines += ["", "## Questions", "", "| id | result | question | expected | answer | cited articles |"]
+    lines.append("| --- | --- | --- | --- | --- | --- |")
+    for row in report.rows:
+        result = "ERROR" if row.get("error") else ("pass" if row["passed"] else "FAIL")
+        answer = row.get("error") or row["answer"]
+        cited = ", ".join(dict.fromkeys(c["article_id"] for c in row["citations"]))
+        lines.append(
+            f"| {_md(row['id'])} | {result} | {_md(row['question'])} | {_md(_gold_text(row['gold']))} | "
+            f"{_md(answer)} | {_md(cited)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------
+# Terminal
+
+
+def print_summary(report: EvalReport, console) -> None:
+    """The metrics (with the comparison, if any), gate failures and the report files, for the terminal."""
+    from rich.table import Table
+
+    counts = report.counts
+    console.print(
+        f"[bold]{counts.get('questions', 0)} questions[/]: {counts.get('passed', 0)} passed, "
+        f"{counts.get('refused', 0)} refused, {counts.get('errors', 0)} errors"
+    )
+    table = Table(title="Evaluation metrics", show_lines=False)
+    table.add_column("metric")
+    if report.deltas:
+        table.add_column("old", justify="right")
+    table.add_column("value", justify="right")
+    if report.deltas:
+        table.add_column("change", justify="right")
+        for delta in report.deltas:
+            style = "bold red" if delta.regression else ("green" if delta.improved else "")
+            mark = "  REGRESSION" if delta.regression else ""
+            table.add_row(
+                delta.metric,
+                format_value(delta.metric, delta.old),
+                format_value(delta.metric, delta.new),
+                f"[{style}]{format_change(delta)}{mark}[/]" if style else format_change(delta),
+            )
+    else:
+        for name, value in report.metrics.items():
+            table.add_row(name, format_value(name, value))
+    console.print(table)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
+    for failure in gate_failures(report):
+        console.print(f"[bold red]gate:[/] {failure}", highlight=False)
+    if report.paths:
+        console.print("Reports: " + ", ".join(str(path) for path in report.paths.values()), highlight=False)

@@ -1,0 +1,83 @@
+"""The `qa-bot` command as a user runs it: ingest, ask (text and --json), status."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qa_bot.cli import app
+from qa_bot.settings import get_settings
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+CALL_QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"
+
+
+@pytest.fixture
+def run(settings_factory, tmp_path, monkeypatch):
+    settings_factory()  # clears the developer's QA_BOT_*/OPENAI_* variables
+    monkeypatch.setenv("QA_BOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("QA_BOT_LLM", "extractive")
+    monkeypatch.chdir(tmp_path)  # no .env from the developer's checkout
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        get_settings.cache_clear()
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+def test_ingest_prints_a_summary_and_names_failed_files(run, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    (corpus / "broken.jsonl").write_text('{"text": "fine article about budgets and taxes"}\n{oops\n')
+
+    result = run("ingest", str(corpus))
+
+    assert result.exit_code == 0, result.output
+    assert "added" in result.output and "3" in result.output  # two seeds + the good jsonl line
+    assert "broken.jsonl" in result.output and "line 2" in result.output
+
+
+def test_ask_json_gives_the_answer_with_citations_to_the_article(run):
+    run("ingest", str(SEEDS))
+
+    result = run("ask", CALL_QUESTION, "--json")
+
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert {"answer", "refused", "citations", "timings"} <= payload.keys()
+    assert "Sunday" in payload["answer"] and payload["refused"] is False
+    citation = payload["citations"][0]
+    assert {"n", "article_id", "title", "date", "source", "path", "url", "text", "start", "end"} <= citation.keys()
+    assert Path(citation["path"]).name == "000_092cfdeac746b4f0.txt" and citation["date"] == "2023-04-16"
+    assert "retrieve" in payload["timings"] and "total" in payload["timings"]
+
+
+def test_ask_refuses_a_question_the_articles_cannot_answer(run):
+    run("ingest", str(SEEDS))
+
+    payload = json.loads(run("ask", "What is the best recipe for sourdough bread?", "--json").output)
+
+    assert payload["refused"] is True and payload["citations"] == []
+
+
+def test_ask_rejects_a_malformed_date(run):
+    result = CliRunner().invoke(app, ["ask", "anything", "--since", "last tuesday"])
+    assert result.exit_code != 0 and "YYYY-MM-DD" in result.output
+
+
+def test_status_reports_the_corpus_and_the_models(run):
+    run("ingest", str(SEEDS))
+
+    payload = json.loads(run("status", "--json").output)
+
+    assert payload["articles"] == 2 and payload["chunks"] > 2
+    assert payload["dates"] == "2023-04-16 .. 2023-04-16"
+    assert "MiniLM" in payload["embedding model"] and payload["LLM provider"] == "extractive"

@@ -1,0 +1,117 @@
+"""Retrieval over the seeds and small dated corpora: relevance, filters, the floor, recency."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from qa_bot.retrieval import Query, date_bounds, reciprocal_rank_fusion, recency_boost, wants_recent
+from qa_bot.service import QABot
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+@pytest.fixture
+def seeded(settings_factory, tmp_path) -> QABot:
+    bot = QABot(settings_factory(llm="extractive"))
+    bot.ingest([SEEDS])
+    return bot
+
+
+def names(passages) -> list[str]:
+    return [Path(p.path).name for p in passages]
+
+
+def test_the_call_question_finds_the_call_article_first(seeded):
+    passages = seeded.retrieve("On which day did Jaishankar and Blinken speak on the telephone?")
+
+    assert names(passages)[0] == "000_092cfdeac746b4f0.txt"
+    assert all(p.similarity is not None and p.similarity >= seeded.settings.relevance_floor for p in passages)
+
+
+def test_passages_are_exact_slices_of_their_articles(seeded):
+    for passage in seeded.retrieve("Ned Price statement on strategic technology cooperation", k=6):
+        article = seeded.article(passage.article_id)
+        assert article.text[passage.start : passage.end] == passage.text
+
+
+def test_top_k_limits_the_number_of_passages(seeded):
+    assert len(seeded.retrieve("Blinken Jaishankar G20 meeting", k=2)) == 2
+
+
+def test_an_off_topic_question_retrieves_nothing(seeded):
+    assert seeded.retrieve("What is the best recipe for sourdough bread?") == []
+
+
+def test_date_filters_exclude_articles_outside_the_range(seeded):
+    assert seeded.retrieve("Jaishankar Blinken phone call", since=date(2024, 1, 1)) == []
+    in_range = seeded.retrieve("Jaishankar Blinken phone call", since=date(2023, 4, 1), until=date(2023, 4, 30))
+    assert names(in_range) and set(names(in_range)) == {"000_092cfdeac746b4f0.txt"}  # 003 has no date
+
+
+def test_source_filter_keeps_only_that_source(settings_factory, tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        '{"id": "a1", "source": "cnn.com", "date": "2024-03-01", "text": "The city council approved the new '
+        'stadium budget of 40 million dollars on Monday."}\n'
+        '{"id": "b1", "source": "usatoday.com", "date": "2024-03-02", "text": "The city council rejected the '
+        'stadium budget after a long debate on Tuesday."}\n'
+    )
+    bot = QABot(settings_factory(llm="extractive"))
+    bot.ingest([corpus])
+
+    both = bot.retrieve("city council stadium budget")
+    only_usatoday = bot.retrieve("city council stadium budget", sources=["usatoday.com"])
+
+    assert {p.article_id for p in both} == {"a1", "b1"}
+    assert [p.article_id for p in only_usatoday] == ["b1"]
+
+
+def test_questions_about_this_week_prefer_the_article_of_that_week(settings_factory, tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    story = "The governor announced a new {} plan for the state's water supply, with funding for reservoirs."
+    corpus.write_text(
+        f'{{"id": "old", "date": "2021-05-01", "text": "{story.format("drought")}"}}\n'
+        f'{{"id": "new", "date": "2024-05-03", "text": "{story.format("drought relief")}"}}\n'
+    )
+    bot = QABot(settings_factory(llm="extractive"))
+    bot.ingest([corpus])
+    question = "What plan did the governor announce this week for the water supply?"
+
+    as_of_2024 = bot.retrieve(question, as_of=date(2024, 5, 5))
+    as_of_2021 = bot.retrieve(question, as_of=date(2021, 5, 3))
+
+    assert as_of_2024[0].article_id == "new"
+    assert [p.article_id for p in as_of_2021] == ["old"]  # the 2024 article did not exist yet
+
+
+def test_the_keyword_index_is_saved_with_the_data_and_reused(settings_factory):
+    settings = settings_factory(llm="extractive")
+    QABot(settings).ingest([SEEDS])
+    saved = QABot(settings).index.keywords.directory
+    stamp = (saved / "rows.json").stat().st_mtime_ns
+
+    fresh = QABot(settings)
+    hits = fresh.index.keywords.search("Ned Price", 5, since=None, until=None, sources=None)
+
+    assert hits and (saved / "rows.json").stat().st_mtime_ns == stamp
+
+
+def test_fusion_rewards_agreement_between_retrievers():
+    fused = reciprocal_rank_fusion(["a", "b", "c"], ["c", "a", "d"])
+    assert max(fused, key=fused.get) == "a"
+    assert fused["c"] > fused["b"] and fused["d"] < fused["b"]
+
+
+def test_recency_helpers():
+    assert wants_recent("Who won the election this week?")
+    assert wants_recent("What is the latest on the strike?")
+    assert not wants_recent("Who is the foreign minister of India?")
+    as_of = date(2024, 5, 10)
+    assert recency_boost("2024-05-08", as_of, 0.5, cue=True) > recency_boost("2024-01-08", as_of, 0.5, cue=True)
+    assert recency_boost(None, as_of, 0.5, cue=True) == 1.0
+    assert date_bounds(Query("q", 4, as_of=as_of)) == (None, 20240517)
+    assert date_bounds(Query("q", 4, as_of=as_of, window_days=30)) == (20240410, 20240517)

@@ -1,0 +1,162 @@
+"""End to end through QABot: seeds -> Chroma -> retrieval -> a real HTTP LLM (fakellm) -> verified answer."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from qa_bot.answer import REFUSAL_MESSAGE
+from qa_bot.service import Finished, QABot, Retrieved, Token, Turn
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+CALL_ARTICLE = "000_092cfdeac746b4f0.txt"
+MEETING_ARTICLE = "003_0028640ed213d995.txt"
+CALL_QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"
+
+RULES = [
+    {"name": "condense", "when": {"messages_contain": "standalone question"},
+     "respond": {"content": "What did Blinken say about NGOs during the G20 meeting in New Delhi?"}},
+    {"name": "day", "when": {"messages_contain": "which day did jaishankar"},
+     "respond": {"content": "They spoke by telephone on Sunday [1]."}},
+    {"name": "bad_numbers", "when": {"messages_contain": "who is the state department spokesperson"},
+     "respond": {"content": "The spokesperson is Ned Price [7]."}},
+    {"name": "no_numbers", "when": {"messages_contain": "where did the two leaders meet"},
+     "respond": {"content": "They met on the sidelines of the G20 foreign ministers meeting in New Delhi."}},
+    {"name": "says_not_in_passages", "when": {"messages_contain": "what did blinken eat"},
+     "respond": {"content": "NOT IN PASSAGES"}},
+    {"name": "ngos", "when": {"messages_contain": "about ngos"},
+     "respond": {"content": "He said NGOs and civil society must be able to function effectively and freely [1]."}},
+]  # fmt: skip
+
+
+@pytest.fixture
+def scripted_bot(settings_factory, fakellm) -> QABot:
+    bot = QABot(settings_factory(llm="openai-compatible", openai_base_url=fakellm(RULES), model="test-model"))
+    bot.ingest([SEEDS])
+    return bot
+
+
+def cited_files(answer) -> list[str]:
+    return [Path(c.passage.path).name for c in answer.citations]
+
+
+def test_a_seed_question_gets_a_cited_answer_from_the_right_article(scripted_bot):
+    answer = scripted_bot.ask(CALL_QUESTION)
+
+    assert not answer.refused and answer.error is None
+    assert "Sunday" in answer.text and "[1]" in answer.text
+    assert cited_files(answer) == [CALL_ARTICLE]
+    citation = answer.citations[0]
+    article = scripted_bot.article(citation.passage.article_id)
+    assert article.date == "2023-04-16"
+    assert "Sunday" in article.text[citation.quote_start : citation.quote_end]
+
+
+def test_the_answer_streams_passages_then_tokens_then_the_verified_answer(scripted_bot):
+    events = list(scripted_bot.ask_stream(CALL_QUESTION))
+
+    assert isinstance(events[0], Retrieved) and events[0].passages
+    tokens = [e.text for e in events if isinstance(e, Token)]
+    assert len(tokens) > 1 and "Sunday" in "".join(tokens)
+    assert isinstance(events[-1], Finished) and events[-1].answer.citations
+
+
+def test_an_out_of_range_citation_is_repaired(scripted_bot):
+    answer = scripted_bot.ask("Who is the State Department spokesperson quoted in the articles?")
+
+    assert "[7]" not in answer.text
+    assert answer.citations and all(1 <= c.n <= len(answer.passages) for c in answer.citations)
+    assert all("Ned Price" in c.passage.text for c in answer.citations)
+
+
+def test_an_uncited_sentence_gets_its_supporting_passage(scripted_bot):
+    answer = scripted_bot.ask("Where did the two leaders meet in March?")
+
+    assert answer.citations, answer.text
+    assert all(s.supported for s in answer.sentences)
+    assert any("G20" in c.passage.text for c in answer.citations)
+
+
+def test_an_off_topic_question_is_refused_without_calling_the_model(scripted_bot):
+    answer = scripted_bot.ask("What is the best recipe for sourdough bread?")
+
+    assert answer.refused and answer.text == REFUSAL_MESSAGE
+    assert answer.citations == [] and answer.passages == []
+
+
+def test_the_model_saying_the_passages_lack_the_answer_is_a_refusal(scripted_bot):
+    answer = scripted_bot.ask("What did Blinken eat for dinner after meeting Jaishankar?")
+
+    assert answer.refused and answer.text == REFUSAL_MESSAGE and answer.citations == []
+
+
+def test_a_follow_up_is_rewritten_into_a_standalone_question(scripted_bot):
+    history = [Turn("Who met Jaishankar at the G20 meeting?", "Antony Blinken [1].")]
+
+    answer = scripted_bot.ask("What did he say about NGOs?", history=history)
+
+    assert answer.standalone_question.startswith("What did Blinken say about NGOs")
+    assert "freely" in answer.text and cited_files(answer) == [MEETING_ARTICLE]
+
+
+def test_an_unreachable_llm_gives_a_clear_message_and_still_the_sources(settings_factory, down_llm_url):
+    bot = QABot(settings_factory(llm="openai-compatible", openai_base_url=down_llm_url, model="m",
+                                 llm_max_retries=0, openai_api_key="sk-secret-key-1234567890"))  # fmt: skip
+    bot.ingest([SEEDS])
+
+    answer = bot.ask(CALL_QUESTION)
+
+    assert answer.error and "sk-secret" not in answer.error
+    assert answer.passages and Path(answer.passages[0].path).name == CALL_ARTICLE
+    assert answer.citations == []
+
+
+def test_a_timing_out_llm_gives_a_clear_message_and_still_the_sources(settings_factory, slow_llm_url):
+    bot = QABot(settings_factory(llm="openai-compatible", openai_base_url=slow_llm_url, model="m",
+                                 llm_timeout=1.5, llm_max_retries=0))  # fmt: skip
+    bot.ingest([SEEDS])
+
+    answer = bot.ask(CALL_QUESTION)
+
+    assert answer.error and "timed out" in answer.error.lower()
+    assert answer.passages
+
+
+@pytest.mark.parametrize(
+    ("question", "expected", "article"),
+    [
+        (CALL_QUESTION, "Sunday", CALL_ARTICLE),
+        ("Who is the US State Department spokesperson who issued the statement?", "Ned Price", MEETING_ARTICLE),
+        ("Where was the G20 foreign ministers meeting held?", "New Delhi", None),
+    ],
+)
+def test_extractive_mode_answers_seed_questions(settings_factory, question, expected, article):
+    bot = QABot(settings_factory(llm="extractive"))
+    bot.ingest([SEEDS])
+
+    answer = bot.ask(question)
+
+    assert not answer.refused and expected in answer.text, answer.text
+    assert answer.citations
+    if article:
+        assert article in cited_files(answer)
+
+
+def test_extractive_mode_refuses_an_unanswerable_question(settings_factory):
+    bot = QABot(settings_factory(llm="extractive"))
+    bot.ingest([SEEDS])
+
+    answer = bot.ask("Who won the 2022 FIFA World Cup final?")
+
+    assert answer.refused and answer.citations == []
+
+
+def test_answers_as_of_a_date_before_the_articles_are_refused(settings_factory):
+    bot = QABot(settings_factory(llm="extractive"))
+    bot.ingest([SEEDS])
+
+    answer = bot.ask(CALL_QUESTION, as_of=date(2020, 1, 1))
+
+    assert CALL_ARTICLE not in [Path(p.path).name for p in answer.passages]
