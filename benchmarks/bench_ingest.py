@@ -39,7 +39,10 @@ REALTIMEQA = ROOT.parent / "shared" / "data" / "realtimeqa"
 
 def sample_corpus(folder: Path, n: int) -> Path:
     target = folder / "sample.jsonl"
-    with open(REALTIMEQA / "corpus.jsonl", encoding="utf-8") as src, open(target, "w", encoding="utf-8") as dst:
+    with (
+        open(REALTIMEQA / "corpus.jsonl", encoding="utf-8") as src,
+        open(target, "w", encoding="utf-8") as dst,
+    ):
         for _, line in zip(range(n), src, strict=False):
             dst.write(line)
     return target
@@ -77,7 +80,9 @@ def main() -> None:
         bot.ingest([corpus])
         reingest_seconds = time.perf_counter() - started
 
-        questions = [json.loads(line) for line in open(REALTIMEQA / "qa.jsonl", encoding="utf-8")][: args.queries]
+        questions = [json.loads(line) for line in open(REALTIMEQA / "qa.jsonl", encoding="utf-8")][
+            : args.queries
+        ]
         latencies = []
         for item in questions:
             started = time.perf_counter()
@@ -86,12 +91,21 @@ def main() -> None:
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = [
-        ("articles / chunks", f"{len(articles)} / {len(texts)} (mean {statistics.mean(map(len, texts)):.0f} chars)"),
+        (
+            "articles / chunks",
+            f"{len(articles)} / {len(texts)} (mean {statistics.mean(map(len, texts)):.0f} chars)",
+        ),
         ("raw embedding model", f"{raw_rate:.1f} chunks/s"),
-        ("full ingest (fresh index)", f"{report.chunks_added / ingest_seconds:.1f} chunks/s ({ingest_seconds:.1f} s)"),
+        (
+            "full ingest (fresh index)",
+            f"{report.chunks_added / ingest_seconds:.1f} chunks/s ({ingest_seconds:.1f} s)",
+        ),
         ("ingest / raw model", f"{report.chunks_added / ingest_seconds / raw_rate:.0%}"),
         ("re-ingest, nothing changed", f"{reingest_seconds:.2f} s"),
-        ("retrieval latency p50 / p95", f"{percentile(latencies, 0.5):.0f} / {percentile(latencies, 0.95):.0f} ms"),
+        (
+            "retrieval latency p50 / p95",
+            f"{percentile(latencies, 0.5):.0f} / {percentile(latencies, 0.95):.0f} ms",
+        ),
         ("peak RSS", f"{peak_mb:.0f} MB"),
     ]
     table = "| measure | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)

@@ -20,7 +20,9 @@ def machine_description() -> str:
     except OSError:
         pass
     memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {memory_gb:.0f} GiB RAM, {platform.system()} {platform.machine()}"
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory_gb:.0f} GiB RAM, {platform.system()} {platform.machine()}"
+    )
 
 
 def write_section(key: str, title: str, body: str) -> None:
@@ -29,6 +31,10 @@ def write_section(key: str, title: str, body: str) -> None:
     section = f"{start}\n## {title}\n\n{body.strip()}\n{end}"
     text = PERFORMANCE_MD.read_text() if PERFORMANCE_MD.exists() else "# Performance\n"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
+    text = (
+        pattern.sub(lambda _: section, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + section + "\n"
+    )
     PERFORMANCE_MD.parent.mkdir(parents=True, exist_ok=True)
     PERFORMANCE_MD.write_text(text)

@@ -107,8 +107,8 @@ def load_prompt(name: str, prompts_dir: Path | None = None) -> PromptPair:
     found = set(pair.system.input_variables) | set(pair.user.input_variables)
     if expected is not None and found != expected:
         raise ValueError(
-            f"{path}: the prompt must use exactly the placeholders {sorted(expected)}; found {sorted(found)}. "
-            "Write a literal brace as {{ or }}."
+            f"{path}: the prompt must use exactly the placeholders {sorted(expected)}; "
+            f"found {sorted(found)}. Write a literal brace as {{{{ or }}}}."
         )
     return pair
 
@@ -192,8 +192,8 @@ def _shorten(text: str, limit: int) -> str:
 
 # --- sentences and lexical support -----------------------------------------------------------------
 
-_ABBREVIATIONS = frozenset(  # noqa: SIM905 (a word list reads best as words)
-    (
+_ABBREVIATIONS = frozenset(
+    (  # noqa: SIM905 (a word list reads best as words)
         "mr mrs ms dr prof st jr sr gen col lt sgt capt gov sen rep rev hon no vs inc ltd co corp dept "
         "univ jan feb mar apr jun jul aug sep sept oct nov dec mt ft fig approx est"
     ).split()
@@ -242,8 +242,8 @@ def _add_trimmed(spans: list[tuple[int, int]], text: str, start: int, end: int) 
 
 # Words that claim nothing: where the answer came from ("according to the passages") and the verbs a
 # model pads an event with ("the call took place on Sunday"). They must not count for or against support.
-_NON_CLAIM_WORDS = frozenset(  # noqa: SIM905 (a word list reads best as words)
-    (
+_NON_CLAIM_WORDS = frozenset(
+    (  # noqa: SIM905 (a word list reads best as words)
         "according passage passages article articles based provided context took taken place happened "
         "occurred"
     ).split()

@@ -14,7 +14,14 @@ import typer
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -52,8 +59,12 @@ def _parse_date(value: str | None, option: str) -> date | None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of .txt, .md, .html, .json, .jsonl articles.")],
-    prune: Annotated[bool, typer.Option(help="Remove indexed articles that are gone from these paths.")] = False,
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders of .txt, .md, .html, .json, .jsonl articles.")
+    ],
+    prune: Annotated[
+        bool, typer.Option(help="Remove indexed articles that are gone from these paths.")
+    ] = False,
 ) -> None:
     """Add articles to the index. Unchanged articles are skipped; changed ones are replaced."""
     bot = _bot()
@@ -82,7 +93,9 @@ def ingest(
         table.add_row(label, str(value))
     console.print(table)
     for failure in report.failed:
-        console.print(f"[red]failed[/] {escape(failure.path)}: {escape(failure.reason)}")
+        console.print(f"[red]failed[/] {escape(failure.path)}: {escape(failure.reason)}", soft_wrap=True)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning[/] {escape(warning.path)}: {escape(warning.reason)}", soft_wrap=True)
 
 
 # --- ask / chat ---------------------------------------------------------------------------------------
@@ -95,7 +108,9 @@ def ask(
     k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")] = None,
     since: Annotated[str | None, typer.Option(help="Only articles from this date (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option(help="Only articles up to this date (YYYY-MM-DD).")] = None,
-    source: Annotated[list[str] | None, typer.Option(help="Only articles from this source (repeatable).")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option(help="Only articles from this source (repeatable).")
+    ] = None,
     as_of: Annotated[str | None, typer.Option(help="Answer as of this date (default: today).")] = None,
 ) -> None:
     """Answer one question from the articles, with numbered citations."""
@@ -210,9 +225,17 @@ def answer_to_json(answer: Answer) -> dict:
             }
             for c in answer.citations
         ],
-        "sentences": [{"text": s.text, "citations": s.citations, "supported": s.supported} for s in answer.sentences],
+        "sentences": [
+            {"text": s.text, "citations": s.citations, "supported": s.supported} for s in answer.sentences
+        ],
         "passages": [
-            {"n": i + 1, "article_id": p.article_id, "title": p.title, "date": p.date, "score": round(p.score, 5)}
+            {
+                "n": i + 1,
+                "article_id": p.article_id,
+                "title": p.title,
+                "date": p.date,
+                "score": round(p.score, 5),
+            }
             for i, p in enumerate(answer.passages)
         ],
         "timings": {stage: round(seconds, 3) for stage, seconds in answer.timings.items()},
@@ -250,7 +273,9 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON 
 @app.command()
 def ui(
     port: Annotated[int, typer.Option(help="Port for the chat UI.")] = 8501,
-    address: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
+    address: Annotated[
+        str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")
+    ] = "127.0.0.1",
 ) -> None:
     """Start the chat UI (Streamlit) on http://127.0.0.1:8501."""
     command = [

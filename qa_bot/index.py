@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from qa_bot.chunking import Chunker
-from qa_bot.corpus import Article, LoadFailure, iter_articles
+from qa_bot.corpus import Article, LoadFailure, LoadWarning, iter_articles
 from qa_bot.embeddings import build_embeddings, embedding_name
 from qa_bot.settings import Settings
 
@@ -44,6 +44,7 @@ class IngestReport:
     chunks_added: int = 0
     chunks_deleted: int = 0
     failed: list[LoadFailure] = field(default_factory=list)
+    warnings: list[LoadWarning] = field(default_factory=list)  # e.g. an unreadable date: article kept
     seconds: float = 0.0
 
     @property
@@ -129,7 +130,9 @@ class Catalog:
             articles, chunks, first, last = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(chunks), 0), MIN(date), MAX(date) FROM articles"
             ).fetchone()
-            sources = [s for (s,) in db.execute("SELECT DISTINCT source FROM articles WHERE source IS NOT NULL")]
+            sources = [
+                s for (s,) in db.execute("SELECT DISTINCT source FROM articles WHERE source IS NOT NULL")
+            ]
         return articles, chunks, first, last, sorted(sources)
 
 
@@ -150,6 +153,15 @@ class KeywordIndex:
         import bm25s
 
         return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
+
+    def terms(self, text: str) -> set[str]:
+        """The stemmed, stop-word-free terms BM25 matches on."""
+        import bm25s
+
+        tokens = bm25s.tokenize(
+            [text], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+        )
+        return set(tokens[0])
 
     def rebuild(self, ids: list[str], texts: list[str], date_ints: list[int], sources: list[str]) -> None:
         import bm25s
@@ -216,7 +228,7 @@ def _stemmer():
     try:
         import Stemmer  # PyStemmer: a C Snowball stemmer; bm25s calls it per word
 
-        return Stemmer.Stemmer("english").stemWord
+        return Stemmer.Stemmer("english")
     except ImportError:  # pragma: no cover - a hard dependency, but BM25 still works without stemming
         return None
 
@@ -233,7 +245,9 @@ def chroma_client(settings: Settings):
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.uses_chroma_server:
-        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        return chromadb.HttpClient(
+            host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+        )
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
@@ -267,7 +281,11 @@ class Index:
 
     def _local_store_dir(self) -> Path:
         """Catalog, record manager and BM25 live in the data dir, one folder per Chroma collection."""
-        where = f"{self.settings.chroma_host}_{self.settings.chroma_port}" if self.settings.uses_chroma_server else "local"
+        where = (
+            f"{self.settings.chroma_host}_{self.settings.chroma_port}"
+            if self.settings.uses_chroma_server
+            else "local"
+        )
         return self.settings.data_dir / "index" / where / self.settings.collection
 
     @property
@@ -285,13 +303,18 @@ class Index:
     def _fingerprint(self, article: Article) -> str:
         return content_hash(article, f"{self.settings.chunk_tokens}/{self.settings.chunk_overlap_tokens}")
 
-    def ingest(self, paths: list[Path], *, prune: bool = False, progress: ProgressCallback | None = None) -> IngestReport:
+    def ingest(
+        self, paths: list[Path], *, prune: bool = False, progress: ProgressCallback | None = None
+    ) -> IngestReport:
         report = IngestReport()
         known = self.catalog.hashes()
         seen: set[str] = set()
         failed_files: set[str] = set()
         batch: list[Article] = []
         for item in iter_articles(paths):
+            if isinstance(item, LoadWarning):
+                report.warnings.append(item)
+                continue
             if isinstance(item, LoadFailure):
                 report.failed.append(item)
                 failed_files.add(str(Path(item.path).resolve()))
@@ -318,7 +341,9 @@ class Index:
             self.rebuild_keyword_index()
         return report
 
-    def _index_articles(self, articles: list[Article], report: IngestReport, progress: ProgressCallback | None) -> None:
+    def _index_articles(
+        self, articles: list[Article], report: IngestReport, progress: ProgressCallback | None
+    ) -> None:
         from langchain_core.indexing import index
 
         docs = []
@@ -397,7 +422,9 @@ class Index:
             embedding=embedding_name(self.settings),
         )
 
-    def get_chunks(self, ids: list[str], include_embeddings: bool = False) -> dict[str, tuple[str, dict, Any]]:
+    def get_chunks(
+        self, ids: list[str], include_embeddings: bool = False
+    ) -> dict[str, tuple[str, dict, Any]]:
         if not ids:
             return {}
         include = ["documents", "metadatas"] + (["embeddings"] if include_embeddings else [])
@@ -405,7 +432,9 @@ class Index:
         vectors = got["embeddings"] if include_embeddings else [None] * len(got["ids"])
         return {
             cid: (doc, meta, vec)
-            for cid, doc, meta, vec in zip(got["ids"], got["documents"], got["metadatas"], vectors, strict=True)
+            for cid, doc, meta, vec in zip(
+                got["ids"], got["documents"], got["metadatas"], vectors, strict=True
+            )
         }
 
 

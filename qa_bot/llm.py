@@ -112,10 +112,14 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
             api_key=settings.openai_api_key or SecretStr(PLACEHOLDER_API_KEY),
             model=settings.model,
         )
-    raise LLMConfigError(f"QA_BOT_LLM={settings.llm!r} is not one of: local, openai, openai-compatible, extractive.")
+    raise LLMConfigError(
+        f"QA_BOT_LLM={settings.llm!r} is not one of: local, openai, openai-compatible, extractive."
+    )
 
 
-def _chat_openai(settings: Settings, *, base_url: str | None, api_key: SecretStr, model: str) -> BaseChatModel:
+def _chat_openai(
+    settings: Settings, *, base_url: str | None, api_key: SecretStr, model: str
+) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
 
     # `streaming` stays unset on purpose: then invoke() is one request and stream() streams, while an
@@ -256,7 +260,9 @@ def resolve_local_model_path(settings: Settings) -> Path:
         raise LocalModelError(f"QA_BOT_LOCAL_MODEL_PATH points to {path}, which is not a file.")
     with open(path, "rb") as model_file:
         if model_file.read(4) != b"GGUF":
-            raise LocalModelError(f"QA_BOT_LOCAL_MODEL_PATH points to {path}, which is not a GGUF model file.")
+            raise LocalModelError(
+                f"QA_BOT_LOCAL_MODEL_PATH points to {path}, which is not a GGUF model file."
+            )
     return path
 
 
@@ -296,7 +302,7 @@ class LocalLLMServer:
 
     @property
     def state(self) -> str:
-        """"not started", "loading", "ready" or "failed: <reason>"."""
+        """One of: not started, loading, ready, failed: <reason>."""
         return self._state
 
     @property
@@ -404,7 +410,10 @@ class LocalLLMServer:
 
 
 def _server_config(settings: Settings) -> tuple[str, int, int]:
-    path = settings.local_model_path.expanduser() if settings.local_model_path else packaged_model_path(settings)
+    if settings.local_model_path:
+        path = settings.local_model_path.expanduser()
+    else:
+        path = packaged_model_path(settings)
     return str(path), settings.local_context, settings.local_threads
 
 
@@ -438,7 +447,7 @@ def start_local_model_async(settings: Settings) -> None:
 
 
 def local_model_state() -> str:
-    """"not started" | "loading" | "ready" | "failed: <reason>"."""
+    """One of: not started, loading, ready, failed: <reason> (for the UI; never starts anything)."""
     return _LOCAL_SERVER.state
 
 
@@ -453,7 +462,8 @@ def stop_local_model() -> None:
 class LLMStatus:
     provider: str
     model: str
-    state: str  # "ready" | "loading" | "not started" | "failed: ..." | "unreachable: ..." | "not configured: ..."
+    # "ready" | "loading" | "not started" | "failed: ..." | "unreachable: ..." | "not configured: ..."
+    state: str
     endpoint: str | None = None  # scheme://host:port, never a key
 
     @property
@@ -475,15 +485,16 @@ def llm_status(settings: Settings) -> LLMStatus:
             return LLMStatus("openai", model, "not configured: set OPENAI_API_KEY", _endpoint(base_url))
         return LLMStatus("openai", model, _reachability(base_url), _endpoint(base_url))
     model = settings.model or "(none)"
-    if not settings.openai_base_url:
+    base_url = settings.openai_base_url
+    if not base_url:
         return LLMStatus(settings.llm, model, "not configured: set OPENAI_BASE_URL")
     if not settings.model:
-        return LLMStatus(settings.llm, model, "not configured: set QA_BOT_MODEL", _endpoint(settings.openai_base_url))
-    return LLMStatus(settings.llm, model, _reachability(settings.openai_base_url), _endpoint(settings.openai_base_url))
+        return LLMStatus(settings.llm, model, "not configured: set QA_BOT_MODEL", _endpoint(base_url))
+    return LLMStatus(settings.llm, model, _reachability(base_url), _endpoint(base_url))
 
 
 def _reachability(base_url: str) -> str:
-    """"ready" if anything answers HTTP at base_url (some servers have no /models, so 404 counts)."""
+    """Ready if anything answers HTTP at base_url: some servers have no /models, so a 404 counts."""
     where = _endpoint(base_url)
     try:
         httpx.get(base_url.rstrip("/") + "/models", timeout=_STATUS_TIMEOUT_S)
@@ -585,7 +596,9 @@ def _describe_status_error(exc, where: str) -> str:
             "is too long, lower QA_BOT_TOP_K or raise QA_BOT_LOCAL_CONTEXT."
         )
     if isinstance(exc, openai.APIStatusError):
-        return f"The language model server at {where} answered with an error (HTTP {exc.status_code}{detail})."
+        return (
+            f"The language model server at {where} answered with an error (HTTP {exc.status_code}{detail})."
+        )
     return f"The language model server at {where} sent an answer that could not be read{detail}."
 
 

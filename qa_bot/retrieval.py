@@ -58,6 +58,9 @@ RECENCY_CUES = re.compile(
 RRF_K = 60
 # An article can be published a few days after the quiz week it answers; so the as-of date gets slack.
 AS_OF_SLACK_DAYS = 7
+# A passage holding at least this share of the question's terms counts as evidence even when the
+# embedding disagrees: MiniLM scores names and acronyms it never saw ("What is iCET?") very low.
+COVERAGE_FLOOR = 0.5
 # How fast recency stops mattering: an article this many days old gets 1/e of the boost.
 RECENCY_DECAY_DAYS = 30.0
 
@@ -110,6 +113,12 @@ def chroma_where(since: int | None, until: int | None, sources: list[str] | None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def term_coverage(question_terms: set[str], passage_terms: set[str]) -> float:
+    if not question_terms:
+        return 0.0
+    return len(question_terms & passage_terms) / len(question_terms)
+
+
 def reciprocal_rank_fusion(*rankings: list[str]) -> dict[str, float]:
     fused: dict[str, float] = {}
     for ranking in rankings:
@@ -154,14 +163,22 @@ class HybridRetriever:
         fused = reciprocal_rank_fusion([cid for cid, _ in dense], [cid for cid, _ in keyword])
         candidates = self._load_candidates(list(fused), query_vector)
         cue = wants_recent(query.text)
+        question_terms = self.index.keywords.terms(query.text)
         for passage in candidates:
-            passage.scores = {"rrf": fused[passage.chunk_id]}
+            coverage = term_coverage(question_terms, self.index.keywords.terms(passage.text))
+            passage.scores = {"rrf": fused[passage.chunk_id], "coverage": coverage}
             passage.score = fused[passage.chunk_id]
             if query.as_of is not None:
                 passage.score *= recency_boost(passage.date, query.as_of, self.settings.recency_weight, cue)
-        relevant = [p for p in candidates if (p.similarity or 0.0) >= self.settings.relevance_floor]
+        relevant = [p for p in candidates if self._is_evidence(p)]
         relevant.sort(key=lambda p: p.score, reverse=True)
         return relevant[: query.k]
+
+    def _is_evidence(self, passage: Passage) -> bool:
+        """The relevance floor: below it a passage is not shown to the answerer at all."""
+        return (passage.similarity or 0.0) >= self.settings.relevance_floor or (
+            passage.scores.get("coverage", 0.0) >= COVERAGE_FLOOR
+        )
 
     def _dense(self, vector: np.ndarray, k: int, since, until, sources) -> list[tuple[str, float]]:
         if self.index.chunk_count() == 0:

@@ -1,8 +1,8 @@
 """QABot: the one service that the CLI, the chat UI and the evaluation call.
 
-    ingest(paths)  load -> chunk -> embed -> index
-    ask(question)  condense follow-up -> retrieve -> answer (LLM or extractive) -> cite/verify
-    ask_stream()   the same, yielding the passages first, then tokens, then the verified Answer
+ingest(paths)  load -> chunk -> embed -> index
+ask(question)  condense follow-up -> retrieve -> answer (LLM or extractive) -> cite/verify
+ask_stream()   the same, yielding the passages first, then tokens, then the verified Answer
 """
 
 from __future__ import annotations
@@ -167,7 +167,9 @@ class QABot:
         pieces: list[str] = []
         try:
             model = self.chat_model()
-            messages = build_answer_messages(standalone, passages, as_of or date.today(), self.settings.prompts_dir)
+            messages = build_answer_messages(
+                standalone, passages, as_of or date.today(), self.settings.prompts_dir
+            )
             for chunk in model.stream(messages):
                 if chunk.content:
                     if not pieces:

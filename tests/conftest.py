@@ -56,18 +56,17 @@ class _FakeLLMServer:
         # A port picked here can be taken before fakellm binds it; a retry makes that harmless.
         for _attempt in range(3):
             port = free_port()
+            command = [sys.executable, "-m", "fakellm.cli", "serve", "--host", "127.0.0.1"]
+            command += ["--port", str(port), "--config", str(self.config_path)]
             with open(self.log_path, "wb") as log:
-                self.process = subprocess.Popen(
-                    [sys.executable, "-m", "fakellm.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                     "--config", str(self.config_path)],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+                self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             if self._wait_until_answering(f"http://127.0.0.1:{port}"):
                 self.base_url = f"http://127.0.0.1:{port}/v1"
                 return self.base_url
             self.stop()
-        raise RuntimeError(f"fakellm did not start; its log: {self.log_path}\n{self.log_path.read_text()[-2000:]}")
+        raise RuntimeError(
+            f"fakellm did not start; its log: {self.log_path}\n{self.log_path.read_text()[-2000:]}"
+        )
 
     def _wait_until_answering(self, root: str) -> bool:
         deadline = time.monotonic() + _SERVER_START_TIMEOUT_S

@@ -55,7 +55,18 @@ def test_ask_json_gives_the_answer_with_citations_to_the_article(run):
     assert {"answer", "refused", "citations", "timings"} <= payload.keys()
     assert "Sunday" in payload["answer"] and payload["refused"] is False
     citation = payload["citations"][0]
-    assert {"n", "article_id", "title", "date", "source", "path", "url", "text", "start", "end"} <= citation.keys()
+    assert {
+        "n",
+        "article_id",
+        "title",
+        "date",
+        "source",
+        "path",
+        "url",
+        "text",
+        "start",
+        "end",
+    } <= citation.keys()
     assert Path(citation["path"]).name == "000_092cfdeac746b4f0.txt" and citation["date"] == "2023-04-16"
     assert "retrieve" in payload["timings"] and "total" in payload["timings"]
 

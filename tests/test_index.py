@@ -178,9 +178,11 @@ def test_server_mode_stores_chunks_in_a_real_chroma_server(settings_factory, cor
     report = bot.ingest([corpus])
     again = QABot(settings).ingest([corpus])
 
-    server_side = chromadb.HttpClient(host="127.0.0.1", port=chroma_server).get_collection(settings.collection)
+    server_side = chromadb.HttpClient(host="127.0.0.1", port=chroma_server).get_collection(
+        settings.collection
+    )
     assert server_side.count() == report.chunks_added > 0
     assert again.unchanged == 2 and again.chunks_added == 0
     assert not settings.chroma_dir.exists()  # nothing went to the embedded store
     passages = bot.retrieve("phone call between Jaishankar and Blinken on Sunday")
-    assert Path(passages[0].path).name == CALL_ARTICLE
+    assert any(Path(p.path).name == CALL_ARTICLE and "Sunday" in p.text for p in passages)

@@ -125,10 +125,10 @@ def hit_curve_svg(curve: Sequence[tuple[int, float, float]]) -> str:
         for point, (px, py) in zip(curve, points, strict=True):
             body.append(
                 f'<circle cx="{_num(px)}" cy="{_num(py)}" r="3" fill="{color}">'
-                f"<title>{name.replace('k', str(point[0]), 1) if False else name[:-1] + str(point[0])}: "
+                f"<title>{name[:-1]}{point[0]}: "
                 f"{point[index]:.3f}</title></circle>"
             )
-        body.append(f'<text x="{left + plot_w + 8}" y="{top + 14 * index}" fill="{color}">{name}</text>')
+        body.append(f'<text x="{left + plot_w + 8}" y="{top + 14 * index}" style="fill:{color}">{name}</text>')
     return _svg(width, height, "hit@k and recall@k curve", body)
 
 
@@ -191,7 +191,9 @@ def _header(report: EvalReport) -> str:
     items = "".join(f"<li><b>{_e(name)}</b>: {_e(value)}</li>" for name, value in facts)
     parts = [f"<h1>qa-bot evaluation</h1><ul>{items}</ul>"]
     parts += [f'<p class="gate">Gate: {_e(failure)}</p>' for failure in report.gate_failures]
-    parts += [f'<p class="gate">Regression: {_e(d.metric)}</p>' for d in report.regressions]
+    if report.regressions:
+        names = ", ".join(d.metric for d in report.regressions)
+        parts.append(f'<p class="gate">Regressions against the previous run: {_e(names)}</p>')
     parts += [f'<p class="warn">{_e(warning)}</p>' for warning in report.warnings]
     return "".join(parts)
 
@@ -283,6 +285,9 @@ def _question_rows(report: EvalReport) -> str:
         else:
             result = '<span class="pass">pass</span>' if row["passed"] else '<span class="fail">FAIL</span>'
             answer = _e(row["answer"]) + (' <span class="muted">(refused)</span>' if row["refused"] else "")
+            if row.get("judge"):
+                verdict = row["judge"]
+                answer += f'<br><span class="muted">judge: {_e(verdict["label"])} {_e(verdict["reason"])}</span>'
         total = row.get("timings", {}).get("total")
         out.append(
             f"<tr><td>{_e(row['id'])}</td><td>{result}</td><td>{_question_cell(row)}</td>"

@@ -366,6 +366,9 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, float | None
         "false_refusal_rate": _rate([row["refused"] for row in answerable]),
         "error_rate": _rate([bool(row.get("error")) for row in rows]),
     }
+    judged = [row["judge"]["score"] for row in rows if (row.get("judge") or {}).get("score") is not None]
+    if judged:
+        metrics["judge_faithfulness"] = _mean(judged)
     depth = retrieval_depth(rows)
     for k in STANDARD_KS:
         if k <= depth:
@@ -383,6 +386,7 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, float | None
         "errors": sum(bool(row.get("error")) for row in rows),
         "passed": sum(row["passed"] for row in rows),
         "support_checked": len(checked),
+        "judged": len(judged),
         "retrieval_depth": depth,
     }
     return metrics, counts

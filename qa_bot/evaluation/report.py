@@ -130,6 +130,8 @@ def compare_reports(
     names = list(new_metrics) + [name for name in old_metrics if name not in new_metrics]
     deltas = []
     for name in names:
+        if old_metrics.get(name) is None and new_metrics.get(name) is None:
+            continue
         delta = Delta(name, old_metrics.get(name), new_metrics.get(name), lower_is_better(name))
         change = delta.change
         if change is not None:
@@ -285,6 +287,7 @@ def render_markdown(report: EvalReport) -> str:
 
 def print_summary(report: EvalReport, console) -> None:
     """The metrics (with the comparison, if any), gate failures and the report files, for the terminal."""
+    from rich.markup import escape
     from rich.table import Table
 
     counts = report.counts
@@ -313,8 +316,8 @@ def print_summary(report: EvalReport, console) -> None:
             table.add_row(name, format_value(name, value))
     console.print(table)
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     for failure in gate_failures(report):
-        console.print(f"[bold red]gate:[/] {failure}", highlight=False)
+        console.print(f"[bold red]gate:[/] {escape(failure)}", highlight=False)
     if report.paths:
         console.print("Reports: " + ", ".join(str(path) for path in report.paths.values()), highlight=False)

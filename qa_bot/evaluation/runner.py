@@ -1,0 +1,398 @@
+"""Run a question set through the bot, one scored row per question, resumable, then write the reports.
+
+Each finished question is appended to `out_dir/rows.jsonl` at once, so a crash or Ctrl-C loses at most
+the question in flight; the next run with the same configuration skips the questions already there.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import re
+import subprocess
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from qa_bot.evaluation.datasets import EvalItem, HistoryTurn
+from qa_bot.evaluation.metrics import (
+    ArticleRef,
+    SupportChecker,
+    aggregate,
+    answer_correct,
+    article_refs,
+    choice_correct,
+    citation_counts,
+    cites_gold,
+    gold_ranks,
+    hit_curve,
+    load_support_checker,
+    token_f1,
+)
+from qa_bot.evaluation.report import EvalReport, check_thresholds, compare_reports, load_report, write_reports
+
+ROWS_FILE = "rows.jsonl"
+# The ranking scored by hit@k / recall@k / MRR goes this deep when the bot can retrieve on its own.
+DEFAULT_RETRIEVAL_DEPTH = 10
+
+Progress = Callable[[int, int, dict[str, Any]], None]  # (done, total, the row just finished)
+
+
+def run_eval(
+    bot,
+    items: list[EvalItem],
+    out_dir: Path,
+    *,
+    corpus: list[Path] | None = None,
+    limit: int | None = None,
+    compare: Path | None = None,
+    k: int | None = None,
+    progress: Progress | None = None,
+    config: Mapping[str, Any] | None = None,
+    thresholds: Mapping[str, Any] | None = None,
+    retrieval_depth: int | None = DEFAULT_RETRIEVAL_DEPTH,
+    support: SupportChecker | None = None,
+    judge=None,
+) -> EvalReport:
+    """Ask every item, score it, and write report.json/.md/.html to out_dir.
+
+    bot: a QABot, or anything with `ask(question, *, history, as_of[, k]) -> Answer`; `ingest(paths)`
+        when a corpus is given; `retrieve(question, *, as_of, k) -> list[Passage]` (optional) to score
+        retrieval `retrieval_depth` articles deep instead of only on the passages the answer saw.
+    k: passages per answer (passed to ask); None keeps the bot's setting.
+    config: what identifies the run (settings, dataset, answerer; see `eval_config`). Rows from an
+        earlier run resume only when it, k, the corpus and the retrieval depth are unchanged.
+    compare: an older report.json (or its folder): deltas and regressions go into the report.
+    thresholds: gate limits (see report.check_thresholds); failures go into the report.
+    support: how citations are checked; default: qa_bot.answer's support_score and threshold.
+    judge: an optional LangChain chat model that grades each answer's faithfulness to its passages
+        (prompts/judge.md); off by default, as it costs one LLM call per answer.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    items = items[:limit] if limit is not None else list(items)
+    identity = {
+        **dict(config or {}),
+        "k": k,
+        "corpus": [str(path) for path in corpus or []],
+        "retrieval_depth": retrieval_depth,
+    }
+    if judge is not None:
+        from qa_bot.evaluation.judge import judge_name
+
+        identity["judge"] = judge_name(judge)
+    fingerprint = config_fingerprint(identity)
+    report_warnings: list[str] = []
+    rows_path = out_dir / ROWS_FILE
+    finished = load_finished_rows(rows_path, fingerprint, report_warnings)
+    pending = [item for item in items if not _still_valid(finished.get(item.id), item)]
+
+    ingest_summary = None
+    if corpus and pending:
+        ingest_summary = _summarize_ingest(bot.ingest([Path(path) for path in corpus]))
+    support = support or load_support_checker()
+    if support is None:
+        report_warnings.append(
+            "Citation precision and recall were not measured: qa_bot.answer has no support_score yet."
+        )
+
+    done = len(items) - len(pending)
+    with rows_path.open("a", encoding="utf-8") as rows_file:
+        for item in pending:
+            row = evaluate_item(bot, item, k=k, retrieval_depth=retrieval_depth, support=support, judge=judge)
+            row["fingerprint"] = fingerprint
+            rows_file.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            rows_file.flush()
+            os.fsync(rows_file.fileno())
+            finished[item.id] = row
+            done += 1
+            if progress:
+                progress(done, len(items), row)
+
+    rows = [finished[item.id] for item in items]
+    metrics, counts = aggregate(rows)
+    report = EvalReport(
+        config={
+            **identity,
+            "fingerprint": fingerprint,
+            "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "git_commit": git_commit(),
+            "limit": limit,
+            "ingest": ingest_summary,
+        },
+        metrics=metrics,
+        counts=counts,
+        rows=rows,
+        curve=hit_curve(rows),
+        warnings=report_warnings,
+    )
+    if compare is not None:
+        report.deltas = compare_reports(report, load_report(compare))
+        report.compared_with = str(compare)
+    if thresholds:
+        report.gate_failures = check_thresholds(report, thresholds)
+    write_reports(report, out_dir)
+    report.paths["rows"] = rows_path
+    return report
+
+
+# ------------------------------------------------------------------------------------------------
+# One question
+
+
+def evaluate_item(
+    bot,
+    item: EvalItem,
+    *,
+    k: int | None = None,
+    retrieval_depth: int | None = DEFAULT_RETRIEVAL_DEPTH,
+    support: SupportChecker | None = None,
+    judge=None,
+) -> dict[str, Any]:
+    """Ask one question and return its scored row; a failure becomes a row with `error`, not a crash."""
+    row = _base_row(item)
+    options: dict[str, Any] = {"history": _turns(item.history) or None, "as_of": item.date}
+    if k is not None:
+        options["k"] = k
+    started = time.perf_counter()
+    try:
+        answer = bot.ask(item.question, **options)
+    except Exception as exc:  # the bot under test may fail in any way; the run goes on and reports it
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        row["timings"] = {"total": time.perf_counter() - started}
+        return row
+    wall = time.perf_counter() - started
+    ranking = answer.passages
+    row["ranking_from"] = "answer passages"
+    if retrieval_depth and hasattr(bot, "retrieve") and not answer.error:
+        try:
+            query = answer.standalone_question or item.question
+            ranking = bot.retrieve(query, as_of=item.date, k=retrieval_depth)
+            row["ranking_from"] = f"retrieve(k={retrieval_depth})"
+        except Exception as exc:  # the answer is still worth scoring on the passages it saw
+            row["ranking_error"] = f"{type(exc).__name__}: {exc}"
+    _fill_answer(row, answer, ranking, wall)
+    _score(row, item, support)
+    if judge is not None and not row["refused"] and not row["error"]:
+        row["judge"] = _judge(judge, answer, item)
+    return row
+
+
+def _judge(judge, answer, item: EvalItem) -> dict[str, Any]:
+    from qa_bot.evaluation.judge import judge_faithfulness
+
+    try:
+        verdict = judge_faithfulness(judge, answer.standalone_question or item.question, answer.text, answer.passages)
+    except Exception as exc:  # a failing judge must not lose the answer's own scores
+        return {"label": "ERROR", "score": None, "reason": f"{type(exc).__name__}: {exc}"}
+    return {"label": verdict.label, "score": verdict.score, "reason": verdict.reason}
+
+
+def _base_row(item: EvalItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "question": item.question,
+        "history": [{"question": t.question, "answer": t.answer} for t in item.history],
+        "date": item.date.isoformat() if item.date else None,
+        "gold": item.gold(),
+        "meta": item.meta,
+        "answer": "",
+        "refused": False,
+        "standalone_question": None,
+        "sentences": [],
+        "citations": [],
+        "retrieved": [],
+        "timings": {},
+        "metrics": {},
+        "passed": False,
+        "error": None,
+    }
+
+
+def _turns(history: list[HistoryTurn]) -> list:
+    """History as the service's Turn objects (the same two fields, if the service can't be imported)."""
+    try:
+        from qa_bot.service import Turn
+    except ImportError:
+        return list(history)
+    return [Turn(question=turn.question, answer=turn.answer) for turn in history]
+
+
+def _fill_answer(row: dict[str, Any], answer, ranking, wall: float) -> None:
+    row["answer"] = answer.text
+    row["refused"] = bool(answer.refused)
+    row["error"] = answer.error
+    row["standalone_question"] = answer.standalone_question
+    row["timings"] = dict(answer.timings)
+    row["timings"].setdefault("total", wall)
+    row["sentences"] = [
+        {"text": s.text, "citations": list(s.citations), "supported": s.supported} for s in answer.sentences
+    ]
+    row["citations"] = [_citation_row(citation) for citation in answer.citations]
+    row["retrieved"] = [{"article_id": ref.article_id, "stem": ref.stem} for ref in article_refs(ranking)]
+
+
+def _citation_row(citation) -> dict[str, Any]:
+    passage = citation.passage
+    start, end = citation.quote_start - passage.start, citation.quote_end - passage.start
+    refs = article_refs([passage])
+    return {
+        "n": citation.n,
+        "article_id": passage.article_id,
+        "stem": refs[0].stem,
+        "title": passage.title,
+        "date": passage.date,
+        "url": passage.url,
+        "support": citation.support,
+        "passage": passage.text,
+        # The quote's offsets are into the article; in the passage only when it lies inside it.
+        "quote_in_passage": [start, end] if 0 <= start <= end <= len(passage.text) else None,
+    }
+
+
+def _score(row: dict[str, Any], item: EvalItem, support: SupportChecker | None) -> None:
+    """Per-question metrics, stored in the row so aggregates can be recomputed from rows alone."""
+    answered = not row["refused"] and not row["error"]
+    metrics: dict[str, Any] = {}
+    if not item.unanswerable:
+        metrics["correct"] = answered and answer_correct(row["answer"], item.answers, item.all_required)
+        metrics["f1"] = token_f1(row["answer"], item.answers, item.all_required) if answered else 0.0
+        if item.articles:
+            refs = [ArticleRef(ref["article_id"], ref["stem"]) for ref in row["retrieved"]]
+            metrics["gold_ranks"] = gold_ranks(refs, item.articles)
+            cited = [ArticleRef(c["article_id"], c["stem"]) for c in row["citations"]]
+            metrics["cites_gold"] = answered and cites_gold(cited, item.articles)
+        if item.choices and item.correct_choice:
+            metrics["mc_correct"] = answered and choice_correct(row["answer"], item.choices, item.correct_choice)
+    passages_by_n = {c["n"]: c["passage"] for c in row["citations"]}
+    metrics["citations"] = citation_counts(row["sentences"], passages_by_n, support).as_dict()
+    metrics["support_checked"] = support is not None
+    row["metrics"] = metrics
+    if row["error"]:
+        row["passed"] = False
+    elif item.unanswerable:
+        row["passed"] = row["refused"]
+    else:
+        row["passed"] = bool(metrics["correct"])
+
+
+# ------------------------------------------------------------------------------------------------
+# Resuming
+
+
+def config_fingerprint(identity: Mapping[str, Any]) -> str:
+    """A short hash of what determines the answers: rows made under another configuration don't mix."""
+    canonical = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def load_finished_rows(rows_path: Path, fingerprint: str, messages: list[str]) -> dict[str, dict[str, Any]]:
+    """Rows of an earlier, interrupted run with the same fingerprint, by question id.
+
+    Rows from another configuration are moved aside (rows.<their fingerprint>.jsonl) and the run
+    starts over, with a warning. A torn last line (a crash mid-write) is dropped.
+    """
+    if not rows_path.exists():
+        return {}
+    rows: dict[str, dict[str, Any]] = {}
+    good_lines: list[str] = []
+    other_fingerprints: set[str] = set()
+    for line in rows_path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if row.get("fingerprint") != fingerprint:
+            other_fingerprints.add(str(row.get("fingerprint")))
+            continue
+        rows[row["id"]] = row
+        good_lines.append(line)
+    if other_fingerprints:
+        old = other_fingerprints.pop() if len(other_fingerprints) == 1 else "mixed"
+        aside = rows_path.with_name(f"rows.{_safe(old)}.jsonl")
+        os.replace(rows_path, aside)
+        message = (
+            f"{rows_path} held rows of a run with another configuration; moved them to {aside.name} "
+            "and started over."
+        )
+        warnings.warn(message, stacklevel=3)
+        messages.append(message)
+        return {}
+    # Rewrite without a torn line, so the next append starts on a line of its own.
+    rows_path.write_text("".join(line + "\n" for line in good_lines), encoding="utf-8")
+    return rows
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:32]
+
+
+def _still_valid(row: dict[str, Any] | None, item: EvalItem) -> bool:
+    """A finished row counts if it has no error and its question and gold are still the dataset's."""
+    if row is None or row.get("error"):
+        return False
+    fresh = _base_row(item)
+    return all(row.get(key) == fresh[key] for key in ("question", "history", "date", "gold"))
+
+
+# ------------------------------------------------------------------------------------------------
+# Run description
+
+
+def eval_config(settings=None, *, dataset: Path | str, llm: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The `config` for run_eval: the dataset, the answerer, and every setting (secrets masked)."""
+    config: dict[str, Any] = {"dataset": str(dataset)}
+    if settings is not None:
+        config["settings"] = settings_snapshot(settings)
+        config["llm"] = llm or settings.llm
+        if getattr(settings, "model", None):
+            config["llm"] += f" ({settings.model})"
+    elif llm:
+        config["llm"] = llm
+    config.update(extra)
+    return config
+
+
+def settings_snapshot(settings) -> dict[str, Any]:
+    """Settings as JSON; SecretStr fields come out masked, and so do passwords inside URLs."""
+    snapshot = settings.model_dump(mode="json")
+    for name, value in snapshot.items():
+        if isinstance(value, str):
+            snapshot[name] = re.sub(r"(://)[^/@\s]+@", r"\1***@", value)
+    return snapshot
+
+
+def git_commit() -> str | None:
+    """The checkout's commit (with "+dirty" for uncommitted changes), or None outside a git checkout."""
+    root = Path(__file__).resolve().parents[2]
+    # Without optional locks `git status` never rewrites the index: the report only reads the checkout.
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, env=env, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def _summarize_ingest(ingest_report) -> dict[str, Any] | None:
+    if ingest_report is None:
+        return None
+    if is_dataclass(ingest_report):
+        return json.loads(json.dumps(asdict(ingest_report), default=str))
+    return {"result": str(ingest_report)}

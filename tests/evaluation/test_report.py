@@ -1,0 +1,146 @@
+"""Reports: files written, HTML self-contained and escaped, comparisons and gates that can fail."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+from rich.console import Console
+
+from qa_bot.evaluation.datasets import load_dataset
+from qa_bot.evaluation.report import (
+    check_thresholds,
+    compare_reports,
+    gate_failures,
+    load_report,
+    load_thresholds,
+    print_summary,
+)
+from qa_bot.evaluation.runner import run_eval
+
+CONFIG = {"dataset": "set.jsonl", "llm": "scripted"}
+
+
+@pytest.fixture
+def report(dataset_path, scripted_bot, tmp_path):
+    return run_eval(scripted_bot, load_dataset(dataset_path), tmp_path / "out", config=CONFIG)
+
+
+class _Resources(HTMLParser):
+    """Every tag and every attribute that could load or run something."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[str] = []
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.urls += [value or "" for name, value in attrs if name in ("src", "href", "xlink:href", "action")]
+
+
+def test_all_three_reports_are_written(report, tmp_path):
+    out = tmp_path / "out"
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["metrics"]["answer_accuracy"] == report.metrics["answer_accuracy"]
+    assert saved["config"]["dataset"] == "set.jsonl" and "created" in saved["config"]
+    assert len(saved["rows"]) == 5 and saved["rows"][0]["citations"][0]["passage"]
+    markdown = (out / "report.md").read_text()
+    assert "| answer_accuracy | 0.750 |" in markdown
+    assert "| day | pass |" in markdown and "| follow | FAIL |" in markdown
+
+
+def test_html_is_self_contained(report, tmp_path):
+    page = (tmp_path / "out" / "report.html").read_text()
+    resources = _Resources()
+    resources.feed(page)
+    assert not {"script", "link", "img", "iframe", "object"} & set(resources.tags)
+    assert all(not url.startswith(("http", "//")) for url in resources.urls)
+    assert "http" not in page.lower().replace("http-equiv", "")
+    assert page.count("<svg") == 3  # metric bars, hit@k curve, latency per stage
+    assert "Content-Security-Policy" in page
+
+
+def test_html_escapes_untrusted_answer_text(report, tmp_path):
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>" not in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_html_shows_each_question_with_its_cited_passage(report, tmp_path):
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "Which day was the call?" in page
+    assert "<mark>Jaishankar</mark> spoke with Antony Blinken" in page  # the quoted span of the passage
+    assert page.count('class="fail">FAIL') == 1
+
+
+def test_compare_flags_worse_quality_and_slower_stages_separately():
+    old = {"metrics": {"hit@5": 0.9, "false_refusal_rate": 0.1, "latency.total.p95": 10.0, "mrr": 0.5}}
+    new = {"metrics": {"hit@5": 0.8, "false_refusal_rate": 0.3, "latency.total.p95": 14.0, "mrr": 0.51}}
+    deltas = {d.metric: d for d in compare_reports(new, old)}
+    assert deltas["hit@5"].regression and deltas["hit@5"].kind == "quality"
+    assert deltas["false_refusal_rate"].regression  # lower is better: going up is worse
+    assert deltas["latency.total.p95"].regression and deltas["latency.total.p95"].kind == "latency"
+    assert not deltas["mrr"].regression and deltas["mrr"].improved
+
+
+def test_compare_tolerates_noise_and_lists_metrics_only_one_run_has():
+    old = {"metrics": {"hit@5": 0.90, "latency.total.p50": 1.00, "hit@10": 0.95}}
+    new = {"metrics": {"hit@5": 0.89, "latency.total.p50": 1.10, "mrr": 0.7}}
+    deltas = {d.metric: d for d in compare_reports(new, old)}
+    assert not any(d.regression for d in deltas.values())
+    assert deltas["mrr"].old is None and deltas["hit@10"].new is None
+
+
+def test_thresholds_use_each_metrics_direction(tmp_path):
+    metrics = {"metrics": {"hit@5": 0.85, "citation_precision": 0.95, "false_refusal_rate": 0.3,
+                           "latency.total.p95": 5.0}}  # fmt: skip
+    failures = check_thresholds(metrics, {"hit@5": 0.9, "citation_precision": 0.8, "false_refusal_rate": 0.2,
+                                          "refusal_rate": 0.8, "max": {"latency.total.p95": 10}})  # fmt: skip
+    assert failures == [
+        "hit@5 = 0.850, below the minimum 0.9.",
+        "false_refusal_rate = 0.300, above the maximum 0.2.",
+        "refusal_rate: not measured in this run, but the gate requires min 0.8.",
+    ]
+
+
+def test_thresholds_load_from_toml_and_json_with_clear_errors(tmp_path):
+    toml = tmp_path / "thresholds.toml"
+    toml.write_text('"hit@5" = 0.9\n[max]\n"latency.total.p95" = 30\n')
+    assert load_thresholds(toml) == {"hit@5": 0.9, "max": {"latency.total.p95": 30}}
+    bad = tmp_path / "thresholds.json"
+    bad.write_text('{"hit@5": "high"}')
+    with pytest.raises(ValueError, match='thresholds.json: threshold for "hit@5" must be a number'):
+        load_thresholds(bad)
+
+
+def test_shipped_thresholds_file_loads():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "evals" / "thresholds.toml"
+    assert load_thresholds(path)
+
+
+def test_load_report_explains_a_wrong_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such report"):
+        load_report(tmp_path / "missing.json")
+    (tmp_path / "x.json").write_text("[1]")
+    with pytest.raises(ValueError, match="no \"metrics\" object"):
+        load_report(tmp_path / "x.json")
+
+
+def test_summary_prints_metrics_and_regressions(report, dataset_path, scripts, make_bot, tmp_path):
+    from dataclasses import replace
+
+    day = "Which day was the call?"
+    worse = {**scripts, day: replace(scripts[day], sentences=[("The call was on Monday", [1])])}
+    second = run_eval(make_bot(worse), load_dataset(dataset_path), tmp_path / "second", config=CONFIG,
+                      compare=tmp_path / "out")  # fmt: skip
+    console = Console(record=True, width=140)
+    print_summary(second, console)
+    text = console.export_text()
+    assert "answer_accuracy" in text and "REGRESSION" in text
+    assert "gate: answer_accuracy regressed: 0.750 -> 0.500." in text
+    assert gate_failures(second) and not gate_failures(report)

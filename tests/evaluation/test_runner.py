@@ -1,0 +1,181 @@
+"""run_eval: asks each question as the service expects, scores it, resumes after a crash."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from qa_bot.evaluation.datasets import load_dataset
+from qa_bot.evaluation.runner import ROWS_FILE, eval_config, run_eval
+
+CONFIG = {"dataset": "set.jsonl", "llm": "scripted"}
+
+
+def rows_in(out_dir) -> list[dict]:
+    return [json.loads(line) for line in (out_dir / ROWS_FILE).read_text().splitlines()]
+
+
+def test_each_question_is_asked_with_its_history_and_date(dataset_path, scripted_bot, tmp_path):
+    run_eval(scripted_bot, load_dataset(dataset_path), tmp_path / "out", config=CONFIG, k=3)
+
+    calls = {call["question"]: call for call in scripted_bot.asked}
+    day, follow = calls["Which day was the call?"], calls["What did they discuss?"]
+    assert day["as_of"] == date(2023, 4, 16) and day["history"] is None and day["k"] == 3
+    (turn,) = follow["history"]
+    assert (turn.question, turn.answer) == ("Who did Jaishankar call?", "Blinken [1].")
+
+
+def test_rows_record_answer_citations_retrieval_and_verdict(dataset_path, scripted_bot, tmp_path):
+    report = run_eval(scripted_bot, load_dataset(dataset_path), tmp_path / "out", config=CONFIG)
+
+    rows = {row["id"]: row for row in report.rows}
+    day = rows["day"]
+    assert day["passed"] and day["answer"] == "The call was on Sunday [1]."
+    assert day["citations"][0]["article_id"] == "call-article"
+    assert "Sunday morning" in day["citations"][0]["passage"]
+    assert [ref["article_id"] for ref in day["retrieved"]] == ["call-article", "other-article"]
+    assert day["metrics"]["gold_ranks"] == {"000_call": 1}
+    assert not rows["follow"]["passed"]  # answered about interest rates
+    assert rows["none"]["passed"] and rows["none"]["refused"]  # refusing the unanswerable is right
+    assert report.metrics["refusal_rate"] == 1.0
+    assert report.metrics["answer_accuracy"] == pytest.approx(3 / 4)
+    assert report.counts == report.counts | {"questions": 5, "passed": 4}
+
+
+def test_citation_precision_uses_the_answer_modules_support_score(dataset_path, scripted_bot, tmp_path):
+    report = run_eval(scripted_bot, load_dataset(dataset_path), tmp_path / "out", config=CONFIG)
+
+    rows = {row["id"]: row for row in report.rows}
+    assert rows["day"]["metrics"]["citations"]["supported_pairs"] == 1
+    # "They met in <script>alert(1)</script> Delhi" shares too few words with the passage it cites.
+    assert rows["where"]["metrics"]["citations"] == rows["where"]["metrics"]["citations"] | {
+        "pairs": 1, "supported_pairs": 0
+    }  # fmt: skip
+    assert report.metrics["citation_precision"] == pytest.approx(3 / 4)
+    assert report.metrics["citation_recall"] == pytest.approx(3 / 4)
+    assert report.metrics["gold_citation_rate"] == pytest.approx(3 / 4)  # "follow" cites a non-gold article
+
+
+def test_a_failing_question_becomes_an_error_row_and_the_run_goes_on(dataset_path, scripts, make_bot, tmp_path):
+    scripts["Who is the spokesperson?"] = replace(scripts["Who is the spokesperson?"], raises=RuntimeError("index is locked"))
+    report = run_eval(make_bot(), load_dataset(dataset_path), tmp_path / "out", config=CONFIG)
+
+    rows = {row["id"]: row for row in report.rows}
+    assert rows["price"]["error"] == "RuntimeError: index is locked" and not rows["price"]["passed"]
+    assert rows["where"]["passed"]
+    assert report.metrics["error_rate"] == pytest.approx(1 / 5)
+
+
+def test_a_crash_keeps_finished_rows_and_the_rerun_asks_only_the_rest(dataset_path, scripts, make_bot, tmp_path):
+    out = tmp_path / "out"
+    items = load_dataset(dataset_path)
+    crashing = {**scripts, "What did they discuss?": replace(scripts["What did they discuss?"], raises=KeyboardInterrupt())}
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(make_bot(crashing), items, out, config=CONFIG)
+    assert [row["id"] for row in rows_in(out)] == ["day", "price"]
+
+    bot = make_bot()
+    report = run_eval(bot, items, out, config=CONFIG)
+    assert [call["question"] for call in bot.asked] == [
+        "What did they discuss?", "What did Blinken eat?", "Where did they meet?"
+    ]  # fmt: skip
+    assert [row["id"] for row in report.rows] == ["day", "price", "follow", "none", "where"]
+    assert len(rows_in(out)) == 5
+
+
+def test_a_torn_last_line_is_dropped_and_that_question_asked_again(dataset_path, scripted_bot, make_bot, tmp_path):
+    out = tmp_path / "out"
+    items = load_dataset(dataset_path)
+    run_eval(scripted_bot, items, out, config=CONFIG)
+    lines = (out / ROWS_FILE).read_text().splitlines()
+    (out / ROWS_FILE).write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:40])
+
+    bot = make_bot()
+    report = run_eval(bot, items, out, config=CONFIG)
+    assert [call["question"] for call in bot.asked] == ["Where did they meet?"]
+    assert len(report.rows) == 5 and len(rows_in(out)) == 5
+
+
+def test_rows_of_another_configuration_are_moved_aside_with_a_warning(dataset_path, scripted_bot, make_bot, tmp_path):
+    out = tmp_path / "out"
+    items = load_dataset(dataset_path)
+    run_eval(scripted_bot, items, out, config=CONFIG)
+
+    bot = make_bot()
+    with pytest.warns(UserWarning, match="another configuration"):
+        report = run_eval(bot, items, out, config={**CONFIG, "llm": "another model"})
+    assert len(bot.asked) == 5
+    assert any("another configuration" in warning for warning in report.warnings)
+    assert len(list(out.glob("rows.*.jsonl"))) == 1
+
+
+def test_a_question_whose_gold_changed_is_asked_again(dataset_path, scripted_bot, make_bot, tmp_path):
+    out = tmp_path / "out"
+    run_eval(scripted_bot, load_dataset(dataset_path), out, config=CONFIG)
+    dataset_path.write_text(dataset_path.read_text().replace('"Sunday"', '"Sunday morning"'))
+
+    bot = make_bot()
+    report = run_eval(bot, load_dataset(dataset_path), out, config=CONFIG)
+    assert [call["question"] for call in bot.asked] == ["Which day was the call?"]
+    assert not {row["id"]: row for row in report.rows}["day"]["passed"]
+
+
+def test_limit_and_corpus(dataset_path, scripted_bot, tmp_path):
+    corpus = tmp_path / "articles"
+    corpus.mkdir()
+    report = run_eval(scripted_bot, load_dataset(dataset_path), tmp_path / "out", corpus=[corpus], limit=2,
+                      config=CONFIG)  # fmt: skip
+    assert scripted_bot.ingested == [[corpus]]
+    assert [row["id"] for row in report.rows] == ["day", "price"]
+    assert report.config["ingest"] == {"result": "{'added': 1}"}
+
+
+def test_reports_are_written_and_compared_with_the_previous_run(dataset_path, scripted_bot, scripts, make_bot, tmp_path):
+    items = load_dataset(dataset_path)
+    first = run_eval(scripted_bot, items, tmp_path / "first", config=CONFIG)
+    assert {path.name for path in first.paths.values()} == {"report.json", "report.md", "report.html", ROWS_FILE}
+
+    day = "Which day was the call?"
+    worse = {**scripts, day: replace(scripts[day], sentences=[("The call was on Monday", [1])])}
+    second = run_eval(make_bot(worse), items, tmp_path / "second", config=CONFIG,
+                      compare=tmp_path / "first" / "report.json", thresholds={"answer_accuracy": 0.9})  # fmt: skip
+    regressed = {delta.metric for delta in second.regressions}
+    assert {"answer_accuracy", "pass_rate"} <= regressed
+    assert second.gate_failures == ["answer_accuracy = 0.500, below the minimum 0.9."]
+    saved = json.loads((tmp_path / "second" / "report.json").read_text())
+    assert saved["compared_with"].endswith("report.json")
+    assert any(d["metric"] == "answer_accuracy" and d["regression"] for d in saved["deltas"])
+
+
+# --- with the real service -------------------------------------------------------------------------
+
+SEED_QA = Path(__file__).resolve().parents[2] / "evals" / "seed_qa.jsonl"
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+
+
+def test_the_seed_set_runs_through_a_real_extractive_qabot(settings_factory, tmp_path):
+    from qa_bot.service import QABot
+
+    settings = settings_factory(llm="extractive")
+    items = load_dataset(SEED_QA)
+    out = tmp_path / "out"
+    report = run_eval(QABot(settings), items, out, corpus=[SEEDS], config=eval_config(settings, dataset=SEED_QA))
+
+    rows = {row["id"]: row for row in report.rows}
+    assert len(rows) == len(items) and report.counts["errors"] == 0
+    first = rows["seed-01"]
+    assert first["passed"] and "Sunday" in first["answer"]
+    assert {c["stem"] for c in first["citations"]} == {"000_092cfdeac746b4f0"}  # gold given as a file stem
+    assert first["metrics"]["gold_ranks"]["000_092cfdeac746b4f0"] is not None
+    assert rows["follow-01"]["history"] and not rows["follow-01"]["error"]  # history reached the service as Turns
+    assert report.metrics["hit@1"] > 0 and report.metrics["citation_precision"] is not None
+    assert report.config["settings"]["llm"] == "extractive" and report.config["ingest"]["added"] == 2
+
+    # Everything is finished: a second run reads the rows back and asks nothing.
+    again = run_eval(QABot(settings), items, out, corpus=[SEEDS], config=eval_config(settings, dataset=SEED_QA))
+    assert again.config["ingest"] is None
+    assert again.metrics == report.metrics

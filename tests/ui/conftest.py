@@ -1,0 +1,57 @@
+"""Fixtures for the chat UI tests: the environment the app reads its settings from.
+
+The app builds its settings from the environment (as under `qa-bot ui`), so a test sets the
+environment: a fresh data directory, a real LLM server, and the current directory moved to the
+test's folder so that a developer's `.env` cannot leak in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from qa_bot.settings import PROJECT_ROOT, Settings
+
+# `ui` is a folder at the project root, not an installed package.
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+def settings_env_names() -> set[str]:
+    """Every environment variable Settings reads (pydantic-settings ignores case)."""
+    names = set()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        for choice in getattr(alias, "choices", [alias]):
+            if isinstance(choice, str):
+                names.add(choice.upper())
+    return names
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch) -> Callable[..., dict[str, str]]:
+    """`app_env(base_url, **extra) -> env`: the environment the app runs under, applied to os.environ."""
+    for name in list(os.environ):
+        if name.upper() in settings_env_names():
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+    def apply(base_url: str, **extra: str) -> dict[str, str]:
+        env = {
+            "QA_BOT_DATA_DIR": str(tmp_path / "data"),
+            "QA_BOT_CORPUS": json.dumps([str(PROJECT_ROOT / "seeds")]),
+            "QA_BOT_LLM": "openai-compatible",
+            "OPENAI_BASE_URL": base_url,
+            "QA_BOT_MODEL": "test",
+            "QA_BOT_LLM_MAX_RETRIES": "0",
+            "QA_BOT_LLM_TIMEOUT": "20",
+            **extra,
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return env
+
+    return apply

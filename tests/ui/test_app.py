@@ -1,0 +1,239 @@
+"""The chat UI through Streamlit's AppTest: the real app and QABot (Chroma, the seed articles) with
+a scripted LLM server (fakellm) answering over HTTP. Each test acts as a user and checks the page."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from qa_bot.answer import REFUSAL_MESSAGE
+from qa_bot.settings import PROJECT_ROOT
+
+APP = str(PROJECT_ROOT / "ui" / "app.py")
+CALL_ARTICLE = "000_092cfdeac746b4f0.txt"
+RUN_TIMEOUT_S = 120  # the first run builds the index on 2 shared cores
+
+DAY_QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"
+REFUSED_QUESTION = "What did Blinken eat for breakfast in New Delhi?"
+FOLLOW_UP = "And what did he say about NGOs?"
+RULES = [
+    {"name": "condense", "when": {"messages_contain": "standalone question"},
+     "respond": {"content": "What did Blinken say about NGOs during the G20 meeting in New Delhi?"}},
+    {"name": "day", "when": {"messages_contain": "which day did jaishankar"},
+     "respond": {"content": "They spoke on Sunday [1]."}},
+    {"name": "refuse", "when": {"messages_contain": "blinken eat for breakfast"},
+     "respond": {"content": "NOT IN PASSAGES"}},
+    {"name": "harbour", "when": {"messages_contain": "when did the harbour authority"},
+     "respond": {"content": "The northern pier reopened on Thursday [1]."}},
+    {"name": "ngos", "when": {"messages_contain": "about ngos"},
+     "respond": {"content": "He said NGOs and civil society must be able to function effectively and freely [1]."}},
+]  # fmt: skip
+
+
+@pytest.fixture
+def scripted_llm(fakellm) -> str:
+    return fakellm(RULES)
+
+
+def start(env_for, base_url: str, **extra: str) -> tuple[AppTest, dict[str, str]]:
+    env = env_for(base_url, **extra)
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
+    app.run()
+    assert not app.exception, app.exception
+    return app, env
+
+
+def ask(app: AppTest, question: str) -> AppTest:
+    app.chat_input[0].set_value(question).run()
+    assert not app.exception, app.exception  # a traceback would be on the page
+    return app
+
+
+def last_answer(app: AppTest):
+    return [m for m in app.chat_message if m.name == "assistant"][-1]
+
+
+def htmls(block, css_class: str) -> list[str]:
+    return [h.value for h in block.html if f'class="{css_class}"' in h.value]
+
+
+def new_conversation(app: AppTest) -> None:
+    [button] = [b for b in app.sidebar.button if b.label == "New conversation"]
+    button.click().run()
+
+
+def sidebar_metrics(app: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in app.sidebar.metric}
+
+
+# --- the main path -----------------------------------------------------------------------------------
+
+
+def test_the_first_start_indexes_the_seed_articles(app_env, scripted_llm):
+    app, _ = start(app_env, scripted_llm)
+
+    assert sidebar_metrics(app)["Articles"] == "2"
+    assert any("2023-04-16" in c.value for c in app.sidebar.caption)
+    assert [s.value for s in app.sidebar.success] == ["ready"]  # the scripted LLM server answers
+
+
+def test_a_seed_question_gets_an_answer_citing_the_right_article_with_the_quote_marked(app_env, scripted_llm):
+    app, _ = start(app_env, scripted_llm)
+    ask(app, DAY_QUESTION)
+
+    answer = last_answer(app)
+    [answer_html] = htmls(answer, "qa-answer")
+    assert "They spoke on Sunday" in answer_html and "[" in answer_html
+    assert "unverified" not in answer_html
+    headings = htmls(answer, "qa-source-title")
+    assert headings and all(CALL_ARTICLE in h for h in headings)
+    passage = htmls(answer, "qa-passage")[0]
+    assert '<mark class="qa-quote"' in passage
+    assert "Sunday" in passage.split('<mark class="qa-quote"', 1)[1].split("</mark>", 1)[0]
+
+
+def test_the_whole_article_opens_with_the_quote_marked_in_context(app_env, scripted_llm):
+    app, _ = start(app_env, scripted_llm)
+    ask(app, DAY_QUESTION)
+
+    [button] = [b for b in last_answer(app).button if b.label == "Open the whole article"]
+    button.click().run()
+
+    articles = [h.value for h in app.html if 'class="qa-article"' in h.value]
+    assert len(articles) == 1
+    article = articles[0]
+    assert '<span style="' in article and 'class="qa-context"' in article
+    marked = article.split('<mark class="qa-quote"', 1)[1].split("</mark>", 1)[0]
+    assert "Sunday" in marked
+    assert "G20 Foreign Ministers" in article  # the rest of the article is there too
+
+
+def test_a_follow_up_is_asked_with_the_conversation_so_far(app_env, scripted_llm):
+    app, _ = start(app_env, scripted_llm)
+    ask(app, DAY_QUESTION)
+    ask(app, FOLLOW_UP)
+
+    assert len([m for m in app.chat_message if m.name == "assistant"]) == 2
+    answer = last_answer(app)
+    assert any("Searched for" in c.value and "G20" in c.value for c in answer.caption)
+    assert "NGOs" in htmls(answer, "qa-answer")[0]
+
+
+def test_new_conversation_clears_the_chat(app_env, scripted_llm):
+    app, _ = start(app_env, scripted_llm)
+    ask(app, DAY_QUESTION)
+    new_conversation(app)
+
+    assert not app.chat_message
+
+
+# --- refusals and failures ---------------------------------------------------------------------------
+
+
+def test_a_refusal_shows_the_refusal_and_no_sources(app_env, scripted_llm):
+    app, _ = start(app_env, scripted_llm)
+    ask(app, REFUSED_QUESTION)
+
+    answer = last_answer(app)
+    assert [i.value for i in answer.info] == [REFUSAL_MESSAGE.replace(".", "\\.").replace("'", "\\'")]
+    assert not htmls(answer, "qa-source-title") and not htmls(answer, "qa-answer")
+    assert not [m for m in answer.markdown if "Sources" in m.value]
+
+
+def test_when_the_llm_is_down_the_message_and_the_retrieved_passages_are_shown(app_env, down_llm_url):
+    app, _ = start(app_env, down_llm_url)
+    assert any(e.value.startswith("unreachable") for e in app.sidebar.error)
+
+    ask(app, DAY_QUESTION)
+
+    answer = last_answer(app)
+    [error] = answer.error
+    assert "127\\.0\\.0\\.1" in error.value or "connect" in error.value.lower()
+    assert "Traceback" not in error.value
+    headings = htmls(answer, "qa-source-title")
+    assert any(CALL_ARTICLE in h for h in headings)
+    assert any("Sunday" in p for p in htmls(answer, "qa-plain"))
+    assert app.chat_input  # the chat is still there for the next question
+
+
+def test_a_date_filter_excluding_the_articles_leaves_nothing_to_answer_from(app_env, scripted_llm):
+    app, _ = start(app_env, scripted_llm)
+    app.sidebar.toggle(key="filter_by_date").set_value(True).run()
+    app.sidebar.date_input(key="filter_dates").set_value((date(2024, 1, 1), date(2024, 12, 31))).run()
+    ask(app, DAY_QUESTION)
+
+    answer = last_answer(app)
+    assert answer.info and "don" in answer.info[0].value  # "The articles don't say..."
+    assert not htmls(answer, "qa-source-title")
+
+    new_conversation(app)  # so that the same question is not taken as a follow-up
+    app.sidebar.date_input(key="filter_dates").set_value((date(2023, 4, 1), date(2023, 4, 30))).run()
+    ask(app, DAY_QUESTION)
+    assert any(CALL_ARTICLE in h for h in htmls(last_answer(app), "qa-source-title"))
+
+
+# --- feedback and articles -----------------------------------------------------------------------------
+
+
+def test_a_rating_and_comment_are_stored_with_the_answer_and_export_as_a_test_case(app_env, scripted_llm):
+    secret = "sk-test-secret-value-1234567890"
+    app, env = start(app_env, scripted_llm, OPENAI_API_KEY=secret)
+    ask(app, DAY_QUESTION)
+    answer = last_answer(app)
+    answer.feedback[0].set_value(1).run()
+    last_answer(app).text_input[0].set_value("Right day, right article.").run()
+    assert not app.exception
+
+    database = Path(env["QA_BOT_DATA_DIR"]) / "feedback.sqlite"
+    with sqlite3.connect(database) as db:
+        question, rating, comment, citations, settings = db.execute(
+            "SELECT question, rating, comment, citations, settings FROM feedback"
+        ).fetchone()
+    assert (question, rating, comment) == (DAY_QUESTION, 1, "Right day, right article.")
+    assert json.loads(citations)[0]["path"].endswith(CALL_ARTICLE)
+    assert json.loads(settings)["k"] == 4
+    assert secret not in database.read_bytes().decode("utf-8", "replace")
+
+    from ui.feedback import FeedbackStore, evaluation_jsonl
+
+    [case] = [json.loads(line) for line in evaluation_jsonl(FeedbackStore(database).records()).splitlines()]
+    assert set(case) == {"id", "question", "answers", "all", "unanswerable", "articles", "date", "history"}
+    assert case["answers"] == ["They spoke on Sunday."] and case["unanswerable"] is False
+    assert case["date"] == date.today().isoformat()
+    download = [b for b in app.sidebar.get("download_button") if "test cases" in b.proto.label]
+    assert download and "(JSONL, 1)" in download[0].proto.label
+
+
+def test_uploaded_articles_are_indexed_as_plain_text_and_bad_files_are_listed(app_env, scripted_llm):
+    app, _ = start(app_env, scripted_llm)
+    hostile = (
+        "title <b>Hostile</b> upload\ndate 2024-05-02\n\n"
+        "The harbour authority of Port Elspeth reopened the northern pier on Thursday. "
+        "<script>window.__xss=1</script> <img src=x onerror=\"window.__xss=2\"> "
+        "[click](javascript:alert(1)) ![x](http://evil/x.png)\n"
+    )
+    app.sidebar.file_uploader[0].set_value(
+        [("harbour.txt", hostile.encode(), "text/plain"), ("broken.json", b"{not json", "application/json")]
+    ).run()
+    [add] = [b for b in app.sidebar.button if b.label == "Add to the index"]
+    add.click().run()
+    assert not app.exception
+
+    assert sidebar_metrics(app)["Articles"] == "3"
+    assert any("1 added" in w.value and "1 failed" in w.value for w in app.sidebar.warning)
+    assert any("broken" in c.value for c in app.sidebar.caption)
+
+    ask(app, "When did the harbour authority of Port Elspeth reopen the northern pier?")
+    answer = last_answer(app)
+    [heading] = htmls(answer, "qa-source-title")
+    assert "&lt;b&gt;Hostile&lt;/b&gt; upload" in heading  # the title, as text
+    passage = htmls(answer, "qa-passage")[0]
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in passage
+    assert "&lt;img src=x onerror=&quot;window.__xss=2&quot;&gt;" in passage
+    assert "[click](javascript:alert(1))" in passage and "![x](http://evil/x.png)" in passage
+    assert "<script" not in passage and "<img" not in passage and "<a " not in passage

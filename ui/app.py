@@ -1,0 +1,103 @@
+"""The chat UI: ask about the articles, watch the answer stream in, check it against its sources.
+
+Started by `qa-bot ui` (or `streamlit run ui/app.py`). Rendering and session state only: every
+answer, ingest and article comes from QABot, the same service the CLI and the evaluation use.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+# `streamlit run ui/app.py` puts ui/ on the import path, not the project root that holds `ui` itself.
+_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
+if _PROJECT_ROOT not in sys.path:
+    sys.path.insert(0, _PROJECT_ROOT)
+
+import streamlit as st  # noqa: E402
+
+from qa_bot.service import QABot  # noqa: E402
+from qa_bot.settings import Settings  # noqa: E402
+from ui import chat, runtime  # noqa: E402
+from ui.ingest import ingest_with_progress, show_outcome  # noqa: E402
+from ui.sidebar import show_conversation_controls, show_sidebar  # noqa: E402
+
+logger = logging.getLogger("qa_bot.ui")
+
+STARTUP_FAILURE = (
+    "The chat could not start: the settings or the index could not be loaded. "
+    "The details are in the server log; `qa-bot status` shows the settings in use."
+)
+
+
+def main() -> None:
+    st.set_page_config(page_title="qa-bot: ask the articles", page_icon="📰", layout="centered")
+    bot = _start()
+    if bot is None:
+        return
+    _seed_once(bot)
+    store = runtime.get_feedback_store(bot.settings)
+    options = show_sidebar(bot)
+    _intro()
+    chat.show_conversation(bot, store)
+    question = st.chat_input("Ask a question about the articles")
+    if question and question.strip():
+        chat.ask(bot, store, question.strip(), options)
+    show_conversation_controls(store)
+
+
+def _start() -> QABot | None:
+    try:
+        settings = runtime.load_settings()
+        with st.spinner("Opening the index…"):
+            return runtime.get_bot(settings)
+    except Exception:  # a bad setting or an unreadable index: a message, never a traceback
+        logger.exception("The chat UI could not start")
+        st.error(STARTUP_FAILURE, icon=":material/error:")
+        return None
+
+
+def _seed_once(bot: QABot) -> None:
+    """On first start with an empty index, ingest the configured corpus (the seed articles)."""
+    gate = runtime.seed_gate(runtime.settings_key(bot.settings))
+    if gate.done:
+        return
+    with gate.lock:  # a second session waits here until the first has finished
+        if gate.done:
+            return
+        if _index_is_empty(bot):
+            _ingest_seeds(bot.settings, bot)
+        gate.done = True
+
+
+def _index_is_empty(bot: QABot) -> bool:
+    try:
+        return bot.index.stats().articles == 0
+    except Exception:
+        logger.exception("Could not read the index statistics")
+        return False
+
+
+def _ingest_seeds(settings: Settings, bot: QABot) -> None:
+    with st.status("First start: indexing the articles…", expanded=True) as status:
+        outcome = ingest_with_progress(bot, list(settings.corpus), label="Indexing the articles")
+        show_outcome(outcome)
+        done = outcome.report is not None and not outcome.report.failed
+        status.update(
+            label="The articles are indexed", state="complete" if done else "error", expanded=not done
+        )
+
+
+def _intro() -> None:
+    if chat.conversation.exchanges():
+        return
+    st.markdown("### Ask the articles")
+    st.caption(
+        "Answers cite the passages they come from: numbers like [1] point to the sources under the answer, "
+        "where the supporting sentence is marked. Sentences that no passage supports are marked "
+        "⚠ unverified. Rate answers with 👍/👎 so that good ones become test cases."
+    )
+
+
+main()

@@ -1,0 +1,165 @@
+"""The chat: each exchange on screen, a new question streamed in, feedback on every answer."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import streamlit as st
+
+from qa_bot.answer import Answer, stream_display_text
+from qa_bot.cli import answer_to_json
+from qa_bot.llm import local_model_state
+from qa_bot.service import Finished, QABot, Retrieved, Token
+from qa_bot.settings import Settings
+from ui import conversation
+from ui.conversation import Exchange
+from ui.feedback import FeedbackRecord, FeedbackStore, settings_snapshot
+from ui.render import answer_html, escape_markdown, streaming_html, unverified_count
+from ui.sidebar import QuestionOptions
+from ui.sources import show_citations, show_retrieved
+
+logger = logging.getLogger("qa_bot.ui")
+
+UNEXPECTED_FAILURE = (
+    "Something went wrong while answering, and the details are in the server log. "
+    "The conversation is kept: ask again, or start a new conversation."
+)
+
+
+def show_conversation(bot: QABot, store: FeedbackStore) -> None:
+    for exchange in conversation.exchanges():
+        with st.chat_message("user"):
+            st.markdown(escape_markdown(exchange.question))
+        with st.chat_message("assistant"):
+            show_answer(bot, store, exchange)
+
+
+def ask(bot: QABot, store: FeedbackStore, question: str, options: QuestionOptions) -> None:
+    """Stream the answer to a new question, then show it verified, with its sources, and keep it."""
+    with st.chat_message("user"):
+        st.markdown(escape_markdown(question))
+    with st.chat_message("assistant"):
+        history = conversation.history()
+        answer = _stream_answer(bot, question, history, options)
+        if answer is None:
+            st.error(UNEXPECTED_FAILURE, icon=":material/error:")
+            return
+        exchange = Exchange(question, answer, date.today(), history, options.as_record())
+        conversation.add(exchange)
+        show_answer(bot, store, exchange)
+
+
+def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions) -> Answer | None:
+    """Tokens appear as they arrive; the verified answer replaces them. None: an unexpected failure."""
+    status = st.empty()
+    body = st.empty()
+    status.caption("Searching the articles…")
+    received = ""
+    answer = None
+    try:
+        events = bot.ask_stream(question, history=history, as_of=date.today(), **options.as_kwargs())
+        for event in events:
+            if isinstance(event, Retrieved):
+                status.caption(_waiting_message(bot.settings, len(event.passages)))
+            elif isinstance(event, Token):
+                received += event.text
+                shown = stream_display_text(received)
+                if shown:
+                    status.empty()
+                    body.html(streaming_html(shown))
+            elif isinstance(event, Finished):
+                answer = event.answer
+    except Exception:  # the user sees a plain message; the traceback goes to the server log only
+        logger.exception("Answering failed for a question of %d characters", len(question))
+        answer = None
+    status.empty()
+    body.empty()
+    return answer
+
+
+def _waiting_message(settings: Settings, passages: int) -> str:
+    if not passages:
+        return "No passage is relevant enough to answer from."
+    if settings.llm == "local" and local_model_state() != "ready":
+        return f"Found {passages} passages. Loading the local model (only the first question waits for this)…"
+    return f"Found {passages} passages; writing the answer…"
+
+
+def show_answer(bot: QABot, store: FeedbackStore, exchange: Exchange) -> None:
+    answer = exchange.answer
+    if answer.standalone_question:
+        st.caption(f"Searched for: {escape_markdown(answer.standalone_question)}")
+    if answer.error:
+        st.error(escape_markdown(answer.error), icon=":material/cloud_off:")
+        show_retrieved(bot, answer.passages, key=exchange.id)
+    elif answer.refused:
+        st.info(escape_markdown(answer.text), icon=":material/block:")
+    else:
+        st.html(answer_html(answer))
+        unverified = unverified_count(answer)
+        if unverified:
+            st.caption(
+                f"⚠ {unverified} sentence{'s' if unverified > 1 else ''} could not be verified against the "
+                "passages: check before you use it."
+            )
+        show_citations(bot, answer.citations, key=exchange.id)
+    _feedback_controls(bot.settings, store, exchange)
+
+
+def _feedback_controls(settings: Settings, store: FeedbackStore, exchange: Exchange) -> None:
+    rating_column, comment_column = st.columns([1, 5], vertical_alignment="center")
+    with rating_column:
+        st.feedback(
+            "thumbs",
+            key=f"rating-{exchange.id}",
+            on_change=_save_feedback,
+            args=(settings, store, exchange.id),
+        )
+    with comment_column:
+        st.text_input(
+            "Comment on this answer (optional)",
+            key=f"comment-{exchange.id}",
+            placeholder="Comment on this answer (optional): what is right or wrong?",
+            label_visibility="collapsed",
+            on_change=_save_feedback,
+            args=(settings, store, exchange.id),
+        )
+
+
+def _save_feedback(settings: Settings, store: FeedbackStore, exchange_id: str) -> None:
+    exchange = conversation.find(exchange_id)
+    if exchange is None:  # a new conversation was started meanwhile
+        return
+    rating = st.session_state.get(f"rating-{exchange_id}")
+    comment = (st.session_state.get(f"comment-{exchange_id}") or "").strip()
+    if rating is None and not comment:
+        return
+    try:
+        store.save(feedback_record(settings, exchange, rating, comment))
+    except Exception:
+        logger.exception("Could not save feedback")
+        st.toast(
+            "Your feedback could not be saved; the details are in the server log.", icon=":material/error:"
+        )
+        return
+    st.toast("Feedback saved. Thank you.", icon=":material/check:")
+
+
+def feedback_record(
+    settings: Settings, exchange: Exchange, rating: int | None, comment: str
+) -> FeedbackRecord:
+    answer = exchange.answer
+    return FeedbackRecord(
+        id=exchange.id,
+        question=exchange.question,
+        answer=answer.text,
+        refused=answer.refused,
+        error=answer.error,
+        citations=answer_to_json(answer)["citations"],
+        settings=settings_snapshot(settings, **exchange.options),
+        history=[{"question": t.question, "answer": t.answer} for t in exchange.history],
+        asked_on=exchange.asked_on.isoformat(),
+        rating=rating,
+        comment=comment,
+    )

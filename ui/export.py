@@ -1,0 +1,73 @@
+"""The conversation as a Markdown document, each answer followed by the passages it cites."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from qa_bot.answer import Answer
+from ui.conversation import Exchange
+from ui.render import quoted_text
+
+# What could turn untrusted text into a link, an image or HTML in a Markdown viewer: escaping these
+# keeps the export readable while nothing in it can render as more than text.
+_LINK_AND_HTML = re.compile(r"([\\`\[\]<>])")
+
+
+def neutralise_markdown(text: str) -> str:
+    return _LINK_AND_HTML.sub(r"\\\1", text)
+
+
+def conversation_markdown(exchanges: Sequence[Exchange], *, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now()).strftime("%Y-%m-%d %H:%M")
+    lines = [f"# Conversation with qa-bot ({stamp})", ""]
+    for number, exchange in enumerate(exchanges, start=1):
+        lines += [f"## {number}. {neutralise_markdown(exchange.question)}", ""]
+        lines += _answer_lines(exchange.answer)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _answer_lines(answer: Answer) -> list[str]:
+    if answer.error:
+        lines = [f"**The answer failed:** {neutralise_markdown(answer.error)}", ""]
+        return lines + _passages_lines("Retrieved passages", answer)
+    # Our own [n] markers survive the escaping as plain text, which is how they should read.
+    lines = [_restore_markers(neutralise_markdown(answer.text)), ""]
+    if answer.refused:
+        return lines
+    unverified = [s.text for s in answer.sentences if not s.supported]
+    for sentence in unverified:
+        lines += [f"- *Unverified (no passage supports it):* {neutralise_markdown(sentence)}"]
+    if unverified:
+        lines.append("")
+    if answer.citations:
+        lines += ["**Sources**", ""]
+    for citation in answer.citations:
+        lines.append(f"{citation.n}. {_describe(citation.passage)}")
+        quote = quoted_text(citation) or citation.passage.text
+        lines.append(f"   > {neutralise_markdown(' '.join(quote.split()))}")
+    return lines + [""]
+
+
+def _passages_lines(title: str, answer: Answer) -> list[str]:
+    if not answer.passages:
+        return []
+    lines = [f"**{title}**", ""]
+    for n, passage in enumerate(answer.passages, start=1):
+        lines.append(f"{n}. {_describe(passage)}")
+        lines.append(f"   > {neutralise_markdown(' '.join(passage.text.split()))}")
+    return lines + [""]
+
+
+def _describe(passage) -> str:
+    title = passage.title or (Path(passage.path).name if passage.path else passage.article_id)
+    parts = [p for p in (passage.date, passage.source, passage.url or passage.path) if p]
+    details = f" ({neutralise_markdown(', '.join(parts))})" if parts else ""
+    return f"{neutralise_markdown(title)}{details}, characters {passage.start}-{passage.end}"
+
+
+def _restore_markers(escaped: str) -> str:
+    """\\[1\\] back to [1], except right before "(" where it would start a link."""
+    return re.sub(r"\\\[(\d+)\\\](?!\()", r"[\1]", escaped)

@@ -1,0 +1,221 @@
+"""Safe rendering of untrusted text: article passages, whole articles and model answers.
+
+Article text and model output may contain HTML, Markdown links or images planted to run script or
+to call a remote server from a reader's browser. Two routes keep them inert:
+
+- HTML (`st.html`): every character of untrusted text goes through `html.escape`; the only tags in
+  the output are the ones built here (`div`, `span`, `mark`, `a` for a validated http(s) URL).
+- Markdown (captions, alerts, labels): `escape_markdown` backslash-escapes every ASCII punctuation
+  character, so no Markdown or Streamlit directive (links, images, HTML, `:red[..]`, `$..$`) can form.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from qa_bot.answer import Answer, AnswerSentence, Citation
+from qa_bot.retrieval import Passage
+
+# CommonMark lets a backslash escape any ASCII punctuation character: escaping all of them leaves
+# nothing that Markdown (or Streamlit's extensions) could read as syntax.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+_MARKER = re.compile(r"\[(\d+)\]")
+_END_PUNCTUATION = re.compile(r"[.!?]+$")
+_SENTENCE_TAIL = re.compile(r"(?:\s*\[\d+\])*[.!?\"'”’)]*")
+
+# Inline styles: DOMPurify keeps them, and translucent colours read well in light and dark themes.
+QUOTE_STYLE = "background: rgba(255, 196, 0, 0.55); color: inherit; padding: 0 2px; border-radius: 3px;"
+CONTEXT_STYLE = "background: rgba(80, 140, 255, 0.14); border-radius: 3px;"
+UNVERIFIED_STYLE = (
+    "text-decoration: underline dotted rgba(230, 120, 0, 0.95); text-underline-offset: 3px; "
+    "background: rgba(230, 120, 0, 0.12);"
+)
+BADGE_STYLE = "font-size: 0.8em; color: rgba(200, 100, 0, 1); white-space: nowrap;"
+MARKER_STYLE = "font-size: 0.8em; font-weight: 600; color: rgba(60, 110, 230, 1);"
+TEXT_STYLE = "white-space: pre-wrap; line-height: 1.6;"
+CURSOR = "▌"
+
+
+def escape_markdown(text: str) -> str:
+    """Text that Streamlit's Markdown shows literally: no links, images, HTML or formatting."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+def _span(text: str, style: str, **attributes: str) -> str:
+    extra = "".join(f' {name}="{html.escape(value)}"' for name, value in attributes.items())
+    return f'<span style="{style}"{extra}>{text}</span>'
+
+
+def _block(inner: str, *, css_class: str) -> str:
+    return f'<div class="{css_class}" style="{TEXT_STYLE}">{inner}</div>'
+
+
+# --- highlighted passages and articles -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """A span [start, end) of a text to show marked: the quote, or the passage around it."""
+
+    start: int
+    end: int
+    kind: str  # "quote" (a <mark>) or "context" (a shaded span)
+
+
+def highlighted_html(text: str, highlights: Sequence[Highlight] = (), *, css_class: str = "qa-text") -> str:
+    """The text, escaped, with each highlight wrapped in our own tags (quote inside context)."""
+    spans = [h for h in (_clamp(h, len(text)) for h in highlights) if h.end > h.start]
+    cuts = sorted({0, len(text), *(h.start for h in spans), *(h.end for h in spans)})
+    pieces = []
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        piece = html.escape(text[start:end])
+        kinds = {h.kind for h in spans if h.start <= start and end <= h.end}
+        if "quote" in kinds:
+            piece = f'<mark class="qa-quote" style="{QUOTE_STYLE}">{piece}</mark>'
+        if "context" in kinds:
+            piece = _span(piece, CONTEXT_STYLE, **{"class": "qa-context"})
+        pieces.append(piece)
+    return _block("".join(pieces), css_class=css_class)
+
+
+def _clamp(highlight: Highlight, length: int) -> Highlight:
+    return Highlight(max(0, min(highlight.start, length)), max(0, min(highlight.end, length)), highlight.kind)
+
+
+def quote_in_passage(citation: Citation) -> Highlight:
+    """The supporting sentence, moved from article offsets to offsets into the passage text."""
+    offset = citation.passage.start
+    return Highlight(citation.quote_start - offset, citation.quote_end - offset, "quote")
+
+
+def quoted_text(citation: Citation) -> str:
+    """The supporting sentence itself (empty when the offsets fall outside the passage)."""
+    quote = _clamp(quote_in_passage(citation), len(citation.passage.text))
+    return citation.passage.text[quote.start : quote.end]
+
+
+def passage_html(citation: Citation) -> str:
+    """The cited passage with the supporting sentence marked."""
+    return highlighted_html(citation.passage.text, [quote_in_passage(citation)], css_class="qa-passage")
+
+
+def article_html(article_text: str, passage: Passage, quote: Highlight | None = None) -> str:
+    """The whole article: the cited passage shaded, the supporting sentence (article offsets) marked."""
+    highlights = [Highlight(passage.start, passage.end, "context")]
+    if quote is not None:
+        highlights.append(quote)
+    return highlighted_html(article_text, highlights, css_class="qa-article")
+
+
+def quote_in_article(citation: Citation) -> Highlight:
+    return Highlight(citation.quote_start, citation.quote_end, "quote")
+
+
+def plain_html(text: str) -> str:
+    """Untrusted text shown as it is, line breaks kept."""
+    return highlighted_html(text, css_class="qa-plain")
+
+
+# --- answers ---------------------------------------------------------------------------------------
+
+
+def streaming_html(partial_text: str) -> str:
+    """The answer as the tokens arrive, with a cursor."""
+    return _block(html.escape(partial_text) + CURSOR, css_class="qa-streaming")
+
+
+def answer_html(answer: Answer) -> str:
+    """The verified answer: [n] markers styled, sentences no passage supports marked "unverified"."""
+    text = answer.text
+    unverified = _unverified_spans(text, answer.sentences)
+    cuts = sorted({0, len(text), *(s for s, _ in unverified), *(e for _, e in unverified)})
+    pieces = []
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        piece = _MARKER.sub(lambda m: _span(m.group(0), MARKER_STYLE), html.escape(text[start:end]))
+        if (start, end) in unverified:
+            piece = (
+                _span(piece, UNVERIFIED_STYLE, title="No passage supports this sentence")
+                + " "
+                + _span("⚠ unverified", BADGE_STYLE, **{"class": "qa-unverified"})
+            )
+        pieces.append(piece)
+    return _block("".join(pieces), css_class="qa-answer")
+
+
+def _unverified_spans(text: str, sentences: Sequence[AnswerSentence]) -> list[tuple[int, int]]:
+    """Where each unsupported sentence sits in the answer text (markers may follow its last word)."""
+    spans = []
+    cursor = 0
+    for sentence in sentences:
+        core = _END_PUNCTUATION.sub("", sentence.text).rstrip()
+        if not core:
+            continue
+        found = text.find(core, cursor)
+        if found < 0:
+            continue
+        cursor = found + len(core)
+        cursor += _SENTENCE_TAIL.match(text, cursor).end() - cursor  # its markers and final punctuation
+        if not sentence.supported:
+            spans.append((found, cursor))
+    return spans
+
+
+def unverified_count(answer: Answer) -> int:
+    return sum(1 for s in answer.sentences if not s.supported)
+
+
+# --- metadata --------------------------------------------------------------------------------------
+
+
+def safe_link(url: str | None) -> str | None:
+    """An http(s) URL as an escaped link; anything else (javascript:, data:, relative) is not linked."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+        return None
+    safe = html.escape(url.strip(), quote=True)
+    return f'<a href="{safe}" target="_blank" rel="noopener noreferrer nofollow">{safe}</a>'
+
+
+def source_line_html(*parts: str | None, url: str | None = None) -> str:
+    """ "2023-04-16 · cnn.com · https://..." with every part escaped; the URL linked if http(s)."""
+    shown = [html.escape(p) for p in parts if p]
+    if url:
+        shown.append(safe_link(url) or html.escape(url))
+    return f'<div class="qa-meta" style="font-size: 0.85em; opacity: 0.75;">{" · ".join(shown)}</div>'
+
+
+def file_name(path: str | None) -> str | None:
+    return path.replace("\\", "/").rsplit("/", 1)[-1] if path else None
+
+
+def passage_title(passage: Passage) -> str:
+    return passage.title or file_name(passage.path) or passage.article_id
+
+
+def source_heading_html(
+    n: int | None, title: str, *, date: str | None, source: str | None, url: str | None, path: str | None
+) -> str:
+    """ "[1] Title" over "date · source · url (or file name)", all escaped."""
+    number = f'<span style="{MARKER_STYLE}">[{n}]</span> ' if n is not None else ""
+    heading = f'<div class="qa-source-title">{number}<strong>{html.escape(title)}</strong></div>'
+    return heading + source_line_html(date, source, None if url else file_name(path), url=url)
+
+
+def passage_heading_html(n: int | None, passage: Passage) -> str:
+    return source_heading_html(
+        n,
+        passage_title(passage),
+        date=passage.date,
+        source=passage.source,
+        url=passage.url,
+        path=passage.path,
+    )

@@ -1,0 +1,260 @@
+"""The sidebar: the model and its state, the corpus, filters for the next question, adding articles,
+and the conversation's controls (new, export, reviewed answers)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+import streamlit as st
+
+from qa_bot.index import IndexStats
+from qa_bot.llm import LLMStatus, local_model_state
+from qa_bot.service import QABot
+from ui import conversation
+from ui.export import conversation_markdown
+from ui.feedback import FeedbackStore, approved, evaluation_jsonl
+from ui.ingest import (
+    UPLOAD_TYPES,
+    IngestOutcome,
+    ingest_with_progress,
+    save_uploads,
+    show_outcome,
+    uploads_dir,
+)
+from ui.render import escape_markdown
+from ui.runtime import model_status
+
+logger = logging.getLogger("qa_bot.ui")
+
+MAX_TOP_K = 20
+_OUTCOME_KEY = "last_ingest"
+_UPLOADER_GENERATION = "uploader_generation"  # a new key empties the file uploader after an ingest
+
+
+@dataclass(frozen=True)
+class QuestionOptions:
+    """What the sidebar sets for the next question."""
+
+    k: int
+    since: date | None = None
+    until: date | None = None
+    sources: tuple[str, ...] = ()
+
+    def as_kwargs(self) -> dict:
+        return {"k": self.k, "since": self.since, "until": self.until, "sources": list(self.sources) or None}
+
+    def as_record(self) -> dict:
+        return {"k": self.k, "since": self.since, "until": self.until, "sources": list(self.sources)}
+
+
+def show_sidebar(bot: QABot) -> QuestionOptions:
+    with st.sidebar:
+        st.title("📰 qa-bot")
+        _model_section(bot)
+        stats = _corpus_section(bot)
+        options = _filters_section(bot, stats)
+        _articles_section(bot)
+    return options
+
+
+def show_conversation_controls(store: FeedbackStore) -> None:
+    """Rendered after the chat, so that they include an answer given in this run."""
+    with st.sidebar:
+        _conversation_section(store)
+
+
+# --- model -----------------------------------------------------------------------------------------
+
+
+def _model_section(bot: QABot) -> None:
+    st.subheader("Model")
+    status = _safe_model_status(bot)
+    st.markdown(f"**{escape_markdown(status.provider)}** · {escape_markdown(status.model)}")
+    if status.state == "loading":
+        _watch_local_model()
+    else:
+        _show_state(status.state)
+
+
+def _safe_model_status(bot: QABot) -> LLMStatus:
+    try:
+        return model_status(bot.settings)
+    except Exception:
+        logger.exception("Could not read the LLM status")
+        return LLMStatus(bot.settings.llm, bot.settings.model or "?", "unknown: see the server log")
+
+
+def _show_state(state: str) -> None:
+    label, _, detail = state.partition(": ")
+    if state == "ready":
+        st.success("ready", icon=":material/check_circle:")
+    elif state == "not started":
+        st.info("not started: loads with the first question", icon=":material/hourglass_empty:")
+    elif label in {"unreachable", "failed"}:
+        st.error(f"{label}: {escape_markdown(detail)}", icon=":material/cloud_off:")
+    else:
+        st.warning(escape_markdown(state), icon=":material/warning:")
+
+
+@st.fragment(run_every=2)
+def _watch_local_model() -> None:
+    """While the local model loads, look again every 2 s; once it is done, refresh the whole page."""
+    if local_model_state() != "loading":
+        st.rerun()
+    st.info("loading the local model…", icon=":material/hourglass_top:")
+
+
+# --- corpus and filters ----------------------------------------------------------------------------
+
+
+def _corpus_section(bot: QABot) -> IndexStats | None:
+    st.subheader("Corpus")
+    try:
+        stats = bot.index.stats()
+    except Exception:
+        logger.exception("Could not read the index statistics")
+        st.error("The index could not be read; the details are in the server log.")
+        return None
+    articles, chunks = st.columns(2)
+    articles.metric("Articles", f"{stats.articles:,}")
+    chunks.metric("Passages", f"{stats.chunks:,}")
+    if stats.first_date:
+        st.caption(f"Published {stats.first_date} to {stats.last_date}")
+    else:
+        st.caption("No dated articles yet")
+    return stats
+
+
+def _filters_section(bot: QABot, stats: IndexStats | None) -> QuestionOptions:
+    st.subheader("Filters")
+    st.caption("They apply to the next question.")
+    since, until = _date_filter(stats)
+    known_sources = stats.sources if stats else []
+    sources = st.multiselect(
+        "Sources",
+        known_sources,
+        key="filter_sources",
+        placeholder="All sources" if known_sources else "No article names a source",
+        disabled=not known_sources,
+    )
+    k = st.slider(
+        "Passages per answer (top-k)", 1, MAX_TOP_K, value=min(bot.settings.top_k, MAX_TOP_K), key="top_k"
+    )
+    return QuestionOptions(k=k, since=since, until=until, sources=tuple(sources))
+
+
+def _date_filter(stats: IndexStats | None) -> tuple[date | None, date | None]:
+    if not st.toggle("Only articles published between", key="filter_by_date"):
+        return None, None
+    first = _parse(stats.first_date if stats else None) or date.today()
+    last = _parse(stats.last_date if stats else None) or date.today()
+    picked = st.date_input(
+        "Published between",
+        value=(first, last),
+        min_value=date(1900, 1, 1),
+        max_value=date(2100, 12, 31),
+        format="YYYY-MM-DD",
+        key="filter_dates",
+        label_visibility="collapsed",
+    )
+    picked = tuple(picked) if isinstance(picked, list | tuple) else (picked,)
+    if len(picked) == 2:
+        return picked[0], picked[1]
+    return (picked[0], None) if picked else (None, None)
+
+
+def _parse(iso: str | None) -> date | None:
+    try:
+        return date.fromisoformat(iso) if iso else None
+    except ValueError:
+        return None
+
+
+# --- adding articles -------------------------------------------------------------------------------
+
+
+def _articles_section(bot: QABot) -> None:
+    st.subheader("Add articles")
+    generation = st.session_state.setdefault(_UPLOADER_GENERATION, 0)
+    files = st.file_uploader(
+        "Article files", type=UPLOAD_TYPES, accept_multiple_files=True, key=f"uploads-{generation}",
+        help="Plain text may start with header lines such as `date 2023-04-16`; "
+        ".json and .jsonl hold objects with `text` and optional `title`, `date`, `url`, `source`.",
+    )  # fmt: skip
+    if st.button("Add to the index", disabled=not files, icon=":material/upload_file:"):
+        _ingest_uploads(bot, files)
+    if st.button(
+        "Re-index",
+        icon=":material/refresh:",
+        help="Read the corpus and the uploaded files again: changed articles are replaced, "
+        "deleted ones removed.",
+    ):
+        _reindex(bot)
+    outcome = st.session_state.get(_OUTCOME_KEY)
+    if outcome is not None:
+        show_outcome(outcome)
+
+
+def _ingest_uploads(bot: QABot, files) -> None:
+    try:
+        saved = save_uploads(files, uploads_dir(bot.settings.data_dir))
+    except OSError:
+        logger.exception("Could not save the uploaded files")
+        st.session_state[_OUTCOME_KEY] = IngestOutcome("Saving the uploaded files", None)
+        return
+    label = f"Adding {len(saved)} file{'s' if len(saved) != 1 else ''}"
+    st.session_state[_OUTCOME_KEY] = ingest_with_progress(bot, saved, label=label)
+    st.session_state[_UPLOADER_GENERATION] += 1
+    st.rerun()
+
+
+def _reindex(bot: QABot) -> None:
+    paths = list(bot.settings.corpus)
+    uploads = uploads_dir(bot.settings.data_dir)
+    if uploads.exists():
+        paths.append(uploads)
+    st.session_state[_OUTCOME_KEY] = ingest_with_progress(bot, paths, label="Re-indexing", prune=True)
+    st.rerun()
+
+
+# --- conversation ----------------------------------------------------------------------------------
+
+
+def _conversation_section(store: FeedbackStore) -> None:
+    st.subheader("Conversation")
+    exchanges = list(conversation.exchanges())
+    st.button("New conversation", icon=":material/add_comment:", on_click=conversation.start_new,
+              disabled=not exchanges)  # fmt: skip
+    st.download_button(
+        "Download conversation (Markdown)",
+        data=lambda: conversation_markdown(exchanges),
+        file_name="qa-bot-conversation.md",
+        mime="text/markdown",
+        icon=":material/download:",
+        disabled=not exchanges,
+        on_click="ignore",
+    )
+    _reviewed_answers(store)
+
+
+def _reviewed_answers(store: FeedbackStore) -> None:
+    try:
+        records = store.records()
+    except Exception:
+        logger.exception("Could not read the feedback store")
+        st.caption("The feedback store could not be read; the details are in the server log.")
+        return
+    kept = len(approved(records))
+    st.download_button(
+        f"Download approved answers as test cases (JSONL, {kept})",
+        data=lambda: evaluation_jsonl(records),
+        file_name="qa-bot-reviewed.jsonl",
+        mime="application/jsonl",
+        icon=":material/fact_check:",
+        disabled=not kept,
+        on_click="ignore",
+        help="Answers rated 👍 in the evaluation dataset format: run them with `qa-bot eval`. "
+        f"All {len(records)} ratings and comments are in feedback.sqlite in the data directory.",
+    )
