@@ -80,9 +80,8 @@ def main() -> None:
         bot.ingest([corpus])
         reingest_seconds = time.perf_counter() - started
 
-        questions = [json.loads(line) for line in open(REALTIMEQA / "qa.jsonl", encoding="utf-8")][
-            : args.queries
-        ]
+        with open(REALTIMEQA / "qa.jsonl", encoding="utf-8") as lines:
+            questions = [json.loads(line) for line in lines][: args.queries]
         latencies = []
         for item in questions:
             started = time.perf_counter()

@@ -290,9 +290,10 @@ class Index:
 
     @property
     def location(self) -> str:
-        if self.settings.uses_chroma_server:
-            return f"chroma server {self.settings.chroma_host}:{self.settings.chroma_port}, collection {self.settings.collection}"
-        return f"{self.settings.chroma_dir.resolve()}, collection {self.settings.collection}"
+        s = self.settings
+        server = f"chroma server {s.chroma_host}:{s.chroma_port}"
+        where = server if s.uses_chroma_server else s.chroma_dir.resolve()
+        return f"{where}, collection {s.collection}"
 
     @property
     def collection(self):

@@ -27,7 +27,7 @@ RULES = [
     {"name": "says_not_in_passages", "when": {"messages_contain": "what did blinken eat"},
      "respond": {"content": "NOT IN PASSAGES"}},
     {"name": "ngos", "when": {"messages_contain": "about ngos"},
-     "respond": {"content": "He said NGOs and civil society must be able to function effectively and freely [1]."}},
+     "respond": {"content": "He said NGOs and civil society must be able to function freely [1]."}},
 ]  # fmt: skip
 
 
