@@ -25,16 +25,16 @@ def machine_description() -> str:
     )
 
 
-def write_section(key: str, title: str, body: str) -> None:
+def write_section(key: str, title: str, body: str, document: Path = PERFORMANCE_MD) -> None:
     """Replace (or append) the section between <!-- key --> markers, leaving the others alone."""
     start, end = f"<!-- {key} -->", f"<!-- /{key} -->"
     section = f"{start}\n## {title}\n\n{body.strip()}\n{end}"
-    text = PERFORMANCE_MD.read_text() if PERFORMANCE_MD.exists() else "# Performance\n"
+    text = document.read_text() if document.exists() else f"# {document.stem.title()}\n"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     text = (
         pattern.sub(lambda _: section, text)
         if pattern.search(text)
         else text.rstrip() + "\n\n" + section + "\n"
     )
-    PERFORMANCE_MD.parent.mkdir(parents=True, exist_ok=True)
-    PERFORMANCE_MD.write_text(text)
+    document.parent.mkdir(parents=True, exist_ok=True)
+    document.write_text(text)

@@ -33,11 +33,12 @@ REFUSAL_MESSAGE = (
 # placeholder, so the prompt and the parser can't drift apart.
 NOT_IN_PASSAGES = "NOT IN PASSAGES"
 
-# A sentence counts as supported by a passage when at least half of its content words (weighted:
-# names and numbers count double, as they carry the facts) occur in the passage. Half tolerates the
-# paraphrase a small model does ("the call took place on Sunday" vs "a conversation ... on Sunday")
-# while a sentence whose names, numbers or dates are not in the passage falls below it.
-SUPPORT_THRESHOLD = 0.5
+# A sentence counts as supported by a passage when 60% of its content words occur in the passage, and
+# 60% of its names and numbers. That tolerates the paraphrase a small model does ("the call took place
+# on Sunday" vs "a conversation ... on Sunday": 2 of 3 weighted words), while a sentence that shares
+# the passage's names but adds its own day, place or figure ("... spoke on Sunday" against a passage
+# about Thursday: 1 of 2 names) falls below it.
+SUPPORT_THRESHOLD = 0.6
 
 # Extractive mode answers only when one passage sentence holds at least this share of the question's
 # content words: below it the sentence merely shares a name with the question (FIFA vs "world's").
@@ -80,6 +81,7 @@ class Answer:
 _PLACEHOLDERS = {
     "answer": {"sentinel", "as_of", "passages", "question"},
     "condense": {"history", "question"},
+    "judge": {"passages", "question", "answer"},
 }
 _SECTION = re.compile(r"^##[ \t]+(system|user)[ \t]*$", re.IGNORECASE | re.MULTILINE)
 
@@ -302,8 +304,14 @@ def _coverage(terms: Sequence[_Term], bag: _Bag) -> float:
 
 
 def support_score(claim: str, passage_text: str) -> float:
-    """0..1: the weighted share of the claim's content words that occur in the passage text."""
-    return _coverage(_terms(claim), _Bag.of(passage_text))
+    """0..1: the share of the claim's content words (names and numbers weigh double) that occur in the
+    passage text, or the share of its names and numbers if that is lower: they carry the facts."""
+    return _support(_terms(claim), _Bag.of(passage_text))
+
+
+def _support(terms: Sequence[_Term], bag: _Bag) -> float:
+    facts = [t for t in terms if t.weight > 1]
+    return min(_coverage(terms, bag), _coverage(facts, bag)) if facts else _coverage(terms, bag)
 
 
 def passage_support(claim: str, passage: Passage) -> float:
@@ -312,7 +320,7 @@ def passage_support(claim: str, passage: Passage) -> float:
 
 
 def _date_words(iso: str | None) -> str:
-    """ "2023-04-16" also as "April 16 2023", the way an answer states it."""
+    """An ISO date, and the same date the way an answer states it ("April 16 2023")."""
     if not iso:
         return ""
     try:
@@ -327,7 +335,7 @@ def best_supporting_span(claim: str, passage: Passage) -> tuple[int, int, float]
     terms = _terms(claim)
     best: tuple[int, int, float] | None = None
     for start, end in split_sentences(passage.text):
-        score = _coverage(terms, _Bag.of(passage.text[start:end]))
+        score = _support(terms, _Bag.of(passage.text[start:end]))
         if best is None or score > best[2]:  # ties go to the earlier sentence
             best = (passage.start + start, passage.start + end, score)
     return best or (passage.start, passage.end, 0.0)
@@ -461,8 +469,9 @@ def _check_sentence(text: str, cited: list[int], passages: Sequence[Passage], se
     if not _terms(text):  # "Yes." or "According to the passages:": nothing to verify
         return _Checked(AnswerSentence(text, cited, supported=True), "filler", separator)
     if not kept and passages:
-        best_score, best_n = max((passage_support(text, p), n) for n, p in enumerate(passages, start=1))
-        kept = [best_n] if best_score >= SUPPORT_THRESHOLD else []
+        scores = [passage_support(text, p) for p in passages]
+        best = max(range(len(passages)), key=lambda i: scores[i])  # ties go to the higher-ranked passage
+        kept = [best + 1] if scores[best] >= SUPPORT_THRESHOLD else []
     return _Checked(AnswerSentence(text, kept, supported=bool(kept)), "claim", separator)
 
 
@@ -474,7 +483,7 @@ def _is_whole_refusal(checked: list[_Checked]) -> bool:
 
 
 def _with_markers(text: str, citations: list[int]) -> str:
-    """ "... on Sunday." -> "... on Sunday [1]."; after a closing quote the marker goes last."""
+    """Markers go before the final full stop ("on Sunday [1]."), or last after a closing quote."""
     if not citations:
         return text
     markers = "".join(f"[{n}]" for n in citations)
@@ -503,16 +512,6 @@ def _citations(sentences: list[AnswerSentence], passages: Sequence[Passage]) -> 
 
 # --- extractive answers (no LLM) -------------------------------------------------------------------
 
-_TIME_QUESTION = re.compile(
-    r"\b(when|what\s+(?:day|date|time|year|month)|which\s+(?:day|date|year|month)|how\s+long\s+ago)\b", re.I
-)
-_TIME_EXPRESSION = re.compile(
-    r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tonight|"
-    r"january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"(?:19|20)\d\d|\d{4}-\d\d-\d\d)\b",
-    re.I,
-)
-
 
 class _Candidate(NamedTuple):
     score: float
@@ -525,12 +524,11 @@ def extractive_answer(question: str, passages: Sequence[Passage], max_sentences:
     """Raw answer text from the passages' own sentences, each ending with its [n]; or the sentinel.
 
     A sentence scores by the rarity-weighted question words it holds (idf over the given passages), a
-    little less for lower-ranked passages, and more when the question asks "when" and it names a time.
+    little less for lower-ranked passages.
     """
     terms = _terms(question)
     bags = [_Bag.of(p.text) for p in passages]
     idf = {t.stem: _idf(sum(bag.has(t) for bag in bags), len(bags)) for t in terms}
-    wants_time = bool(_TIME_QUESTION.search(question))
     candidates = []
     for rank, passage in enumerate(passages):
         for start, end in split_sentences(passage.text):
@@ -540,8 +538,6 @@ def extractive_answer(question: str, passages: Sequence[Passage], max_sentences:
             if len(sentence.split()) < 3 or not matched:
                 continue
             score = sum(idf[t.stem] for t in matched) * (1 - 0.05 * min(rank, 10))
-            if wants_time and _TIME_EXPRESSION.search(sentence):
-                score *= 1.25
             candidates.append(_Candidate(score, len(matched) / len(terms), rank + 1, sentence))
     chosen = _choose(candidates, max_sentences)
     if not chosen:

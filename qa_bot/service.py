@@ -21,6 +21,7 @@ from qa_bot.answer import (
     build_condense_messages,
     extractive_answer,
     finalize_answer,
+    parse_condensed_question,
 )
 from qa_bot.corpus import Article
 from qa_bot.index import Index, IndexStats, IngestReport, ProgressCallback
@@ -192,8 +193,7 @@ class QABot:
             if self.settings.llm == "extractive":
                 return _concatenate_with_previous(question, history)
             messages = build_condense_messages(history, question, self.settings.prompts_dir)
-            rewritten = str(self.chat_model().invoke(messages).content).strip()
-            return rewritten.splitlines()[0].strip() if rewritten else question
+            return parse_condensed_question(str(self.chat_model().invoke(messages).content), question)
         except Exception:
             # Condensing is an aid to retrieval; if the model fails here, the answer step reports it.
             return _concatenate_with_previous(question, history)

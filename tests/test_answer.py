@@ -239,6 +239,7 @@ def test_filler_sentences_are_neither_cited_nor_flagged():
         "I don't know.",
         "I cannot answer this question based on the given passages.",
         "This is not provided in the passages.",
+        "[3]",  # the small model's reply when it gets lost: a bare passage number is no answer
         "",
     ],
 )
@@ -295,6 +296,12 @@ def test_support_score_counts_content_words_not_stop_words():
     assert support_score("It was on the.", "Anything.") == 0.0
 
 
+def test_a_claim_sharing_names_but_adding_its_own_day_is_not_supported():
+    passage = "Jaishankar and Blinken spoke on Thursday about trade."
+    assert support_score("Jaishankar and Blinken spoke on Thursday.", passage) == 1.0
+    assert support_score("Jaishankar and Blinken spoke on Sunday.", passage) < 0.6
+
+
 def test_sentences_do_not_split_at_abbreviations_initials_or_decimals():
     text = "Dr. Lee met U.S. officials and S. Jaishankar. The deal is worth $3.5 billion! Was it signed?\nNo"
     assert [text[s:e] for s, e in split_sentences(text)] == [
@@ -338,6 +345,22 @@ def test_extractive_answer_names_the_state_department_spokesperson():
 def test_extractive_answer_refuses_a_question_the_articles_do_not_cover():
     assert extractive_answer("Who won the 2022 FIFA World Cup?", SEED_PASSAGES) == NOT_IN_PASSAGES
     assert _extractive("Who won the 2022 FIFA World Cup?").text == REFUSAL_MESSAGE
+
+
+def test_extractive_answer_adds_a_second_sentence_only_when_it_matches_as_well():
+    passages = [
+        _passage("Blinken met Jaishankar in New Delhi on Thursday. The weather was warm.", 1),
+        _passage("Jaishankar met Blinken again in Washington in April.", 2),
+    ]
+    question = "Where did Blinken meet Jaishankar?"
+
+    assert extractive_answer(question, passages) == (
+        "Blinken met Jaishankar in New Delhi on Thursday [1]. "
+        "Jaishankar met Blinken again in Washington in April [2]."
+    )
+    assert extractive_answer(question, passages, max_sentences=1) == (
+        "Blinken met Jaishankar in New Delhi on Thursday [1]."
+    )
 
 
 def test_extractive_answer_without_passages_refuses():

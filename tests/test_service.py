@@ -161,3 +161,15 @@ def test_answers_as_of_a_date_before_the_articles_are_refused(settings_factory):
     answer = bot.ask(CALL_QUESTION, as_of=date(2020, 1, 1))
 
     assert CALL_ARTICLE not in [Path(p.path).name for p in answer.passages]
+
+
+@pytest.mark.slow
+def test_the_embedded_local_model_answers_a_seed_question_with_the_right_citation(settings_factory):
+    bot = QABot(settings_factory(llm="local"))
+    bot.ingest([SEEDS])
+
+    answer = bot.ask(CALL_QUESTION, as_of=date(2023, 4, 20))
+
+    assert answer.error is None and not answer.refused, answer.text
+    assert "sunday" in answer.text.lower()
+    assert CALL_ARTICLE in cited_files(answer)

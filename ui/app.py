@@ -18,7 +18,6 @@ if _PROJECT_ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from qa_bot.service import QABot  # noqa: E402
-from qa_bot.settings import Settings  # noqa: E402
 from ui import chat, runtime  # noqa: E402
 from ui.ingest import ingest_with_progress, show_outcome  # noqa: E402
 from ui.sidebar import show_conversation_controls, show_sidebar  # noqa: E402
@@ -67,7 +66,7 @@ def _seed_once(bot: QABot) -> None:
         if gate.done:
             return
         if _index_is_empty(bot):
-            _ingest_seeds(bot.settings, bot)
+            _ingest_corpus(bot)
         gate.done = True
 
 
@@ -79,9 +78,9 @@ def _index_is_empty(bot: QABot) -> bool:
         return False
 
 
-def _ingest_seeds(settings: Settings, bot: QABot) -> None:
+def _ingest_corpus(bot: QABot) -> None:
     with st.status("First start: indexing the articles…", expanded=True) as status:
-        outcome = ingest_with_progress(bot, list(settings.corpus), label="Indexing the articles")
+        outcome = ingest_with_progress(bot, list(bot.settings.corpus), label="Indexing the articles")
         show_outcome(outcome)
         done = outcome.report is not None and not outcome.report.failed
         status.update(
@@ -96,7 +95,7 @@ def _intro() -> None:
     st.caption(
         "Answers cite the passages they come from: numbers like [1] point to the sources under the answer, "
         "where the supporting sentence is marked. Sentences that no passage supports are marked "
-        "⚠ unverified. Rate answers with 👍/👎 so that good ones become test cases."
+        "⚠ unverified. Rate the answers (thumbs up or down) so that good ones become test cases."
     )
 
 

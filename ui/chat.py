@@ -42,9 +42,8 @@ def ask(bot: QABot, store: FeedbackStore, question: str, options: QuestionOption
     with st.chat_message("assistant"):
         history = conversation.history()
         answer = _stream_answer(bot, question, history, options)
-        if answer is None:
-            st.error(UNEXPECTED_FAILURE, icon=":material/error:")
-            return
+        if answer is None:  # kept in the conversation like any failed answer, with the reason
+            answer = Answer(question=question, text=UNEXPECTED_FAILURE, refused=False, error=UNEXPECTED_FAILURE)
         exchange = Exchange(question, answer, date.today(), history, options.as_record())
         conversation.add(exchange)
         show_answer(bot, store, exchange)

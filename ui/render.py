@@ -207,7 +207,9 @@ def source_heading_html(
     """ "[1] Title" over "date · source · url (or file name)", all escaped."""
     number = f'<span style="{MARKER_STYLE}">[{n}]</span> ' if n is not None else ""
     heading = f'<div class="qa-source-title">{number}<strong>{html.escape(title)}</strong></div>'
-    return heading + source_line_html(date, source, None if url else file_name(path), url=url)
+    name = file_name(path)
+    where = None if url or name == title else name  # the file name, unless it already is the title
+    return heading + source_line_html(date, source, where, url=url)
 
 
 def passage_heading_html(n: int | None, passage: Passage) -> str:

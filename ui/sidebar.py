@@ -51,7 +51,7 @@ class QuestionOptions:
 
 def show_sidebar(bot: QABot) -> QuestionOptions:
     with st.sidebar:
-        st.title("📰 qa-bot")
+        st.title("qa-bot")
         _model_section(bot)
         stats = _corpus_section(bot)
         options = _filters_section(bot, stats)

@@ -1,10 +1,10 @@
 """Evaluation: fixed question sets run through the bot, scored, reported and compared.
 
-    datasets.py  question sets (qa-bot JSONL, RealTime QA) -> EvalItem
-    metrics.py   answer, retrieval, citation, refusal and latency metrics (pure functions)
-    runner.py    run_eval(): ask, score, resume, report
-    report.py    report.json / report.md, comparison with an older run, threshold gate, terminal summary
-    html.py      report.html (self-contained, inline SVG charts)
+datasets.py  question sets (qa-bot JSONL, RealTime QA) -> EvalItem
+metrics.py   answer, retrieval, citation, refusal and latency metrics (pure functions)
+runner.py    run_eval(): ask, score, resume, report
+report.py    report.json / report.md, comparison with an older run, threshold gate, terminal summary
+html.py      report.html (self-contained, inline SVG charts)
 """
 
 from qa_bot.evaluation.datasets import DatasetError, EvalItem, default_corpus, load_eval_items

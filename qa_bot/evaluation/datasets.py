@@ -96,7 +96,9 @@ def _records(path: Path):
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg}, column {exc.colno}).") from None
+                raise DatasetError(
+                    f"{path}:{number}: not valid JSON ({exc.msg}, column {exc.colno})."
+                ) from None
             if not isinstance(record, dict):
                 raise DatasetError(f"{path}:{number}: each line must be a JSON object {{...}}.")
             yield number, record
@@ -151,7 +153,9 @@ def _parse_item(record: dict[str, Any], where: str) -> EvalItem:
     for name in record:
         if name not in FIELDS:
             hint = difflib.get_close_matches(name, FIELDS, n=1)
-            suggestion = f' Did you mean "{hint[0]}"?' if hint else f" Known fields: {', '.join(sorted(FIELDS))}."
+            suggestion = (
+                f' Did you mean "{hint[0]}"?' if hint else f" Known fields: {', '.join(sorted(FIELDS))}."
+            )
             raise DatasetError(f'{where}: unknown field "{name}".{suggestion}')
     item_id = _text(record, "id", where)
     question = _text(record, "question", where)
@@ -234,7 +238,11 @@ def _history(value: Any, where: str) -> list[HistoryTurn]:
         raise DatasetError(f"{problem}; got {value!r}.")
     turns = []
     for turn in value:
-        if not (isinstance(turn, dict) and isinstance(turn.get("question"), str) and isinstance(turn.get("answer"), str)):
+        if not (
+            isinstance(turn, dict)
+            and isinstance(turn.get("question"), str)
+            and isinstance(turn.get("answer"), str)
+        ):
             raise DatasetError(f"{problem}; bad turn {turn!r}.")
         turns.append(HistoryTurn(turn["question"], turn["answer"]))
     return turns

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,15 +18,19 @@ if TYPE_CHECKING:
     from qa_bot.evaluation.report import EvalReport
 
 CSS = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; }
+body { color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; width: 100%; } th, td { border: 1px solid #ddd; padding: 4px 6px; vertical-align: top; }
-th { background: #f4f4f4; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid #ddd; padding: 4px 6px; vertical-align: top; }
+th { background: #f4f4f4; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .pass { color: #176d2c; font-weight: 600; } .fail { color: #b3261e; font-weight: 600; }
 .regression { background: #fde7e7; } .better { background: #e6f4ea; }
 .warn { background: #fff4ce; padding: .5em 1em; border-left: 4px solid #e0b000; }
 .gate { background: #fde7e7; padding: .5em 1em; border-left: 4px solid #b3261e; }
-details summary { cursor: pointer; } blockquote { margin: .3em 0 .6em 1em; color: #444; white-space: pre-wrap; }
+details summary { cursor: pointer; }
+blockquote { margin: .3em 0 .6em 1em; color: #444; white-space: pre-wrap; }
 mark { background: #fff59d; } .gold { font-weight: 700; color: #176d2c; } .muted { color: #777; }
 .charts { display: flex; flex-wrap: wrap; gap: 2em; } figure { margin: 0; } figcaption { font-weight: 600; }
 svg text { font: 11px system-ui, sans-serif; fill: #333; }
@@ -64,7 +69,9 @@ def _nice_ceiling(value: float) -> float:
     return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
 
 
-def metric_bars_svg(metrics: Mapping[str, float | None], old: Mapping[str, float | None] | None = None) -> str:
+def metric_bars_svg(
+    metrics: Mapping[str, float | None], old: Mapping[str, float | None] | None = None
+) -> str:
     """Horizontal bars for the 0..1 quality metrics; the old run's value as a grey tick."""
     names = [
         name
@@ -81,7 +88,8 @@ def metric_bars_svg(metrics: Mapping[str, float | None], old: Mapping[str, float
         body.append(f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{_e(name)}</text>')
         body.append(f'<rect x="{label_w}" y="{y + 3}" width="{bar_w}" height="{row_h - 6}" fill="#eee"/>')
         body.append(
-            f'<rect x="{label_w}" y="{y + 3}" width="{_num(bar_w * value)}" height="{row_h - 6}" fill="{color}">'
+            f'<rect x="{label_w}" y="{y + 3}" width="{_num(bar_w * value)}" height="{row_h - 6}" '
+            f'fill="{color}">'
             f"<title>{_e(name)}: {value:.3f}</title></rect>"
         )
         if old and old.get(name) is not None:
@@ -93,7 +101,9 @@ def metric_bars_svg(metrics: Mapping[str, float | None], old: Mapping[str, float
         body.append(f'<text x="{label_w + bar_w + 6}" y="{y + 13}">{value:.3f}</text>')
     axis_y = top + row_h * len(names) + 14
     for tick in (0, 0.25, 0.5, 0.75, 1):
-        body.append(f'<text x="{_num(label_w + bar_w * tick)}" y="{axis_y}" text-anchor="middle">{tick:g}</text>')
+        body.append(
+            f'<text x="{_num(label_w + bar_w * tick)}" y="{axis_y}" text-anchor="middle">{tick:g}</text>'
+        )
     return _svg(label_w + bar_w + 60, height, "quality metrics", body)
 
 
@@ -111,11 +121,16 @@ def hit_curve_svg(curve: Sequence[tuple[int, float, float]]) -> str:
 
     body = []
     for tick in (0, 0.25, 0.5, 0.75, 1):
-        body.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{_num(y(tick))}" y2="{_num(y(tick))}" stroke="#eee"/>')
+        body.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{_num(y(tick))}" y2="{_num(y(tick))}" '
+            'stroke="#eee"/>'
+        )
         body.append(f'<text x="{left - 4}" y="{_num(y(tick) + 4)}" text-anchor="end">{tick:g}</text>')
     for k, _, _ in curve:
         body.append(f'<text x="{_num(x(k))}" y="{top + plot_h + 14}" text-anchor="middle">{k}</text>')
-    body.append(f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle">k (articles retrieved)</text>')
+    body.append(
+        f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle">k (articles retrieved)</text>'
+    )
     for index, (name, color) in enumerate((("hit@k", BLUE), ("recall@k", ORANGE)), start=1):
         points = [(x(point[0]), y(point[index])) for point in curve]
         body.append(
@@ -128,7 +143,9 @@ def hit_curve_svg(curve: Sequence[tuple[int, float, float]]) -> str:
                 f"<title>{name[:-1]}{point[0]}: "
                 f"{point[index]:.3f}</title></circle>"
             )
-        body.append(f'<text x="{left + plot_w + 8}" y="{top + 14 * index}" style="fill:{color}">{name}</text>')
+        body.append(
+            f'<text x="{left + plot_w + 8}" y="{top + 14 * index}" style="fill:{color}">{name}</text>'
+        )
     return _svg(width, height, "hit@k and recall@k curve", body)
 
 
@@ -156,16 +173,22 @@ def latency_svg(rows: Sequence[Mapping[str, Any]]) -> str:
             f'<rect x="{_num(x(q1))}" y="{_num(mid - 8)}" width="{_num(max(x(q3) - x(q1), 1))}" height="16" '
             f'fill="#dce6f4" stroke="{BLUE}"><title>{_e(tip)}</title></rect>'
         )
-        body.append(f'<line x1="{_num(x(med))}" x2="{_num(x(med))}" y1="{_num(mid - 8)}" y2="{_num(mid + 8)}" '
-                    f'stroke="{BLUE}" stroke-width="2"/>')
-        body.append(f'<line x1="{_num(x(p95))}" x2="{_num(x(p95))}" y1="{_num(mid - 5)}" y2="{_num(mid + 5)}" '
-                    f'stroke="{ORANGE}" stroke-width="2"><title>p95 {p95:.3f} s</title></line>')
+        body.append(
+            f'<line x1="{_num(x(med))}" x2="{_num(x(med))}" y1="{_num(mid - 8)}" y2="{_num(mid + 8)}" '
+            f'stroke="{BLUE}" stroke-width="2"/>'
+        )
+        body.append(
+            f'<line x1="{_num(x(p95))}" x2="{_num(x(p95))}" y1="{_num(mid - 5)}" y2="{_num(mid + 5)}" '
+            f'stroke="{ORANGE}" stroke-width="2"><title>p95 {p95:.3f} s</title></line>'
+        )
     axis_y = top + row_h * len(names) + 14
     for step in range(5):
         seconds = scale_max * step / 4
         body.append(f'<text x="{_num(x(seconds))}" y="{axis_y}" text-anchor="middle">{seconds:g}</text>')
-    body.append(f'<text x="{label_w + plot_w / 2}" y="{axis_y + 16}" text-anchor="middle">seconds '
-                "(box p25–p75, bar median, orange p95)</text>")
+    body.append(
+        f'<text x="{label_w + plot_w / 2}" y="{axis_y + 16}" text-anchor="middle">seconds '
+        "(box p25–p75, bar median, orange p95)</text>"
+    )
     return _svg(label_w + plot_w + 30, axis_y + 22, "latency per stage", body)
 
 
@@ -182,8 +205,8 @@ def _header(report: EvalReport) -> str:
         ("answerer", config.get("llm", "?")),
         (
             "questions",
-            f"{counts.get('questions', 0)} ({counts.get('passed', 0)} passed, {counts.get('refused', 0)} refused, "
-            f"{counts.get('errors', 0)} errors)",
+            f"{counts.get('questions', 0)} ({counts.get('passed', 0)} passed, "
+            f"{counts.get('refused', 0)} refused, {counts.get('errors', 0)} errors)",
         ),
     ]
     if report.compared_with:
@@ -211,13 +234,17 @@ def _metrics_table(report: EvalReport) -> str:
     for delta in report.deltas:
         css = "regression" if delta.regression else ("better" if delta.improved else "")
         flag = "REGRESSION" if delta.regression else ("better" if delta.improved else "")
-        rows.append(
-            f'<tr class="{css}"><td>{_e(delta.metric)}</td><td class="num">{_e(format_value(delta.metric, delta.old))}'
-            f'</td><td class="num">{_e(format_value(delta.metric, delta.new))}</td>'
-            f'<td class="num">{_e(format_change(delta))}</td><td>{flag}</td></tr>'
-        )
+        cells = [
+            format_value(delta.metric, delta.old),
+            format_value(delta.metric, delta.new),
+            format_change(delta),
+        ]
+        numbers = "".join(f'<td class="num">{_e(cell)}</td>' for cell in cells)
+        rows.append(f'<tr class="{css}"><td>{_e(delta.metric)}</td>{numbers}<td>{flag}</td></tr>')
     return (
-        "<table><tr><th>metric</th><th>old</th><th>new</th><th>change</th><th></th></tr>" + "".join(rows) + "</table>"
+        "<table><tr><th>metric</th><th>old</th><th>new</th><th>change</th><th></th></tr>"
+        + "".join(rows)
+        + "</table>"
     )
 
 
@@ -257,10 +284,14 @@ def _citations(row: Mapping[str, Any]) -> str:
 
 def _retrieved(row: Mapping[str, Any]) -> str:
     gold = row["gold"].get("articles", [])
+    refs = row.get("retrieved", [])[: max(STANDARD_KS)]
+    # A file stem names an article only when the file holds one (seeds/000_x.txt), not a corpus.jsonl.
+    stem_counts = Counter(ref.get("stem") for ref in refs)
     names = []
-    for ref in row.get("retrieved", [])[: max(STANDARD_KS)]:
-        name = ref.get("stem") or ref["article_id"]
-        is_gold = ref["article_id"] in gold or ref.get("stem") in gold
+    for ref in refs:
+        stem = ref.get("stem")
+        name = stem if stem and stem_counts[stem] == 1 else ref["article_id"]
+        is_gold = ref["article_id"] in gold or (stem is not None and stem in gold)
         names.append(f'<span class="gold">{_e(name)}</span>' if is_gold else _e(name))
     return ", ".join(names) or '<span class="muted">none</span>'
 
@@ -281,13 +312,18 @@ def _question_rows(report: EvalReport) -> str:
     out = []
     for row in report.rows:
         if row.get("error"):
-            result, answer = '<span class="fail">ERROR</span>', f'<span class="fail">{_e(row["error"])}</span>'
+            result, answer = (
+                '<span class="fail">ERROR</span>',
+                f'<span class="fail">{_e(row["error"])}</span>',
+            )
         else:
             result = '<span class="pass">pass</span>' if row["passed"] else '<span class="fail">FAIL</span>'
             answer = _e(row["answer"]) + (' <span class="muted">(refused)</span>' if row["refused"] else "")
             if row.get("judge"):
                 verdict = row["judge"]
-                answer += f'<br><span class="muted">judge: {_e(verdict["label"])} {_e(verdict["reason"])}</span>'
+                answer += (
+                    f'<br><span class="muted">judge: {_e(verdict["label"])} {_e(verdict["reason"])}</span>'
+                )
         total = row.get("timings", {}).get("total")
         out.append(
             f"<tr><td>{_e(row['id'])}</td><td>{result}</td><td>{_question_cell(row)}</td>"
@@ -296,7 +332,8 @@ def _question_rows(report: EvalReport) -> str:
         )
     header = (
         "<tr><th>id</th><th>result</th><th>question</th><th>expected</th><th>answer</th>"
-        "<th>citations (click for the passage)</th><th>retrieved articles (gold in bold)</th><th>total s</th></tr>"
+        "<th>citations (click for the passage)</th><th>retrieved articles (gold in bold)</th>"
+        "<th>total s</th></tr>"
     )
     return f"<table>{header}{''.join(out)}</table>"
 
@@ -305,12 +342,16 @@ def render_html(report: EvalReport) -> str:
     old = {d.metric: d.old for d in report.deltas} if report.deltas else None
     charts = [f"<figure><figcaption>Metrics</figcaption>{metric_bars_svg(report.metrics, old)}</figure>"]
     if report.curve:
-        charts.append(f"<figure><figcaption>Retrieval: hit@k and recall@k</figcaption>{hit_curve_svg(report.curve)}</figure>")
+        charts.append(
+            "<figure><figcaption>Retrieval: hit@k and recall@k</figcaption>"
+            f"{hit_curve_svg(report.curve)}</figure>"
+        )
     charts.append(f"<figure><figcaption>Latency per stage</figcaption>{latency_svg(report.rows)}</figure>")
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-        f"<title>qa-bot evaluation: {_e(report.config.get('dataset', ''))}</title><style>{CSS}</style></head><body>"
+        f"<title>qa-bot evaluation: {_e(report.config.get('dataset', ''))}</title>"
+        f"<style>{CSS}</style></head><body>"
         + _header(report)
         + "<h2>Charts</h2><div class='charts'>"
         + "".join(charts)

@@ -354,7 +354,9 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, float | None
         "token_f1": _mean([row["metrics"].get("f1") or 0.0 for row in answerable]),
         "mc_accuracy": _rate([row["metrics"]["mc_correct"] for row in with_choices]),
         "mrr": _mean([reciprocal_rank(row["metrics"]["gold_ranks"]) for row in retrieval]),
-        "citation_precision": _ratio(sum(c["supported_pairs"] for c in checked), sum(c["pairs"] for c in checked)),
+        "citation_precision": _ratio(
+            sum(c["supported_pairs"] for c in checked), sum(c["pairs"] for c in checked)
+        ),
         "citation_recall": _ratio(
             sum(c["supported_sentences"] for c in checked), sum(c["sentences"] for c in checked)
         ),
@@ -373,7 +375,9 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, float | None
     for k in STANDARD_KS:
         if k <= depth:
             metrics[f"hit@{k}"] = _rate([hit_at_k(row["metrics"]["gold_ranks"], k) for row in retrieval])
-            metrics[f"recall@{k}"] = _mean([recall_at_k(row["metrics"]["gold_ranks"], k) for row in retrieval])
+            metrics[f"recall@{k}"] = _mean(
+                [recall_at_k(row["metrics"]["gold_ranks"], k) for row in retrieval]
+            )
     metrics.update(latency_summary(row.get("timings", {}) for row in rows if not row.get("error")))
 
     counts = {

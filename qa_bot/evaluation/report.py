@@ -94,7 +94,9 @@ def load_report(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such report. Give the report.json of an earlier `qa-bot eval`.") from None
+        raise FileNotFoundError(
+            f"{path}: no such report. Give the report.json of an earlier `qa-bot eval`."
+        ) from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not a report.json ({exc.msg} at line {exc.lineno}).") from None
     if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
@@ -109,7 +111,7 @@ def load_report(path: Path) -> dict[str, Any]:
 def _metrics_of(report: EvalReport | Mapping[str, Any]) -> Mapping[str, float | None]:
     if isinstance(report, EvalReport):
         return report.metrics
-    return report["metrics"] if "metrics" in report else report
+    return report.get("metrics", report)
 
 
 def compare_reports(
@@ -137,7 +139,9 @@ def compare_reports(
         if change is not None:
             worse_by = change if delta.lower_is_better else -change
             if delta.kind == "latency":
-                delta.regression = worse_by > latency_floor_s and worse_by > latency_tolerance * abs(delta.old)
+                delta.regression = worse_by > latency_floor_s and worse_by > latency_tolerance * abs(
+                    delta.old
+                )
             else:
                 delta.regression = worse_by > tolerance + 1e-12
         deltas.append(delta)
@@ -156,7 +160,9 @@ def load_thresholds(path: Path) -> dict[str, Any]:
     return data
 
 
-def _threshold_pairs(thresholds: Mapping[str, Any], where: str = "thresholds") -> list[tuple[str, str, float]]:
+def _threshold_pairs(
+    thresholds: Mapping[str, Any], where: str = "thresholds"
+) -> list[tuple[str, str, float]]:
     """(metric, "min" | "max", limit): explicit min/max tables, else the metric's own direction."""
     pairs = []
     for key, value in thresholds.items():
@@ -246,7 +252,8 @@ def render_markdown(report: EvalReport) -> str:
         "# qa-bot evaluation",
         "",
         f"- dataset: `{_md(config.get('dataset', '?'))}`",
-        f"- date: {_md(config.get('created', '?'))}; git commit: `{_md(config.get('git_commit') or 'unknown')}`",
+        f"- date: {_md(config.get('created', '?'))}",
+        f"- git commit: `{_md(config.get('git_commit') or 'unknown')}`",
         f"- answerer: {_md(config.get('llm', '?'))}; questions: {report.counts.get('questions', 0)} "
         f"({report.counts.get('passed', 0)} passed, {report.counts.get('errors', 0)} errors)",
         "",

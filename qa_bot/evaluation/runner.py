@@ -37,8 +37,10 @@ from qa_bot.evaluation.metrics import (
 from qa_bot.evaluation.report import EvalReport, check_thresholds, compare_reports, load_report, write_reports
 
 ROWS_FILE = "rows.jsonl"
-# The ranking scored by hit@k / recall@k / MRR goes this deep when the bot can retrieve on its own.
+# The ranking scored by hit@k / recall@k / MRR goes this many articles deep when the bot can retrieve
+# on its own. An article comes back as several passages, so that many articles take more passages.
 DEFAULT_RETRIEVAL_DEPTH = 10
+PASSAGES_PER_ARTICLE = 3
 
 Progress = Callable[[int, int, dict[str, Any]], None]  # (done, total, the row just finished)
 
@@ -63,7 +65,8 @@ def run_eval(
 
     bot: a QABot, or anything with `ask(question, *, history, as_of[, k]) -> Answer`; `ingest(paths)`
         when a corpus is given; `retrieve(question, *, as_of, k) -> list[Passage]` (optional) to score
-        retrieval `retrieval_depth` articles deep instead of only on the passages the answer saw.
+        retrieval `retrieval_depth` articles deep instead of only on the passages the answer saw
+        (the bot's relevance floor may still return fewer).
     k: passages per answer (passed to ask); None keeps the bot's setting.
     config: what identifies the run (settings, dataset, answerer; see `eval_config`). Rows from an
         earlier run resume only when it, k, the corpus and the retrieval depth are unchanged.
@@ -75,6 +78,9 @@ def run_eval(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    previous = (
+        load_report(compare) if compare is not None else None
+    )  # a wrong path fails now, not after the run
     items = items[:limit] if limit is not None else list(items)
     identity = {
         **dict(config or {}),
@@ -95,6 +101,10 @@ def run_eval(
     ingest_summary = None
     if corpus and pending:
         ingest_summary = _summarize_ingest(bot.ingest([Path(path) for path in corpus]))
+        if ingest_summary and ingest_summary.get("failed"):
+            report_warnings.append(
+                f"{len(ingest_summary['failed'])} corpus file(s) failed to load; see config.ingest.failed."
+            )
     support = support or load_support_checker()
     if support is None:
         report_warnings.append(
@@ -131,14 +141,32 @@ def run_eval(
         curve=hit_curve(rows),
         warnings=report_warnings,
     )
-    if compare is not None:
-        report.deltas = compare_reports(report, load_report(compare))
+    if previous is not None:
+        report.deltas = compare_reports(report, previous)
         report.compared_with = str(compare)
+        report.warnings += _comparability_warnings(report, previous)
     if thresholds:
         report.gate_failures = check_thresholds(report, thresholds)
     write_reports(report, out_dir)
     report.paths["rows"] = rows_path
     return report
+
+
+def _comparability_warnings(report: EvalReport, previous: Mapping[str, Any]) -> list[str]:
+    """Deltas between runs on different questions say little: say so next to them."""
+    messages = []
+    old_dataset = previous.get("config", {}).get("dataset")
+    if old_dataset != report.config.get("dataset"):
+        messages.append(
+            f"The previous run used another dataset ({old_dataset}): deltas compare different questions."
+        )
+    old_count = previous.get("counts", {}).get("questions")
+    if old_count is not None and old_count != report.counts["questions"]:
+        messages.append(
+            f"The previous run had {old_count} questions, this one {report.counts['questions']}: "
+            "deltas partly reflect the different questions."
+        )
+    return messages
 
 
 # ------------------------------------------------------------------------------------------------
@@ -167,16 +195,19 @@ def evaluate_item(
         row["timings"] = {"total": time.perf_counter() - started}
         return row
     wall = time.perf_counter() - started
-    ranking = answer.passages
-    row["ranking_from"] = "answer passages"
+    ranking, row["ranking_from"] = article_refs(answer.passages), "answer passages"
     if retrieval_depth and hasattr(bot, "retrieve") and not answer.error:
         try:
             query = answer.standalone_question or item.question
-            ranking = bot.retrieve(query, as_of=item.date, k=retrieval_depth)
-            row["ranking_from"] = f"retrieve(k={retrieval_depth})"
+            passages = bot.retrieve(query, as_of=item.date, k=retrieval_depth * PASSAGES_PER_ARTICLE)
+            ranking = article_refs(passages)[:retrieval_depth]
+            row["ranking_from"] = (
+                f"retrieve(k={retrieval_depth * PASSAGES_PER_ARTICLE}), top {retrieval_depth} articles"
+            )
         except Exception as exc:  # the answer is still worth scoring on the passages it saw
             row["ranking_error"] = f"{type(exc).__name__}: {exc}"
-    _fill_answer(row, answer, ranking, wall)
+    _fill_answer(row, answer, wall)
+    row["retrieved"] = [{"article_id": ref.article_id, "stem": ref.stem} for ref in ranking]
     _score(row, item, support)
     if judge is not None and not row["refused"] and not row["error"]:
         row["judge"] = _judge(judge, answer, item)
@@ -187,7 +218,9 @@ def _judge(judge, answer, item: EvalItem) -> dict[str, Any]:
     from qa_bot.evaluation.judge import judge_faithfulness
 
     try:
-        verdict = judge_faithfulness(judge, answer.standalone_question or item.question, answer.text, answer.passages)
+        verdict = judge_faithfulness(
+            judge, answer.standalone_question or item.question, answer.text, answer.passages
+        )
     except Exception as exc:  # a failing judge must not lose the answer's own scores
         return {"label": "ERROR", "score": None, "reason": f"{type(exc).__name__}: {exc}"}
     return {"label": verdict.label, "score": verdict.score, "reason": verdict.reason}
@@ -223,7 +256,7 @@ def _turns(history: list[HistoryTurn]) -> list:
     return [Turn(question=turn.question, answer=turn.answer) for turn in history]
 
 
-def _fill_answer(row: dict[str, Any], answer, ranking, wall: float) -> None:
+def _fill_answer(row: dict[str, Any], answer, wall: float) -> None:
     row["answer"] = answer.text
     row["refused"] = bool(answer.refused)
     row["error"] = answer.error
@@ -234,7 +267,6 @@ def _fill_answer(row: dict[str, Any], answer, ranking, wall: float) -> None:
         {"text": s.text, "citations": list(s.citations), "supported": s.supported} for s in answer.sentences
     ]
     row["citations"] = [_citation_row(citation) for citation in answer.citations]
-    row["retrieved"] = [{"article_id": ref.article_id, "stem": ref.stem} for ref in article_refs(ranking)]
 
 
 def _citation_row(citation) -> dict[str, Any]:
@@ -268,7 +300,9 @@ def _score(row: dict[str, Any], item: EvalItem, support: SupportChecker | None) 
             cited = [ArticleRef(c["article_id"], c["stem"]) for c in row["citations"]]
             metrics["cites_gold"] = answered and cites_gold(cited, item.articles)
         if item.choices and item.correct_choice:
-            metrics["mc_correct"] = answered and choice_correct(row["answer"], item.choices, item.correct_choice)
+            metrics["mc_correct"] = answered and choice_correct(
+                row["answer"], item.choices, item.correct_choice
+            )
     passages_by_n = {c["n"]: c["passage"] for c in row["citations"]}
     metrics["citations"] = citation_counts(row["sentences"], passages_by_n, support).as_dict()
     metrics["support_checked"] = support is not None
@@ -307,6 +341,8 @@ def load_finished_rows(rows_path: Path, fingerprint: str, messages: list[str]) -
             row = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if not isinstance(row, dict) or "id" not in row:
+            continue
         if row.get("fingerprint") != fingerprint:
             other_fingerprints.add(str(row.get("fingerprint")))
             continue
@@ -344,7 +380,9 @@ def _still_valid(row: dict[str, Any] | None, item: EvalItem) -> bool:
 # Run description
 
 
-def eval_config(settings=None, *, dataset: Path | str, llm: str | None = None, **extra: Any) -> dict[str, Any]:
+def eval_config(
+    settings=None, *, dataset: Path | str, llm: str | None = None, **extra: Any
+) -> dict[str, Any]:
     """The `config` for run_eval: the dataset, the answerer, and every setting (secrets masked)."""
     config: dict[str, Any] = {"dataset": str(dataset)}
     if settings is not None:
@@ -374,7 +412,13 @@ def git_commit() -> str | None:
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, env=env, capture_output=True, text=True, timeout=10, check=True
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],

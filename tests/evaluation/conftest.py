@@ -18,8 +18,14 @@ from qa_bot.retrieval import Passage
 def passage(article_id: str, text: str, *, stem: str | None = None) -> Passage:
     path = f"/articles/{stem}.txt" if stem else None
     return Passage(
-        chunk_id=f"{article_id}:0", article_id=article_id, text=text, start=100, end=100 + len(text),
-        title=f"Title of {article_id}", date="2023-04-16", path=path,
+        chunk_id=f"{article_id}:0",
+        article_id=article_id,
+        text=text,
+        start=100,
+        end=100 + len(text),
+        title=f"Title of {article_id}",
+        date="2023-04-16",
+        path=path,
     )
 
 
@@ -52,13 +58,23 @@ class ScriptedBot:
         if script.raises is not None:
             raise script.raises
         if script.refused:
-            return Answer(question=question, text=REFUSAL_MESSAGE, refused=True, passages=script.passages,
-                          timings={"retrieve": 0.01, "total": 0.02})
+            return Answer(
+                question=question,
+                text=REFUSAL_MESSAGE,
+                refused=True,
+                passages=script.passages,
+                timings={"retrieve": 0.01, "total": 0.02},
+            )
         text = " ".join(f"{s} [{', '.join(map(str, ns))}]." if ns else f"{s}." for s, ns in script.sentences)
         cited = sorted({n for _, ns in script.sentences for n in ns})
         citations = [
-            Citation(n=n, passage=script.passages[n - 1], quote_start=script.passages[n - 1].start,
-                     quote_end=script.passages[n - 1].start + 10, support=0.9)
+            Citation(
+                n=n,
+                passage=script.passages[n - 1],
+                quote_start=script.passages[n - 1].start,
+                quote_end=script.passages[n - 1].start + 10,
+                support=0.9,
+            )
             for n in cited
         ]
         return Answer(
@@ -91,9 +107,11 @@ SEED_ITEMS_JSONL = [
     {"id": "price", "question": "Who is the spokesperson?", "answers": [["Ned Price", "Price"]],
      "articles": ["meeting-article"]},
     {"id": "follow", "question": "What did they discuss?", "answers": ["regional", "global"], "all": True,
-     "articles": ["000_call"], "history": [{"question": "Who did Jaishankar call?", "answer": "Blinken [1]."}]},
+     "articles": ["000_call"],
+     "history": [{"question": "Who did Jaishankar call?", "answer": "Blinken [1]."}]},
     {"id": "none", "question": "What did Blinken eat?", "unanswerable": True},
-    {"id": "where", "question": "Where did they meet?", "answers": ["Delhi"], "articles": ["meeting-article"]},
+    {"id": "where", "question": "Where did they meet?", "answers": ["Delhi"],
+     "articles": ["meeting-article"]},
 ]  # fmt: skip
 
 

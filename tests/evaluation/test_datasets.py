@@ -55,8 +55,15 @@ def test_fields_are_read_with_defaults(tmp_path):
     path = _write(
         tmp_path,
         GOOD,
-        {"id": "q2", "question": "And?", "answers": ["a", ["b", "c"]], "all": True, "date": "2023-04-16",
-         "history": [{"question": "Who?", "answer": "Blinken [1]."}], "articles": ["000_x"]},
+        {
+            "id": "q2",
+            "question": "And?",
+            "answers": ["a", ["b", "c"]],
+            "all": True,
+            "date": "2023-04-16",
+            "history": [{"question": "Who?", "answer": "Blinken [1]."}],
+            "articles": ["000_x"],
+        },
     )
     first, second = load_dataset(path)
     assert (first.all_required, first.unanswerable, first.date, first.history) == (False, False, None, [])
@@ -72,10 +79,16 @@ def test_fields_are_read_with_defaults(tmp_path):
         ({"id": "q", "question": "", "answers": ["x"]}, 'field "question" must be a non-empty string'),
         ({"id": "q", "question": "Q?", "answers": "Sunday"}, 'field "answers" must be a list'),
         ({"id": "q", "question": "Q?", "answers": ["x"], "all": "yes"}, 'field "all" must be true or false'),
-        ({"id": "q", "question": "Q?", "answers": ["x"], "date": "16/04/2023"}, 'field "date" must be a date'),
+        (
+            {"id": "q", "question": "Q?", "answers": ["x"], "date": "16/04/2023"},
+            'field "date" must be a date',
+        ),
         ({"id": "q", "question": "Q?", "answers": ["x"], "history": [{"q": "?"}]}, 'field "history"'),
         ({"id": "q", "question": "Q?", "answer": ["x"]}, 'unknown field "answer". Did you mean "answers"?'),
-        ({"id": "q", "question": "Q?", "answers": ["x"], "choices": ["a"], "correct_choice": "b"}, "correct_choice"),
+        (
+            {"id": "q", "question": "Q?", "answers": ["x"], "choices": ["a"], "correct_choice": "b"},
+            "correct_choice",
+        ),
     ],
 )
 def test_bad_rows_name_file_line_and_field(tmp_path, record, message):

@@ -29,15 +29,16 @@ def test_verdicts_are_parsed_from_the_first_verdict_word():
     assert unparsed.label == "UNPARSED" and unparsed.score is None
 
 
-def test_judge_grades_each_answer_and_the_report_averages_the_scores(dataset_path, scripted_bot, fakellm, tmp_path):
+def test_judge_grades_each_answer_and_the_report_averages_the_scores(
+    dataset_path, scripted_bot, fakellm, tmp_path
+):
     report = run_eval(scripted_bot, load_dataset(dataset_path), tmp_path / "out", config={"dataset": "x"},
                       judge=_judge(fakellm(JUDGE_RULES)))  # fmt: skip
 
     rows = {row["id"]: row for row in report.rows}
     assert rows["day"]["judge"]["label"] == "FAITHFUL"
-    assert rows["follow"]["judge"] == {
-        "label": "UNFAITHFUL", "score": 0.0, "reason": "the passage is about the Federal Reserve, not the call"
-    }  # fmt: skip
+    reason = "the passage is about the Federal Reserve, not the call"
+    assert rows["follow"]["judge"] == {"label": "UNFAITHFUL", "score": 0.0, "reason": reason}
     assert "judge" not in rows["none"]  # a refusal has nothing to judge
     assert rows["price"]["judge"]["label"] == "UNPARSED"  # fakellm's echo names no verdict
     assert report.metrics["judge_faithfulness"] == pytest.approx(0.5)

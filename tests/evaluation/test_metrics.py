@@ -92,7 +92,11 @@ def test_article_refs_keep_first_occurrence_order_and_file_stems():
 
 def test_gold_matches_article_id_or_file_stem():
     retrieved = [ArticleRef("x1", "000_seed"), ArticleRef("x2"), ArticleRef("gold-id")]
-    assert gold_ranks(retrieved, ["000_seed", "gold-id", "missing"]) == {"000_seed": 1, "gold-id": 3, "missing": None}
+    assert gold_ranks(retrieved, ["000_seed", "gold-id", "missing"]) == {
+        "000_seed": 1,
+        "gold-id": 3,
+        "missing": None,
+    }
 
 
 def test_hit_recall_and_mrr_at_k():
@@ -158,9 +162,19 @@ def test_latency_summary_per_stage():
     assert summary["latency.total.p95"] == pytest.approx(2.9)
 
 
-def _row(*, unanswerable=False, refused=False, correct=None, ranks=None, error=None, timings=None, cites=None):
-    metrics = {"citations": {"pairs": 0, "supported_pairs": 0, "sentences": 1, "cited_sentences": 1,
-                             "supported_sentences": 0}, "support_checked": False}
+def _row(
+    *, unanswerable=False, refused=False, correct=None, ranks=None, error=None, timings=None, cites=None
+):
+    metrics = {
+        "citations": {
+            "pairs": 0,
+            "supported_pairs": 0,
+            "sentences": 1,
+            "cited_sentences": 1,
+            "supported_sentences": 0,
+        },
+        "support_checked": False,
+    }
     if not unanswerable:
         metrics.update(correct=correct, f1=1.0 if correct else 0.0, cites_gold=cites)
         if ranks is not None:
@@ -193,7 +207,11 @@ def test_aggregate_refusal_rates_are_split_by_answerability():
 
 
 def test_aggregate_retrieval_metrics_only_up_to_the_depth_retrieved():
-    rows = [_row(correct=True, ranks={"g": 1}), _row(correct=False, ranks={"g": 3}), _row(correct=False, ranks={"g": None})]
+    rows = [
+        _row(correct=True, ranks={"g": 1}),
+        _row(correct=False, ranks={"g": 3}),
+        _row(correct=False, ranks={"g": None}),
+    ]
     metrics, counts = aggregate(rows)
     assert metrics["hit@1"] == pytest.approx(1 / 3)
     assert metrics["hit@3"] == pytest.approx(2 / 3)

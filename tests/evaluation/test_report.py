@@ -73,6 +73,7 @@ def test_html_shows_each_question_with_its_cited_passage(report, tmp_path):
     page = (tmp_path / "out" / "report.html").read_text()
     assert "Which day was the call?" in page
     assert "<mark>Jaishankar</mark> spoke with Antony Blinken" in page  # the quoted span of the passage
+    assert '<span class="gold">000_call</span>' in page  # a gold article named by its file stem
     assert page.count('class="fail">FAIL') == 1
 
 
@@ -127,7 +128,7 @@ def test_load_report_explains_a_wrong_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such report"):
         load_report(tmp_path / "missing.json")
     (tmp_path / "x.json").write_text("[1]")
-    with pytest.raises(ValueError, match="no \"metrics\" object"):
+    with pytest.raises(ValueError, match='no "metrics" object'):
         load_report(tmp_path / "x.json")
 
 

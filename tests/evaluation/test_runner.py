@@ -60,8 +60,12 @@ def test_citation_precision_uses_the_answer_modules_support_score(dataset_path, 
     assert report.metrics["gold_citation_rate"] == pytest.approx(3 / 4)  # "follow" cites a non-gold article
 
 
-def test_a_failing_question_becomes_an_error_row_and_the_run_goes_on(dataset_path, scripts, make_bot, tmp_path):
-    scripts["Who is the spokesperson?"] = replace(scripts["Who is the spokesperson?"], raises=RuntimeError("index is locked"))
+def test_a_failing_question_becomes_an_error_row_and_the_run_goes_on(
+    dataset_path, scripts, make_bot, tmp_path
+):
+    scripts["Who is the spokesperson?"] = replace(
+        scripts["Who is the spokesperson?"], raises=RuntimeError("index is locked")
+    )
     report = run_eval(make_bot(), load_dataset(dataset_path), tmp_path / "out", config=CONFIG)
 
     rows = {row["id"]: row for row in report.rows}
@@ -70,10 +74,15 @@ def test_a_failing_question_becomes_an_error_row_and_the_run_goes_on(dataset_pat
     assert report.metrics["error_rate"] == pytest.approx(1 / 5)
 
 
-def test_a_crash_keeps_finished_rows_and_the_rerun_asks_only_the_rest(dataset_path, scripts, make_bot, tmp_path):
+def test_a_crash_keeps_finished_rows_and_the_rerun_asks_only_the_rest(
+    dataset_path, scripts, make_bot, tmp_path
+):
     out = tmp_path / "out"
     items = load_dataset(dataset_path)
-    crashing = {**scripts, "What did they discuss?": replace(scripts["What did they discuss?"], raises=KeyboardInterrupt())}
+    crashing = {
+        **scripts,
+        "What did they discuss?": replace(scripts["What did they discuss?"], raises=KeyboardInterrupt()),
+    }
     with pytest.raises(KeyboardInterrupt):
         run_eval(make_bot(crashing), items, out, config=CONFIG)
     assert [row["id"] for row in rows_in(out)] == ["day", "price"]
@@ -87,7 +96,9 @@ def test_a_crash_keeps_finished_rows_and_the_rerun_asks_only_the_rest(dataset_pa
     assert len(rows_in(out)) == 5
 
 
-def test_a_torn_last_line_is_dropped_and_that_question_asked_again(dataset_path, scripted_bot, make_bot, tmp_path):
+def test_a_torn_last_line_is_dropped_and_that_question_asked_again(
+    dataset_path, scripted_bot, make_bot, tmp_path
+):
     out = tmp_path / "out"
     items = load_dataset(dataset_path)
     run_eval(scripted_bot, items, out, config=CONFIG)
@@ -100,7 +111,9 @@ def test_a_torn_last_line_is_dropped_and_that_question_asked_again(dataset_path,
     assert len(report.rows) == 5 and len(rows_in(out)) == 5
 
 
-def test_rows_of_another_configuration_are_moved_aside_with_a_warning(dataset_path, scripted_bot, make_bot, tmp_path):
+def test_rows_of_another_configuration_are_moved_aside_with_a_warning(
+    dataset_path, scripted_bot, make_bot, tmp_path
+):
     out = tmp_path / "out"
     items = load_dataset(dataset_path)
     run_eval(scripted_bot, items, out, config=CONFIG)
@@ -134,18 +147,31 @@ def test_limit_and_corpus(dataset_path, scripted_bot, tmp_path):
     assert report.config["ingest"] == {"result": "{'added': 1}"}
 
 
-def test_reports_are_written_and_compared_with_the_previous_run(dataset_path, scripted_bot, scripts, make_bot, tmp_path):
+def test_reports_are_written_and_compared_with_the_previous_run(
+    dataset_path, scripted_bot, scripts, make_bot, tmp_path
+):
     items = load_dataset(dataset_path)
     first = run_eval(scripted_bot, items, tmp_path / "first", config=CONFIG)
-    assert {path.name for path in first.paths.values()} == {"report.json", "report.md", "report.html", ROWS_FILE}
+    assert {path.name for path in first.paths.values()} == {
+        "report.json",
+        "report.md",
+        "report.html",
+        ROWS_FILE,
+    }
 
     day = "Which day was the call?"
     worse = {**scripts, day: replace(scripts[day], sentences=[("The call was on Monday", [1])])}
-    second = run_eval(make_bot(worse), items, tmp_path / "second", config=CONFIG,
-                      compare=tmp_path / "first" / "report.json", thresholds={"answer_accuracy": 0.9})  # fmt: skip
+    previous = tmp_path / "first" / "report.json"
+    gate = {"answer_accuracy": 0.9}
+    second = run_eval(
+        make_bot(worse), items, tmp_path / "second", config=CONFIG, compare=previous, thresholds=gate
+    )
     regressed = {delta.metric for delta in second.regressions}
     assert {"answer_accuracy", "pass_rate"} <= regressed
     assert second.gate_failures == ["answer_accuracy = 0.500, below the minimum 0.9."]
+    assert second.warnings == []  # same dataset, same questions: the deltas are comparable
+    limited = run_eval(make_bot(worse), items, tmp_path / "third", config=CONFIG, compare=previous, limit=2)
+    assert any("previous run had 5 questions, this one 2" in warning for warning in limited.warnings)
     saved = json.loads((tmp_path / "second" / "report.json").read_text())
     assert saved["compared_with"].endswith("report.json")
     assert any(d["metric"] == "answer_accuracy" and d["regression"] for d in saved["deltas"])
@@ -163,7 +189,9 @@ def test_the_seed_set_runs_through_a_real_extractive_qabot(settings_factory, tmp
     settings = settings_factory(llm="extractive")
     items = load_dataset(SEED_QA)
     out = tmp_path / "out"
-    report = run_eval(QABot(settings), items, out, corpus=[SEEDS], config=eval_config(settings, dataset=SEED_QA))
+    report = run_eval(
+        QABot(settings), items, out, corpus=[SEEDS], config=eval_config(settings, dataset=SEED_QA)
+    )
 
     rows = {row["id"]: row for row in report.rows}
     assert len(rows) == len(items) and report.counts["errors"] == 0
@@ -171,11 +199,37 @@ def test_the_seed_set_runs_through_a_real_extractive_qabot(settings_factory, tmp
     assert first["passed"] and "Sunday" in first["answer"]
     assert {c["stem"] for c in first["citations"]} == {"000_092cfdeac746b4f0"}  # gold given as a file stem
     assert first["metrics"]["gold_ranks"]["000_092cfdeac746b4f0"] is not None
-    assert rows["follow-01"]["history"] and not rows["follow-01"]["error"]  # history reached the service as Turns
+    assert (
+        rows["follow-01"]["history"] and not rows["follow-01"]["error"]
+    )  # history reached the service as Turns
     assert report.metrics["hit@1"] > 0 and report.metrics["citation_precision"] is not None
     assert report.config["settings"]["llm"] == "extractive" and report.config["ingest"]["added"] == 2
 
     # Everything is finished: a second run reads the rows back and asks nothing.
-    again = run_eval(QABot(settings), items, out, corpus=[SEEDS], config=eval_config(settings, dataset=SEED_QA))
+    again = run_eval(
+        QABot(settings), items, out, corpus=[SEEDS], config=eval_config(settings, dataset=SEED_QA)
+    )
     assert again.config["ingest"] is None
     assert again.metrics == report.metrics
+
+
+def test_retrieval_is_scored_on_the_bots_own_deeper_ranking_when_it_has_one(dataset_path, make_bot, tmp_path):
+    retrieved_with = []
+
+    class RetrievingBot(type(make_bot())):
+        def retrieve(self, question, *, as_of=None, k=None):
+            retrieved_with.append((question, as_of, k))
+            # The answer saw only the Fed passage; the deeper ranking finds the gold article second.
+            return [
+                self.scripts["What did they discuss?"].passages[0],
+                *self.scripts["Which day was the call?"].passages,
+            ]
+
+    report = run_eval(
+        RetrievingBot(make_bot().scripts), load_dataset(dataset_path), tmp_path / "out", config=CONFIG
+    )
+
+    follow = {row["id"]: row for row in report.rows}["follow"]
+    assert [ref["article_id"] for ref in follow["retrieved"]] == ["other-article", "call-article"]
+    assert follow["metrics"]["gold_ranks"] == {"000_call": 2}
+    assert ("What did they discuss?", None, 30) in retrieved_with  # 10 articles deep, 3 passages each

@@ -1,0 +1,212 @@
+"""The chat in a real browser: `streamlit run ui/app.py` on 127.0.0.1, driven with Debian's Chromium
+through Playwright, the seed articles indexed on first start, a scripted LLM server (fakellm).
+
+Screenshots go to test-artifacts/ (look at them: the test checks the DOM, a person checks the look).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qa_bot.settings import PROJECT_ROOT, Settings
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+]  # fmt: skip
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+CALL_ARTICLE = "000_092cfdeac746b4f0.txt"
+STARTUP_TIMEOUT_S = 90
+ANSWER_TIMEOUT_MS = 120_000  # the first start indexes the seeds on 2 shared cores
+
+DAY_QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"
+HARBOUR_QUESTION = "When did the harbour authority of Port Elspeth reopen the northern pier?"
+RULES = [
+    {"name": "day", "when": {"messages_contain": "which day did jaishankar"},
+     "respond": {"content": "They spoke on Sunday [1]."}},
+    {"name": "harbour", "when": {"messages_contain": "when did the harbour authority"},
+     "respond": {"content": "The northern pier reopened on Thursday [1]."}},
+]  # fmt: skip
+HOSTILE_ARTICLE = (
+    "title Port Elspeth <b>harbour</b> news\ndate 2024-05-02\n\n"
+    "The harbour authority of Port Elspeth reopened the northern pier on Thursday after repairs. "
+    '<script>window.__xss=1</script> <img src=x onerror="window.__xss=2"> '
+    "[click](javascript:window.__xss=3) ![x](http://127.0.0.1:9/x.png)\n"
+)
+# Records the partial answer the page showed while tokens arrived (the element is replaced after).
+WATCH_STREAMING = """() => {
+    window.__streamed = [];
+    new MutationObserver(() => {
+        const partial = document.querySelector('.qa-streaming');
+        const seen = window.__streamed;
+        if (partial && seen[seen.length - 1] !== partial.textContent) seen.push(partial.textContent);
+    }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def _settings_env_names() -> set[str]:
+    names = set()
+    for field in Settings.model_fields.values():
+        for choice in getattr(field.validation_alias, "choices", [field.validation_alias]):
+            if isinstance(choice, str):
+                names.add(choice.upper())
+    return names
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def chat_url(tmp_path, fakellm) -> Iterator[str]:
+    """A running `streamlit run ui/app.py`; its data directory is fresh, so the seeds get indexed."""
+    env = {k: v for k, v in os.environ.items() if k.upper() not in _settings_env_names()}
+    env.update(
+        QA_BOT_DATA_DIR=str(tmp_path / "data"),
+        QA_BOT_CORPUS=json.dumps([str(PROJECT_ROOT / "seeds")]),
+        QA_BOT_LLM="openai-compatible",
+        OPENAI_BASE_URL=fakellm(RULES),
+        QA_BOT_MODEL="test",
+        QA_BOT_LLM_MAX_RETRIES="0",
+    )
+    port = _free_port()
+    log_path = tmp_path / "streamlit.log"
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
+        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "none",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        # cwd: the test's folder, so that a developer's .env stays out of it
+        process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_health(f"http://127.0.0.1:{port}", process, log_path)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        # The server log tells what went wrong in the app when a check fails.
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "streamlit.log").write_bytes(log_path.read_bytes())
+
+
+def _wait_for_health(root: str, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{root}/_stcore/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"streamlit did not answer /_stcore/health in {STARTUP_TIMEOUT_S} s")
+
+
+@pytest.fixture
+def page(tmp_path):
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's Chromium (`apt-get install -y chromium`); "
+            "the browser test needs it and does not download one."
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        alerts: list[str] = []
+        page.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
+        page.alerts = alerts
+        yield page
+        context.close()
+        browser.close()
+
+
+def ask(page, question: str) -> None:
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    box.press("Enter")
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_runs_nothing(chat_url, page):
+    page.goto(chat_url)
+    page.get_by_test_id("stChatInputTextArea").wait_for(timeout=ANSWER_TIMEOUT_MS)
+
+    # 1. A seed question: the answer streams in, then the verified answer with its sources replaces it.
+    page.evaluate(WATCH_STREAMING)
+    ask(page, DAY_QUESTION)
+    answer = page.locator(".qa-answer").last
+    answer.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    assert "They spoke on Sunday" in answer.inner_text()
+    streamed = page.evaluate("() => window.__streamed")
+    print("partial answers seen while streaming:", streamed)
+    assert len(streamed) > 1 and streamed[-1] == "They spoke on Sunday [1].▌"  # word by word, then whole
+    source = page.locator(".qa-source-title").first
+    assert CALL_ARTICLE in source.inner_text()
+    quote = page.locator(".qa-passage mark.qa-quote").first
+    assert "Sunday" in quote.inner_text()
+    assert quote.evaluate("el => getComputedStyle(el).backgroundColor") != "rgba(0, 0, 0, 0)"
+    screenshot(page, "chat-answer.png")
+
+    # 2. The whole article, the quote marked in context.
+    page.get_by_role("button", name="Open the whole article").first.click()
+    dialog = page.get_by_role("dialog")
+    marked = dialog.locator(".qa-article mark.qa-quote")
+    marked.wait_for()
+    assert "Sunday" in marked.inner_text()
+    assert "G20 Foreign Ministers" in dialog.locator(".qa-article").inner_text()
+    screenshot(page, "chat-article.png")
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="detached")
+
+    # 3. An uploaded article full of markup shows as text and runs nothing.
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.locator("input[type=file]").set_input_files(
+        files=[{"name": "harbour.txt", "mimeType": "text/plain", "buffer": HOSTILE_ARTICLE.encode()}]
+    )
+    sidebar.get_by_role("button", name="Add to the index").click()
+    sidebar.get_by_text("1 added").wait_for(timeout=ANSWER_TIMEOUT_MS)
+    sidebar.get_by_role("button", name="New conversation").click()  # not a follow-up of the first question
+    page.locator(".qa-answer").wait_for(state="detached")
+    ask(page, HARBOUR_QUESTION)
+    page.locator(".qa-answer", has_text="Thursday").wait_for(timeout=ANSWER_TIMEOUT_MS)
+    passage = page.locator(".qa-passage", has_text="Port Elspeth").last
+    shown = passage.inner_text()
+    assert '<script>window.__xss=1</script> <img src=x onerror="window.__xss=2">' in shown
+    assert "[click](javascript:window.__xss=3)" in shown
+    heading = page.locator(".qa-source-title", has_text="Port Elspeth").last.inner_text()
+    assert "<b>harbour</b>" in heading
+    assert passage.locator("script, img, a").count() == 0
+    assert page.locator("img[src='x'], img[src*='127.0.0.1:9']").count() == 0
+    assert page.evaluate("() => window.__xss") is None
+    assert page.alerts == []
+    screenshot(page, "chat-upload.png")
