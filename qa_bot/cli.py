@@ -242,6 +242,72 @@ def answer_to_json(answer: Answer) -> dict:
     }
 
 
+# --- eval ---------------------------------------------------------------------------------------------
+
+
+@app.command(name="eval")
+def evaluate(
+    dataset: Annotated[Path, typer.Argument(help="Question set: qa-bot JSONL, or RealTime QA's qa.jsonl.")],
+    corpus: Annotated[list[Path] | None, typer.Option(help="Articles to ingest first (repeatable).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for rows.jsonl and the reports.")] = Path("eval-out"),
+    llm: Annotated[str | None, typer.Option(help="Answerer for this run: local, openai, ...")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
+    k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages per answer.")] = None,
+    compare: Annotated[Path | None, typer.Option(help="An earlier report.json to compare with.")] = None,
+    thresholds: Annotated[Path | None, typer.Option(help="Limits (.toml/.json); exit 1 when missed.")] = None,
+) -> None:
+    """Run a fixed question set through the bot and write report.json, report.md and report.html.
+
+    Resumable: finished questions are kept in OUT/rows.jsonl and skipped when run again.
+    """
+    from qa_bot.evaluation import (
+        DatasetError,
+        default_corpus,
+        eval_config,
+        gate_failures,
+        load_eval_items,
+        load_thresholds,
+        print_summary,
+        run_eval,
+    )
+    from qa_bot.service import QABot
+
+    settings = get_settings()
+    if llm:
+        settings = settings.model_copy(update={"llm": llm})
+    try:
+        items = load_eval_items(dataset, limit=limit)
+        limits = load_thresholds(thresholds) if thresholds else None
+    except (DatasetError, OSError, ValueError) as exc:
+        err_console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from None
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = corpus or default_corpus(dataset, items, out)
+    if corpus:
+        # The evaluation gets its own index, so it never adds to or prunes the user's.
+        settings = settings.model_copy(update={"data_dir": out / "index"})
+    with Progress(
+        SpinnerColumn(), TextColumn("[bold]Evaluating[/]"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=err_console, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("eval", total=len(items))
+        report = run_eval(
+            QABot(settings),
+            items,
+            out,
+            corpus=[Path(p) for p in corpus] if corpus else None,
+            limit=limit,
+            compare=compare,
+            k=k,
+            progress=lambda done, total, _row: progress.update(task, completed=done, total=total),
+            config=eval_config(settings, dataset=dataset),
+            thresholds=limits,
+        )
+    print_summary(report, console)
+    console.print(f"Reports: {out / 'report.json'}, {out / 'report.md'}, {out / 'report.html'}")
+    raise typer.Exit(1 if gate_failures(report) else 0)
+
+
 # --- status / ui --------------------------------------------------------------------------------------
 
 

@@ -33,9 +33,18 @@ ANSWER_TIMEOUT_MS = 120_000  # the first start indexes the seeds on 2 shared cor
 
 DAY_QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"
 HARBOUR_QUESTION = "When did the harbour authority of Port Elspeth reopen the northern pier?"
+# fakellm streams a word every 10 ms: an answer this long takes about a second to arrive, so the
+# browser shows it growing rather than all at once.
+DAY_ANSWER = (
+    "They spoke on Sunday [1]. During the telephonic conversation, both diplomats discussed regional as well "
+    "as global issues [1]. Jaishankar wrote on Twitter that it was a warm conversation, as always, with US "
+    "Secretary of State Blinken that morning, and that they discussed current regional and global issues [1]. "
+    "He noted the steady progress in the bilateral ties between India and the US [1]. Earlier in March, "
+    "Jaishankar had hosted a meeting with the US secretary of state, where the two leaders talked about the "
+    "step to be taken to mitigate the global impacts of Russia's war in Ukraine [1]."
+)
 RULES = [
-    {"name": "day", "when": {"messages_contain": "which day did jaishankar"},
-     "respond": {"content": "They spoke on Sunday [1]."}},
+    {"name": "day", "when": {"messages_contain": "which day did jaishankar"}, "respond": {"content": DAY_ANSWER}},
     {"name": "harbour", "when": {"messages_contain": "when did the harbour authority"},
      "respond": {"content": "The northern pier reopened on Thursday [1]."}},
 ]  # fmt: skip
@@ -169,7 +178,7 @@ def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_r
     assert "They spoke on Sunday" in answer.inner_text()
     streamed = page.evaluate("() => window.__streamed")
     print("partial answers seen while streaming:", streamed)
-    assert len(streamed) > 1 and streamed[-1] == "They spoke on Sunday [1].▌"  # word by word, then whole
+    assert len(streamed) > 3 and streamed[0].startswith("They") and streamed[-1] == DAY_ANSWER + "▌"
     source = page.locator(".qa-source-title").first
     assert CALL_ARTICLE in source.inner_text()
     quote = page.locator(".qa-passage mark.qa-quote").first
