@@ -29,7 +29,8 @@ def scripted_rules() -> list[dict]:
         question = item.question.lower()
         if item.history:
             standalone = f"{item.history[-1].question} {item.question}"
-            rules.append({"name": f"{item.id}-condense", "when": {"messages_contain": f"follow-up question: {question}"},
+            condense_prompt = f"follow-up question: {question}"
+            rules.append({"name": f"{item.id}-condense", "when": {"messages_contain": condense_prompt},
                           "respond": {"content": standalone}})  # fmt: skip
         if item.unanswerable:
             content = "NOT IN PASSAGES"
