@@ -120,8 +120,19 @@ def median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def report(
-    settings: Settings, prepare_s: float, load_s: float, runs: list[Run], info: dict, rss_gb: float
+    settings: Settings,
+    prepare_s: float,
+    load_s: float,
+    runs: list[Run],
+    info: dict,
+    rss_gb: float,
+    cpu_share: float,
 ) -> str:
     fresh = [r for r in runs if r.kind == "fresh prompt"]
     cached = [r for r in runs if r.kind == "cached prefix"]
@@ -154,6 +165,9 @@ def report(
         )
     lines += [
         "",
+        f"While answering, this process got {cpu_share:.0%} of its {settings.local_threads} threads' CPU "
+        "time (near 100% means nothing else competed for the cores); load average after the run "
+        f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}.",
         f'Process RSS after the runs (model included): {rss_gb:.2f} GB. First answer: "{runs[0].answer}"',
     ]
     return "\n".join(lines)
@@ -195,14 +209,17 @@ def main() -> None:
     load_s = time.perf_counter() - started
 
     runs = []
+    wall_started, cpu_started = time.perf_counter(), cpu_seconds()
     for repeat in range(args.repeats):
         messages = build_messages(passages, nonce=f"{time.time_ns()}-{repeat}")
         runs.append(ask(chat, messages, "fresh prompt"))
         runs.append(ask(chat, messages, "cached prefix"))
+    busy_s = cpu_seconds() - cpu_started
+    cpu_share = busy_s / ((time.perf_counter() - wall_started) * settings.local_threads)
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     llm.stop_local_model()
 
-    body = report(settings, prepare_s, load_s, runs, info, rss_gb)
+    body = report(settings, prepare_s, load_s, runs, info, rss_gb, cpu_share)
     print(body)
     if not args.no_write:
         write_section(body)

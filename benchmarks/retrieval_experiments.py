@@ -45,6 +45,7 @@ class Config:
     relevance_floor: float = 0.25
 
 
+# The default settings, plus the variants the defaults were chosen against.
 CONFIGS = [
     Config("dense, no dates", search_mode="dense", use_as_of=False),
     Config("keyword (BM25), no dates", search_mode="keyword", use_as_of=False),
@@ -136,7 +137,9 @@ def langchain_baseline(corpus: Path, questions: list[dict]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--weeks", type=int, default=4)
-    parser.add_argument("--chunks", default="200/40,120/24", help="chunk/overlap word-pieces, comma-separated")
+    parser.add_argument(
+        "--chunks", default="200/40,120/24,120/24+t", help="chunk/overlap word-pieces (+t: embed titles)"
+    )
     args = parser.parse_args()
     with open(REALTIMEQA / "qa.jsonl", encoding="utf-8") as lines:
         weeks = pick_weeks([json.loads(line) for line in lines], args.weeks)
@@ -148,10 +151,11 @@ def main() -> None:
         print(f"weeks {weeks}: {len(questions)} questions, {n_articles} articles", flush=True)
         rows = []
         for spec in args.chunks.split(","):
-            size, overlap = map(int, spec.split("/"))
+            titles = spec.endswith("+t")
+            size, overlap = map(int, spec.removesuffix("+t").split("/"))
             settings = Settings(
-                _env_file=None, data_dir=Path(tmp) / f"data{size}", llm="extractive",
-                chunk_tokens=size, chunk_overlap_tokens=overlap,
+                _env_file=None, data_dir=Path(tmp) / f"data-{spec.replace('/', '-')}", llm="extractive",
+                chunk_tokens=size, chunk_overlap_tokens=overlap, embed_titles=titles,
             )  # fmt: skip
             bot = QABot(settings)
             started = time.perf_counter()
@@ -159,7 +163,7 @@ def main() -> None:
             print(f"chunks {spec}: {report.chunks_added} chunks in {time.perf_counter() - started:.0f} s", flush=True)
             for config in CONFIGS:
                 metrics = run_config(bot, config, questions)
-                rows.append((f"{size}/{overlap}", config.name, metrics))
+                rows.append((f"{size}/{overlap}" + (" + titles" if titles else ""), config.name, metrics))
                 print(f"  {config.name:45} {metrics}", flush=True)
         baseline = langchain_baseline(corpus, questions)
         print(f"baseline {baseline}", flush=True)

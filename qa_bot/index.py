@@ -239,6 +239,37 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def titled_text(title: str | None, text: str) -> str:
+    """What gets embedded for a chunk: its article's title, then the chunk text."""
+    return f"{title}\n{text}" if title else text
+
+
+def _titled_chroma_class():
+    from langchain_chroma import Chroma
+
+    class TitledChroma(Chroma):
+        """Chroma that embeds each chunk with its article's title in front, storing the chunk as is.
+
+        A news chunk from the middle of an article often never names what the story is about; the
+        title does. The stored text stays an exact slice of the article, for citations.
+        """
+
+        def add_documents(self, documents, **kwargs):
+            ids = kwargs.get("ids") or [doc.id for doc in documents]
+            vectors = self.embeddings.embed_documents(
+                [titled_text(doc.metadata.get("title"), doc.page_content) for doc in documents]
+            )
+            self._collection.upsert(
+                ids=ids,
+                embeddings=vectors,
+                documents=[doc.page_content for doc in documents],
+                metadatas=[doc.metadata for doc in documents],
+            )
+            return ids
+
+    return TitledChroma
+
+
 def chroma_client(settings: Settings):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -259,11 +290,13 @@ class Index:
         from langchain_chroma import Chroma
         from langchain_classic.indexes import SQLRecordManager
 
+        store_class = _titled_chroma_class() if settings.embed_titles else Chroma
+
         self.settings = settings
         self.embeddings = build_embeddings(settings)
         self.client = chroma_client(settings)
         # Our own Embeddings object: Chroma's default function would try to download a model.
-        self.vectorstore = Chroma(
+        self.vectorstore = store_class(
             client=self.client,
             collection_name=settings.collection,
             embedding_function=self.embeddings,
@@ -302,7 +335,8 @@ class Index:
     # --- ingest -------------------------------------------------------------------------------------
 
     def _fingerprint(self, article: Article) -> str:
-        return content_hash(article, f"{self.settings.chunk_tokens}/{self.settings.chunk_overlap_tokens}")
+        s = self.settings
+        return content_hash(article, f"{s.chunk_tokens}/{s.chunk_overlap_tokens}/titles={s.embed_titles}")
 
     def ingest(
         self, paths: list[Path], *, prune: bool = False, progress: ProgressCallback | None = None

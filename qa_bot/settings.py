@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     # the special tokens and for tokenizer differences between the splitter and the model.
     chunk_tokens: int = Field(200, ge=32, le=250, validation_alias=_env("CHUNK_TOKENS"))
     chunk_overlap_tokens: int = Field(40, ge=0, le=120, validation_alias=_env("CHUNK_OVERLAP_TOKENS"))
+    # Embed each chunk with its article's title in front (the stored text stays the exact slice).
+    embed_titles: bool = Field(True, validation_alias=_env("EMBED_TITLES"))
 
     # --- retrieval -------------------------------------------------------------------------------
     top_k: int = Field(4, ge=1, le=50, validation_alias=_env("TOP_K"))

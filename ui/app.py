@@ -18,7 +18,7 @@ if _PROJECT_ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from qa_bot.service import QABot  # noqa: E402
-from ui import chat, runtime  # noqa: E402
+from ui import chat, conversation, runtime  # noqa: E402
 from ui.ingest import ingest_with_progress, show_outcome  # noqa: E402
 from ui.sidebar import show_conversation_controls, show_sidebar  # noqa: E402
 
@@ -32,6 +32,10 @@ STARTUP_FAILURE = (
 
 def main() -> None:
     st.set_page_config(page_title="qa-bot: ask the articles", page_icon="📰", layout="centered")
+    # Also set here, not only in .streamlit/config.toml, which is read only when started from the project
+    # root: an error that slips through shows no traceback, and there is no "Deploy" button.
+    st.set_option("client.showErrorDetails", "none")
+    st.set_option("client.toolbarMode", "minimal")
     bot = _start()
     if bot is None:
         return
@@ -89,7 +93,7 @@ def _ingest_corpus(bot: QABot) -> None:
 
 
 def _intro() -> None:
-    if chat.conversation.exchanges():
+    if conversation.exchanges():
         return
     st.markdown("### Ask the articles")
     st.caption(

@@ -15,7 +15,7 @@ from qa_bot.settings import Settings
 from ui import conversation
 from ui.conversation import Exchange
 from ui.feedback import FeedbackRecord, FeedbackStore, settings_snapshot
-from ui.render import answer_html, escape_markdown, streaming_html, unverified_count
+from ui.render import answer_html, caption_html, notice_html, plain_html, streaming_html, unverified_count
 from ui.sidebar import QuestionOptions
 from ui.sources import show_citations, show_retrieved
 
@@ -30,7 +30,7 @@ UNEXPECTED_FAILURE = (
 def show_conversation(bot: QABot, store: FeedbackStore) -> None:
     for exchange in conversation.exchanges():
         with st.chat_message("user"):
-            st.markdown(escape_markdown(exchange.question))
+            st.html(plain_html(exchange.question))
         with st.chat_message("assistant"):
             show_answer(bot, store, exchange)
 
@@ -38,29 +38,29 @@ def show_conversation(bot: QABot, store: FeedbackStore) -> None:
 def ask(bot: QABot, store: FeedbackStore, question: str, options: QuestionOptions) -> None:
     """Stream the answer to a new question, then show it verified, with its sources, and keep it."""
     with st.chat_message("user"):
-        st.markdown(escape_markdown(question))
+        st.html(plain_html(question))
     with st.chat_message("assistant"):
         history = conversation.history()
         answer = _stream_answer(bot, question, history, options)
-        if answer is None:  # kept in the conversation like any failed answer, with the reason
-            answer = Answer(question=question, text=UNEXPECTED_FAILURE, refused=False, error=UNEXPECTED_FAILURE)
         exchange = Exchange(question, answer, date.today(), history, options.as_record())
         conversation.add(exchange)
         show_answer(bot, store, exchange)
 
 
-def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions) -> Answer | None:
-    """Tokens appear as they arrive; the verified answer replaces them. None: an unexpected failure."""
+def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions) -> Answer:
+    """Tokens appear as they arrive; the verified answer replaces them."""
     status = st.empty()
     body = st.empty()
     status.caption("Searching the articles…")
     received = ""
+    passages = []
     answer = None
     try:
         events = bot.ask_stream(question, history=history, as_of=date.today(), **options.as_kwargs())
         for event in events:
             if isinstance(event, Retrieved):
-                status.caption(_waiting_message(bot.settings, len(event.passages)))
+                passages = event.passages
+                status.caption(_waiting_message(bot.settings, len(passages)))
             elif isinstance(event, Token):
                 received += event.text
                 shown = stream_display_text(received)
@@ -71,9 +71,11 @@ def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions)
                 answer = event.answer
     except Exception:  # the user sees a plain message; the traceback goes to the server log only
         logger.exception("Answering failed for a question of %d characters", len(question))
-        answer = None
     status.empty()
     body.empty()
+    if answer is None:  # kept in the conversation like any failed answer, with what was found
+        failure = UNEXPECTED_FAILURE
+        answer = Answer(question, failure, refused=False, passages=passages, error=failure)
     return answer
 
 
@@ -88,12 +90,12 @@ def _waiting_message(settings: Settings, passages: int) -> str:
 def show_answer(bot: QABot, store: FeedbackStore, exchange: Exchange) -> None:
     answer = exchange.answer
     if answer.standalone_question:
-        st.caption(f"Searched for: {escape_markdown(answer.standalone_question)}")
+        st.html(caption_html(f"Searched for: {answer.standalone_question}"))
     if answer.error:
-        st.error(escape_markdown(answer.error), icon=":material/cloud_off:")
+        st.html(notice_html(answer.error, "error"))
         show_retrieved(bot, answer.passages, key=exchange.id)
     elif answer.refused:
-        st.info(escape_markdown(answer.text), icon=":material/block:")
+        st.html(notice_html(answer.text, "info"))
     else:
         st.html(answer_html(answer))
         unverified = unverified_count(answer)

@@ -13,7 +13,7 @@ import streamlit as st
 from qa_bot.corpus import SUPPORTED_SUFFIXES
 from qa_bot.index import IngestReport
 from qa_bot.service import QABot
-from ui.render import escape_markdown
+from ui.render import failures_html
 
 logger = logging.getLogger("qa_bot.ui")
 
@@ -98,12 +98,12 @@ def summary(report: IngestReport) -> str:
 
 
 def show_outcome(outcome: IngestOutcome) -> None:
-    """The summary, and each file that failed with its reason (as text: names and reasons are untrusted)."""
+    """The summary, and each file that failed with its reason (as HTML text: names are untrusted)."""
     if outcome.report is None:
-        st.error(f"{escape_markdown(outcome.label)} failed. The details are in the server log.")
+        st.error(f"{outcome.label} failed. The details are in the server log.")
         return
     report = outcome.report
-    message = f"{escape_markdown(outcome.label)}: {summary(report)}."
+    message = f"{outcome.label}: {summary(report)}."  # our own words and numbers only
     (st.warning if report.failed else st.success)(message)
-    for failure in report.failed:
-        st.caption(f"**{escape_markdown(Path(failure.path).name)}**: {escape_markdown(failure.reason)}")
+    if report.failed:
+        st.html(failures_html([(Path(f.path).name, f.reason) for f in report.failed]))

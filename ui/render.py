@@ -1,12 +1,11 @@
-"""Safe rendering of untrusted text: article passages, whole articles and model answers.
+"""Safe rendering of untrusted text: article passages, whole articles, model answers, error messages.
 
 Article text and model output may contain HTML, Markdown links or images planted to run script or
-to call a remote server from a reader's browser. Two routes keep them inert:
-
-- HTML (`st.html`): every character of untrusted text goes through `html.escape`; the only tags in
-  the output are the ones built here (`div`, `span`, `mark`, `a` for a validated http(s) URL).
-- Markdown (captions, alerts, labels): `escape_markdown` backslash-escapes every ASCII punctuation
-  character, so no Markdown or Streamlit directive (links, images, HTML, `:red[..]`, `$..$`) can form.
+to call a remote server from a reader's browser. So untrusted text never goes through Markdown
+(Streamlit's Markdown turns any bare URL into a link, escaped or not): it goes through
+`html.escape` into `st.html`, and the only tags in the output are the ones built here (`div`, `span`,
+`mark`, `strong`, `ul`, `li`, and `a` for a validated http(s) article URL). `st.html` also runs
+DOMPurify over it, which is a second line, not the first.
 """
 
 from __future__ import annotations
@@ -20,9 +19,6 @@ from urllib.parse import urlsplit
 from qa_bot.answer import Answer, AnswerSentence, Citation
 from qa_bot.retrieval import Passage
 
-# CommonMark lets a backslash escape any ASCII punctuation character: escaping all of them leaves
-# nothing that Markdown (or Streamlit's extensions) could read as syntax.
-_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _MARKER = re.compile(r"\[(\d+)\]")
 _END_PUNCTUATION = re.compile(r"[.!?]+$")
 _SENTENCE_TAIL = re.compile(r"(?:\s*\[\d+\])*[.!?\"'”’)]*")
@@ -38,11 +34,14 @@ BADGE_STYLE = "font-size: 0.8em; color: rgba(200, 100, 0, 1); white-space: nowra
 MARKER_STYLE = "font-size: 0.8em; font-weight: 600; color: rgba(60, 110, 230, 1);"
 TEXT_STYLE = "white-space: pre-wrap; line-height: 1.6;"
 CURSOR = "▌"
-
-
-def escape_markdown(text: str) -> str:
-    """Text that Streamlit's Markdown shows literally: no links, images, HTML or formatting."""
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+# Boxes like st.error / st.info, for messages that carry untrusted text (server errors, file names).
+NOTICE_STYLES = {
+    "error": "background: rgba(255, 43, 43, 0.09); border-left: 4px solid rgba(255, 43, 43, 0.75);",
+    "warning": "background: rgba(255, 170, 0, 0.12); border-left: 4px solid rgba(230, 150, 0, 0.85);",
+    "info": "background: rgba(28, 131, 225, 0.10); border-left: 4px solid rgba(28, 131, 225, 0.75);",
+}
+NOTICE_BOX = "padding: 0.75rem 1rem; border-radius: 0.5rem; white-space: pre-wrap; line-height: 1.5;"
+CAPTION_STYLE = "font-size: 0.875rem; opacity: 0.7;"
 
 
 def _span(text: str, style: str, **attributes: str) -> str:
@@ -118,6 +117,28 @@ def quote_in_article(citation: Citation) -> Highlight:
 def plain_html(text: str) -> str:
     """Untrusted text shown as it is, line breaks kept."""
     return highlighted_html(text, css_class="qa-plain")
+
+
+def notice_html(text: str, kind: str) -> str:
+    """A message box (kind: error, warning or info) around untrusted text."""
+    style = f"{NOTICE_STYLES[kind]} {NOTICE_BOX}"
+    return f'<div class="qa-notice qa-{kind}" style="{style}">{html.escape(text)}</div>'
+
+
+def caption_html(text: str) -> str:
+    return f'<div class="qa-caption" style="{CAPTION_STYLE}">{html.escape(text)}</div>'
+
+
+def failures_html(failures: Sequence[tuple[str, str]]) -> str:
+    """Files that could not be read, each with its reason: [(file name, reason)]."""
+    items = "".join(
+        f"<li><strong>{html.escape(name)}</strong>: {html.escape(reason)}</li>" for name, reason in failures
+    )
+    return f'<ul class="qa-failures" style="{CAPTION_STYLE} padding-left: 1.2rem;">{items}</ul>'
+
+
+def model_html(provider: str, model: str) -> str:
+    return f'<div class="qa-model"><strong>{html.escape(provider)}</strong> · {html.escape(model)}</div>'
 
 
 # --- answers ---------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from ui.ingest import (
     show_outcome,
     uploads_dir,
 )
-from ui.render import escape_markdown
+from ui.render import model_html, notice_html
 from ui.runtime import model_status
 
 logger = logging.getLogger("qa_bot.ui")
@@ -71,7 +71,7 @@ def show_conversation_controls(store: FeedbackStore) -> None:
 def _model_section(bot: QABot) -> None:
     st.subheader("Model")
     status = _safe_model_status(bot)
-    st.markdown(f"**{escape_markdown(status.provider)}** · {escape_markdown(status.model)}")
+    st.html(model_html(status.provider, status.model))
     if status.state == "loading":
         _watch_local_model()
     else:
@@ -87,15 +87,13 @@ def _safe_model_status(bot: QABot) -> LLMStatus:
 
 
 def _show_state(state: str) -> None:
-    label, _, detail = state.partition(": ")
+    label = state.partition(": ")[0]
     if state == "ready":
         st.success("ready", icon=":material/check_circle:")
     elif state == "not started":
         st.info("not started: loads with the first question", icon=":material/hourglass_empty:")
-    elif label in {"unreachable", "failed"}:
-        st.error(f"{label}: {escape_markdown(detail)}", icon=":material/cloud_off:")
-    else:
-        st.warning(escape_markdown(state), icon=":material/warning:")
+    else:  # "unreachable: ...", "failed: ...", "not configured: ...": the detail names a server or a file
+        st.html(notice_html(state, "error" if label in {"unreachable", "failed"} else "warning"))
 
 
 @st.fragment(run_every=2)

@@ -35,16 +35,19 @@ DAY_QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"
 HARBOUR_QUESTION = "When did the harbour authority of Port Elspeth reopen the northern pier?"
 # fakellm streams a word every 10 ms: an answer this long takes about a second to arrive, so the
 # browser shows it growing rather than all at once.
-DAY_ANSWER = (
-    "They spoke on Sunday [1]. During the telephonic conversation, both diplomats discussed regional as well "
-    "as global issues [1]. Jaishankar wrote on Twitter that it was a warm conversation, as always, with US "
-    "Secretary of State Blinken that morning, and that they discussed current regional and global issues [1]. "
-    "He noted the steady progress in the bilateral ties between India and the US [1]. Earlier in March, "
-    "Jaishankar had hosted a meeting with the US secretary of state, where the two leaders talked about the "
-    "step to be taken to mitigate the global impacts of Russia's war in Ukraine [1]."
+LONG_QUESTION = "What did Jaishankar and Blinken discuss in their telephone call?"
+LONG_ANSWER = (
+    "During the telephonic conversation, both diplomats discussed regional as well as global issues [1]. "
+    "Jaishankar wrote on Twitter that it was a warm conversation, as always, with US Secretary of State "
+    "Blinken that morning, and that they discussed current regional and global issues [1]. He noted the "
+    "steady progress in the bilateral ties between India and the US, and called it a warm conversation with "
+    "the US Secretary of State on the telephone, on Sunday, as always [1]."
 )
 RULES = [
-    {"name": "day", "when": {"messages_contain": "which day did jaishankar"}, "respond": {"content": DAY_ANSWER}},
+    {"name": "day", "when": {"messages_contain": "which day did jaishankar"},
+     "respond": {"content": "They spoke on Sunday [1]."}},
+    {"name": "long", "when": {"messages_contain": "what did jaishankar and blinken discuss"},
+     "respond": {"content": LONG_ANSWER}},
     {"name": "harbour", "when": {"messages_contain": "when did the harbour authority"},
      "respond": {"content": "The northern pier reopened on Thursday [1]."}},
 ]  # fmt: skip
@@ -161,6 +164,12 @@ def ask(page, question: str) -> None:
     box.press("Enter")
 
 
+def new_conversation(page) -> None:
+    """So that the next question is not taken as a follow-up of the last one."""
+    page.get_by_test_id("stSidebar").get_by_role("button", name="New conversation").click()
+    page.locator(".qa-answer").first.wait_for(state="detached")
+
+
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
@@ -170,15 +179,11 @@ def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_r
     page.goto(chat_url)
     page.get_by_test_id("stChatInputTextArea").wait_for(timeout=ANSWER_TIMEOUT_MS)
 
-    # 1. A seed question: the answer streams in, then the verified answer with its sources replaces it.
-    page.evaluate(WATCH_STREAMING)
+    # 1. A seed question: the verified answer with its sources.
     ask(page, DAY_QUESTION)
     answer = page.locator(".qa-answer").last
     answer.wait_for(timeout=ANSWER_TIMEOUT_MS)
     assert "They spoke on Sunday" in answer.inner_text()
-    streamed = page.evaluate("() => window.__streamed")
-    print("partial answers seen while streaming:", streamed)
-    assert len(streamed) > 3 and streamed[0].startswith("They") and streamed[-1] == DAY_ANSWER + "▌"
     source = page.locator(".qa-source-title").first
     assert CALL_ARTICLE in source.inner_text()
     quote = page.locator(".qa-passage mark.qa-quote").first
@@ -197,15 +202,26 @@ def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_r
     page.keyboard.press("Escape")
     dialog.wait_for(state="detached")
 
-    # 3. An uploaded article full of markup shows as text and runs nothing.
+    # 3. A longer answer streams in word by word before the verified answer replaces it.
+    new_conversation(page)
+    page.evaluate(WATCH_STREAMING)
+    ask(page, LONG_QUESTION)
+    page.locator(".qa-answer", has_text="bilateral ties").wait_for(timeout=ANSWER_TIMEOUT_MS)
+    streamed = page.evaluate("() => window.__streamed")
+    partials = [text.removesuffix("▌") for text in streamed]
+    assert len(partials) > 3, streamed  # seen growing, more than once
+    assert all(LONG_ANSWER.startswith(p) for p in partials), streamed
+    assert [len(p) for p in partials] == sorted(len(p) for p in partials)
+    assert page.locator(".qa-streaming").count() == 0
+
+    # 4. An uploaded article full of markup shows as text and runs nothing.
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.locator("input[type=file]").set_input_files(
         files=[{"name": "harbour.txt", "mimeType": "text/plain", "buffer": HOSTILE_ARTICLE.encode()}]
     )
     sidebar.get_by_role("button", name="Add to the index").click()
     sidebar.get_by_text("1 added").wait_for(timeout=ANSWER_TIMEOUT_MS)
-    sidebar.get_by_role("button", name="New conversation").click()  # not a follow-up of the first question
-    page.locator(".qa-answer").wait_for(state="detached")
+    new_conversation(page)
     ask(page, HARBOUR_QUESTION)
     page.locator(".qa-answer", has_text="Thursday").wait_for(timeout=ANSWER_TIMEOUT_MS)
     passage = page.locator(".qa-passage", has_text="Port Elspeth").last
@@ -216,6 +232,7 @@ def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_r
     assert "<b>harbour</b>" in heading
     assert passage.locator("script, img, a").count() == 0
     assert page.locator("img[src='x'], img[src*='127.0.0.1:9']").count() == 0
+    assert page.locator("a[href^='javascript'], a[href*='127.0.0.1:9']").count() == 0
     assert page.evaluate("() => window.__xss") is None
     assert page.alerts == []
     screenshot(page, "chat-upload.png")

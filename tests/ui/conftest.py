@@ -20,6 +20,7 @@ from qa_bot.settings import PROJECT_ROOT, Settings
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
+
 def settings_env_names() -> set[str]:
     """Every environment variable Settings reads (pydantic-settings ignores case)."""
     names = set()

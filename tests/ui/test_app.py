@@ -3,6 +3,7 @@ a scripted LLM server (fakellm) answering over HTTP. Each test acts as a user an
 
 from __future__ import annotations
 
+import html
 import json
 import sqlite3
 from datetime import date
@@ -31,7 +32,7 @@ RULES = [
     {"name": "harbour", "when": {"messages_contain": "when did the harbour authority"},
      "respond": {"content": "The northern pier reopened on Thursday [1]."}},
     {"name": "ngos", "when": {"messages_contain": "about ngos"},
-     "respond": {"content": "He said NGOs and civil society must be able to function effectively and freely [1]."}},
+     "respond": {"content": "He said NGOs and civil society must be able to function freely [1]."}},
 ]  # fmt: skip
 
 
@@ -120,7 +121,7 @@ def test_a_follow_up_is_asked_with_the_conversation_so_far(app_env, scripted_llm
 
     assert len([m for m in app.chat_message if m.name == "assistant"]) == 2
     answer = last_answer(app)
-    assert any("Searched for" in c.value and "G20" in c.value for c in answer.caption)
+    assert any("Searched for" in c and "G20" in c for c in htmls(answer, "qa-caption"))
     assert "NGOs" in htmls(answer, "qa-answer")[0]
 
 
@@ -140,21 +141,24 @@ def test_a_refusal_shows_the_refusal_and_no_sources(app_env, scripted_llm):
     ask(app, REFUSED_QUESTION)
 
     answer = last_answer(app)
-    assert [i.value for i in answer.info] == [REFUSAL_MESSAGE.replace(".", "\\.").replace("'", "\\'")]
+    [refusal] = htmls(answer, "qa-notice qa-info")
+    assert html.unescape(refusal).endswith(f">{REFUSAL_MESSAGE}</div>")
     assert not htmls(answer, "qa-source-title") and not htmls(answer, "qa-answer")
     assert not [m for m in answer.markdown if "Sources" in m.value]
 
 
-def test_when_the_llm_is_down_the_message_and_the_retrieved_passages_are_shown(app_env, down_llm_url):
-    app, _ = start(app_env, down_llm_url)
-    assert any(e.value.startswith("unreachable") for e in app.sidebar.error)
+@pytest.mark.parametrize("server", ["down_llm_url", "slow_llm_url"])
+def test_when_the_llm_is_down_or_slow_its_message_and_the_retrieved_passages_are_shown(
+    app_env, server, request
+):
+    app, _ = start(app_env, request.getfixturevalue(server), QA_BOT_LLM_TIMEOUT="1")
+    assert any(">unreachable: " in h for h in htmls(app.sidebar, "qa-notice qa-error"))
 
     ask(app, DAY_QUESTION)
 
     answer = last_answer(app)
-    [error] = answer.error
-    assert "127\\.0\\.0\\.1" in error.value or "connect" in error.value.lower()
-    assert "Traceback" not in error.value
+    [error] = htmls(answer, "qa-notice qa-error")
+    assert "127.0.0.1" in error and "Traceback" not in error
     headings = htmls(answer, "qa-source-title")
     assert any(CALL_ARTICLE in h for h in headings)
     assert any("Sunday" in p for p in htmls(answer, "qa-plain"))
@@ -168,7 +172,7 @@ def test_a_date_filter_excluding_the_articles_leaves_nothing_to_answer_from(app_
     ask(app, DAY_QUESTION)
 
     answer = last_answer(app)
-    assert answer.info and "don" in answer.info[0].value  # "The articles don't say..."
+    assert htmls(answer, "qa-notice qa-info")  # the refusal
     assert not htmls(answer, "qa-source-title")
 
     new_conversation(app)  # so that the same question is not taken as a follow-up
@@ -214,7 +218,7 @@ def test_uploaded_articles_are_indexed_as_plain_text_and_bad_files_are_listed(ap
     hostile = (
         "title <b>Hostile</b> upload\ndate 2024-05-02\n\n"
         "The harbour authority of Port Elspeth reopened the northern pier on Thursday. "
-        "<script>window.__xss=1</script> <img src=x onerror=\"window.__xss=2\"> "
+        '<script>window.__xss=1</script> <img src=x onerror="window.__xss=2"> '
         "[click](javascript:alert(1)) ![x](http://evil/x.png)\n"
     )
     app.sidebar.file_uploader[0].set_value(
@@ -226,7 +230,8 @@ def test_uploaded_articles_are_indexed_as_plain_text_and_bad_files_are_listed(ap
 
     assert sidebar_metrics(app)["Articles"] == "3"
     assert any("1 added" in w.value and "1 failed" in w.value for w in app.sidebar.warning)
-    assert any("broken" in c.value for c in app.sidebar.caption)
+    [failures] = htmls(app.sidebar, "qa-failures")
+    assert "<strong>broken.json</strong>: " in failures
 
     ask(app, "When did the harbour authority of Port Elspeth reopen the northern pier?")
     answer = last_answer(app)
@@ -237,3 +242,26 @@ def test_uploaded_articles_are_indexed_as_plain_text_and_bad_files_are_listed(ap
     assert "&lt;img src=x onerror=&quot;window.__xss=2&quot;&gt;" in passage
     assert "[click](javascript:alert(1))" in passage and "![x](http://evil/x.png)" in passage
     assert "<script" not in passage and "<img" not in passage and "<a " not in passage
+
+
+def test_an_unexpected_failure_is_a_message_in_the_chat_not_a_traceback(
+    app_env, scripted_llm, monkeypatch, caplog
+):
+    from qa_bot.service import QABot
+
+    key = "key-only-this-test-knows-31337"
+    app, _ = start(app_env, scripted_llm, OPENAI_API_KEY=key)
+    ask(app, DAY_QUESTION)
+
+    def broken(self, question, **options):
+        yield from ()  # a generator, like the real one
+        raise RuntimeError(f"disk on fire at /secret/path ({key})")
+
+    monkeypatch.setattr(QABot, "ask_stream", broken)  # a bug we cannot provoke with real parts
+    ask(app, "Who is the State Department spokesperson?")
+
+    answers = [m for m in app.chat_message if m.name == "assistant"]
+    assert len(answers) == 2  # the earlier answer is still on screen
+    [error] = htmls(answers[-1], "qa-notice qa-error")
+    assert "server log" in error and "disk on fire" not in error and "/secret" not in error
+    assert "disk on fire" in caplog.text and key not in caplog.text  # logged for the operator, key blanked

@@ -14,21 +14,35 @@ from qa_bot.service import Turn
 from qa_bot.settings import Settings
 from ui.conversation import Exchange
 from ui.export import conversation_markdown
-from ui.feedback import THUMBS_DOWN, THUMBS_UP, FeedbackRecord, FeedbackStore, evaluation_jsonl, settings_snapshot
+from ui.feedback import (
+    THUMBS_DOWN,
+    THUMBS_UP,
+    FeedbackRecord,
+    FeedbackStore,
+    evaluation_jsonl,
+    settings_snapshot,
+)
 from ui.ingest import safe_filename
 
-ARTICLE = "External Affairs Minister S Jaishankar had a call with Antony Blinken on Sunday. They discussed ties."
+ARTICLE = (
+    "External Affairs Minister S Jaishankar had a call with Antony Blinken on Sunday. They discussed ties."
+)
 
 
 def cited_answer() -> Answer:
-    passage = Passage("c1", "art-1", ARTICLE, 0, len(ARTICLE), title="Jaishankar, Blinken talk", date="2023-04-16",
-                      path="/seeds/000_092cfdeac746b4f0.txt")  # fmt: skip
+    passage = Passage(
+        "c1", "art-1", ARTICLE, 0, len(ARTICLE),
+        title="Jaishankar, Blinken talk", date="2023-04-16", path="/seeds/000_092cfdeac746b4f0.txt",
+    )  # fmt: skip
     quote_end = ARTICLE.index(" They")
     return Answer(
         question="Which day?",
         text="They spoke on Sunday [1]. They also had lunch.",
         refused=False,
-        sentences=[AnswerSentence("They spoke on Sunday.", [1], True), AnswerSentence("They also had lunch.", [], False)],
+        sentences=[
+            AnswerSentence("They spoke on Sunday.", [1], True),
+            AnswerSentence("They also had lunch.", [], False),
+        ],
         citations=[Citation(1, passage, 0, quote_end, 0.9)],
         passages=[passage],
     )
@@ -38,7 +52,8 @@ def record(**overrides) -> FeedbackRecord:
     values = dict(
         id="abc123", question="Which day?", answer="They spoke on Sunday [1].", refused=False, error=None,
         citations=[{"n": 1, "article_id": "art-1"}], settings={"llm": "local"},
-        history=[{"question": "Who called?", "answer": "Jaishankar [1]."}], asked_on="2026-11-23", rating=THUMBS_UP,
+        history=[{"question": "Who called?", "answer": "Jaishankar [1]."}], asked_on="2026-11-23",
+        rating=THUMBS_UP,
     )  # fmt: skip
     values.update(overrides)
     return FeedbackRecord(**values)

@@ -6,14 +6,16 @@ import html
 from html.parser import HTMLParser
 
 import pytest
-from markdown_it import MarkdownIt
 
 from qa_bot.answer import Answer, AnswerSentence, Citation
 from qa_bot.retrieval import Passage
 from ui.render import (
     answer_html,
     article_html,
-    escape_markdown,
+    caption_html,
+    failures_html,
+    model_html,
+    notice_html,
     passage_html,
     plain_html,
     quote_in_article,
@@ -25,11 +27,11 @@ from ui.render import (
 
 HOSTILE = (
     "Officials met on Sunday. <script>alert(1)</script> and <img src=x onerror=alert(1)> then "
-    "[click](javascript:alert(1)) and ![x](http://evil/x.png) <a href=\"http://evil\">x</a> "
+    '[click](javascript:alert(1)) and ![x](http://evil/x.png) <a href="http://evil">x</a> '
     "<iframe src=//evil></iframe> :red[styled] $x^2$ & &amp; \"quoted\" 'single' `code` *bold* _it_ \\"
 )
 # The tags our renderer writes; untrusted text must never add one.
-OUR_TAGS = {"div", "span", "mark", "strong", "a"}
+OUR_TAGS = {"div", "span", "mark", "strong", "a", "ul", "li"}
 OUR_ATTRIBUTES = {"class", "style", "title", "href", "target", "rel"}
 
 
@@ -154,28 +156,26 @@ def test_an_article_url_is_linked_only_when_it_is_http():
     assert link.startswith('<a href="https://example.com/a?b=&quot;c&quot;&lt;x&gt;"')
     assert 'rel="noopener noreferrer nofollow"' in link
 
-    heading = source_heading_html(1, "<b>T</b>", date="2023-04-16", source=None, url="javascript:alert(1)", path=None)
+    heading = source_heading_html(
+        1, "<b>T</b>", date="2023-04-16", source=None, url="javascript:alert(1)", path=None
+    )
     assert "<a" not in heading and "javascript:alert(1)" in parse(heading).text and "<b>" not in heading
 
 
-# --- Markdown ------------------------------------------------------------------------------------------
+# --- messages with untrusted text ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "text",
+    "render",
     [
-        HOSTILE,
-        "[click](javascript:alert(1))",
-        "![x](http://evil/x.png)",
-        "<script>alert(1)</script>",
-        "[ref]\n\n[ref]: http://evil",
-        "<http://evil>",
+        lambda text: notice_html(text, "error"),
+        lambda text: notice_html(text, "info"),
+        caption_html,
+        lambda text: failures_html([(text, text)]),
+        lambda text: model_html(text, text),
     ],
 )
-def test_escaped_markdown_renders_as_the_same_text_with_no_link_image_or_html(text):
-    tokens = MarkdownIt("commonmark").parse(escape_markdown(text))
-    kinds = {t.type for t in tokens} | {c.type for t in tokens for c in (t.children or [])}
-
-    assert not kinds & {"link_open", "image", "html_inline", "html_block", "code_inline", "em_open"}
-    shown = "".join(c.content for t in tokens for c in (t.children or []) if c.type == "text")
-    assert shown.replace("\n", "") == text.replace("\n", "")
+def test_messages_show_untrusted_text_literally_and_link_nothing(render):
+    """Bare URLs too: Streamlit's Markdown would link them even when escaped, so none of this is Markdown."""
+    text = HOSTILE + " see http://evil.example/x and www.evil.example and a@evil.example"
+    assert_inert(render(text), text)
