@@ -64,7 +64,7 @@ def main() -> None:
         settings = Settings(_env_file=None, data_dir=Path(tmp) / "data", llm="extractive")
         articles = [a for a in iter_articles([corpus]) if isinstance(a, Article)]
         chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap_tokens)
-        texts = [doc.page_content for a in articles for doc in chunker.split(a)]
+        texts = [doc.page_content for a in articles for doc in chunker.chunk(a)]
 
         model = LocalMiniLMEmbeddings()
         model.embed_documents(texts[:32])  # load the model outside the timing

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from qa_bot import llm
+from qa_bot import llm, local_llm
 from qa_bot.settings import PROJECT_ROOT, Settings
 
 PERFORMANCE_DOC = PROJECT_ROOT / "docs" / "performance.md"
@@ -139,7 +139,7 @@ def report(
     lines = [
         f"Run {datetime.date.today().isoformat()} on {info['nproc']} cores ({info['cpu']}), "
         f"{info['ram']} RAM; load average before the run {info['load_avg_before']}. "
-        f"Model: {llm.LOCAL_MODEL_LABEL}, {settings.local_threads} threads, "
+        f"Model: {local_llm.LOCAL_MODEL_LABEL}, {settings.local_threads} threads, "
         f"context {settings.local_context}, max {settings.max_answer_tokens} answer tokens. "
         f"Prompt: {PASSAGE_COUNT} passages of ~{PASSAGE_WORDS} words from seeds/ plus a one-line question.",
         "",
@@ -202,7 +202,7 @@ def main() -> None:
     passages = seed_passages()
 
     started = time.perf_counter()
-    llm.resolve_local_model_path(settings)
+    local_llm.resolve_local_model_path(settings)
     prepare_s = time.perf_counter() - started
     started = time.perf_counter()
     chat = llm.build_chat_model(settings)
@@ -217,7 +217,7 @@ def main() -> None:
     busy_s = cpu_seconds() - cpu_started
     cpu_share = busy_s / ((time.perf_counter() - wall_started) * settings.local_threads)
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    llm.stop_local_model()
+    local_llm.stop_local_model()
 
     body = report(settings, prepare_s, load_s, runs, info, rss_gb, cpu_share)
     print(body)

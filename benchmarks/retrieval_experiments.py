@@ -72,7 +72,10 @@ def build_subset(folder: Path, weeks: list[str]) -> tuple[list[dict], Path]:
         questions = [q for q in map(json.loads, lines) if q["week"] in weeks]
     corpus = folder / "corpus.jsonl"
     wanted = set(weeks)
-    with open(REALTIMEQA / "corpus.jsonl", encoding="utf-8") as src, open(corpus, "w", encoding="utf-8") as dst:
+    with (
+        open(REALTIMEQA / "corpus.jsonl", encoding="utf-8") as src,
+        open(corpus, "w", encoding="utf-8") as dst,
+    ):
         for line in src:
             if wanted & set(json.loads(line)["weeks"]):
                 dst.write(line)
@@ -129,7 +132,8 @@ def langchain_baseline(corpus: Path, questions: list[dict]) -> dict[str, float]:
         path: None = None
 
     results = [
-        [Hit(d.metadata["article_id"]) for d in store.similarity_search(q["question"], k=DEPTH)] for q in questions
+        [Hit(d.metadata["article_id"]) for d in store.similarity_search(q["question"], k=DEPTH)]
+        for q in questions
     ]
     return score(results, questions) | {"chunks": len(docs)}
 
@@ -160,7 +164,10 @@ def main() -> None:
             bot = QABot(settings)
             started = time.perf_counter()
             report = bot.ingest([corpus])
-            print(f"chunks {spec}: {report.chunks_added} chunks in {time.perf_counter() - started:.0f} s", flush=True)
+            print(
+                f"chunks {spec}: {report.chunks_added} chunks in {time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
             for config in CONFIGS:
                 metrics = run_config(bot, config, questions)
                 rows.append((f"{size}/{overlap}" + (" + titles" if titles else ""), config.name, metrics))
@@ -173,7 +180,9 @@ def main() -> None:
         f"--chunks {args.chunks}` ({date.today()})  \nWeeks: {', '.join(weeks)}; {len(questions)} questions, "
         f"{n_articles} articles. Machine: {machine_description()}\n"
     )
-    lines_out.append("| chunks (tokens/overlap) | configuration | hit@1 | hit@5 | MRR@10 |\n|---|---|---|---|---|")
+    lines_out.append(
+        "| chunks (tokens/overlap) | configuration | hit@1 | hit@5 | MRR@10 |\n|---|---|---|---|---|"
+    )
     lines_out.append(
         f"| LangChain default splitter ({baseline['chunks']} chunks) | **baseline**: dense top-k, no dates | "
         f"{baseline['hit@1']:.3f} | {baseline['hit@5']:.3f} | {baseline['MRR@10']:.3f} |"

@@ -28,6 +28,9 @@ import yaml
 
 from qa_bot.settings import Settings
 
+# A helper module's asserts get pytest's rewriting (values shown on failure) only when registered.
+pytest.register_assert_rewrite("tests.article_files")
+
 TESTS_DIR = Path(__file__).parent
 DEFAULT_FAKELLM_CONFIG = TESTS_DIR / "fakellm.yaml"
 _SERVER_START_TIMEOUT_S = 30.0

@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import streamlit as st
 
@@ -83,8 +84,6 @@ def get_bot(settings: Settings) -> QABot:
 
 @st.cache_resource(show_spinner=False)
 def _store(path: str) -> FeedbackStore:
-    from pathlib import Path
-
     return FeedbackStore(Path(path))
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa_bot.answer import format_passages, load_prompt
+from qa_bot.prompts import format_passages, load_prompt
 from qa_bot.retrieval import Passage
 
 VERDICT_SCORES = {"FAITHFUL": 1.0, "PARTIAL": 0.5, "UNFAITHFUL": 0.0}

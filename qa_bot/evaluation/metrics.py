@@ -184,7 +184,7 @@ SupportScore = Callable[[str, str], float]
 
 @dataclass(frozen=True)
 class SupportChecker:
-    """Decides whether a passage supports a claim: qa_bot.answer's own scorer and threshold."""
+    """Decides whether a passage supports a claim: qa_bot.support's scorer and threshold, as answers use."""
 
     score: SupportScore
     threshold: float
@@ -194,13 +194,13 @@ class SupportChecker:
 
 
 def load_support_checker() -> SupportChecker | None:
-    """The answer module's support scorer, or None if this version of qa_bot has none yet."""
+    """The support scorer the answer stage uses, or None if this version of qa_bot has none yet."""
     try:
-        from qa_bot import answer
+        from qa_bot import support
     except ImportError:
         return None
-    score = getattr(answer, "support_score", None)
-    threshold = getattr(answer, "SUPPORT_THRESHOLD", None)
+    score = getattr(support, "support_score", None)
+    threshold = getattr(support, "SUPPORT_THRESHOLD", None)
     if score is None or threshold is None:
         return None
     return SupportChecker(score, float(threshold))

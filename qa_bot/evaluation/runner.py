@@ -72,7 +72,7 @@ def run_eval(
         earlier run resume only when it, k, the corpus and the retrieval depth are unchanged.
     compare: an older report.json (or its folder): deltas and regressions go into the report.
     thresholds: gate limits (see report.check_thresholds); failures go into the report.
-    support: how citations are checked; default: qa_bot.answer's support_score and threshold.
+    support: how citations are checked; default: qa_bot.support's support_score and threshold.
     judge: an optional LangChain chat model that grades each answer's faithfulness to its passages
         (prompts/judge.md); off by default, as it costs one LLM call per answer.
     """
@@ -108,7 +108,7 @@ def run_eval(
     support = support or load_support_checker()
     if support is None:
         report_warnings.append(
-            "Citation precision and recall were not measured: qa_bot.answer has no support_score yet."
+            "Citation precision and recall were not measured: qa_bot.support has no support_score yet."
         )
 
     done = len(items) - len(pending)

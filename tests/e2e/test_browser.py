@@ -191,6 +191,14 @@ def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_r
     assert quote.evaluate("el => getComputedStyle(el).backgroundColor") != "rgba(0, 0, 0, 0)"
     screenshot(page, "chat-answer.png")
 
+    # The conversation downloads as Markdown with its citations.
+    sidebar = page.get_by_test_id("stSidebar")
+    with page.expect_download() as download:
+        sidebar.get_by_role("button", name="Download conversation (Markdown)").click()
+    markdown = Path(download.value.path()).read_text()
+    assert f"## 1. {DAY_QUESTION}" in markdown and "They spoke on Sunday [" in markdown
+    assert CALL_ARTICLE in markdown and "on the telephone, on Sunday." in markdown
+
     # 2. The whole article, the quote marked in context.
     page.get_by_role("button", name="Open the whole article").first.click()
     dialog = page.get_by_role("dialog")
@@ -215,7 +223,6 @@ def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_r
     assert page.locator(".qa-streaming").count() == 0
 
     # 4. An uploaded article full of markup shows as text and runs nothing.
-    sidebar = page.get_by_test_id("stSidebar")
     sidebar.locator("input[type=file]").set_input_files(
         files=[{"name": "harbour.txt", "mimeType": "text/plain", "buffer": HOSTILE_ARTICLE.encode()}]
     )

@@ -56,3 +56,16 @@ def app_env(tmp_path, monkeypatch) -> Callable[..., dict[str, str]]:
         return env
 
     return apply
+
+
+@pytest.fixture(autouse=True)
+def _release_cached_bots():
+    """Each test's settings build a QABot cached for the process; let it go when the test ends."""
+    yield
+    import gc
+
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    gc.collect()

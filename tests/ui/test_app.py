@@ -64,7 +64,16 @@ def htmls(block, css_class: str) -> list[str]:
 
 
 def new_conversation(app: AppTest) -> None:
-    [button] = [b for b in app.sidebar.button if b.label == "New conversation"]
+    click(app.sidebar, "New conversation")
+
+
+def upload(app: AppTest, *files: tuple[str, bytes, str]) -> None:
+    app.sidebar.file_uploader[0].set_value(list(files)).run()
+    click(app.sidebar, "Add to the index")
+
+
+def click(block, label: str) -> None:
+    [button] = [b for b in block.button if b.label == label]
     button.click().run()
 
 
@@ -221,11 +230,8 @@ def test_uploaded_articles_are_indexed_as_plain_text_and_bad_files_are_listed(ap
         '<script>window.__xss=1</script> <img src=x onerror="window.__xss=2"> '
         "[click](javascript:alert(1)) ![x](http://evil/x.png)\n"
     )
-    app.sidebar.file_uploader[0].set_value(
-        [("harbour.txt", hostile.encode(), "text/plain"), ("broken.json", b"{not json", "application/json")]
-    ).run()
-    [add] = [b for b in app.sidebar.button if b.label == "Add to the index"]
-    add.click().run()
+    broken = ("broken.json", b"{not json", "application/json")
+    upload(app, ("harbour.txt", hostile.encode(), "text/plain"), broken)
     assert not app.exception
 
     assert sidebar_metrics(app)["Articles"] == "3"
@@ -265,3 +271,30 @@ def test_an_unexpected_failure_is_a_message_in_the_chat_not_a_traceback(
     [error] = htmls(answers[-1], "qa-notice qa-error")
     assert "server log" in error and "disk on fire" not in error and "/secret" not in error
     assert "disk on fire" in caplog.text and key not in caplog.text  # logged for the operator, key blanked
+
+
+def test_reindex_reads_the_corpus_and_the_uploads_again(app_env, scripted_llm):
+    app, _ = start(app_env, scripted_llm)
+    upload(app, ("pier.md", b"# Pier reopens\n\nThe northern pier reopened on Thursday.\n", "text/markdown"))
+    click(app.sidebar, "Re-index")
+
+    assert not app.exception
+    assert any(s.value == "Re-indexing: 0 added, 0 updated, 3 unchanged." for s in app.sidebar.success)
+
+
+def test_a_source_filter_and_top_k_change_what_is_retrieved(app_env, down_llm_url):
+    # With the LLM down, the page lists exactly the retrieved passages: what the filters let through.
+    app, _ = start(app_env, down_llm_url)
+    gazette = b"title Pier news\nsource Harbour Gazette\n\nThe ministers' telephone call was on Sunday.\n"
+    upload(app, ("gazette.txt", gazette, "text/plain"))
+    app.sidebar.multiselect(key="filter_sources").set_value(["Harbour Gazette"]).run()
+    ask(app, DAY_QUESTION)
+
+    titles = htmls(last_answer(app), "qa-source-title")
+    assert titles and all("Pier news" in t for t in titles)
+
+    new_conversation(app)
+    app.sidebar.multiselect(key="filter_sources").set_value([]).run()
+    app.sidebar.slider(key="top_k").set_value(2).run()
+    ask(app, DAY_QUESTION)
+    assert len(htmls(last_answer(app), "qa-source-title")) == 2
