@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -350,7 +349,8 @@ def ui(
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     console.print(f"Chat UI on http://{address}:{port} (Ctrl-C stops it)")
-    raise typer.Exit(subprocess.call(command, env=os.environ.copy()))
+    # Become Streamlit (no child process), so that signals that stop `qa-bot ui` stop the server.
+    os.execv(sys.executable, command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -35,7 +35,6 @@ from qa_bot.local_llm import (
     local_model_secret,
     local_model_state,
     local_model_url,
-    start_local_model_async,  # noqa: F401  (re-exported for ui/)
 )
 from qa_bot.settings import Settings
 

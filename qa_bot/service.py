@@ -82,7 +82,12 @@ class QABot:
         return report
 
     def status(self) -> Status:
-        return Status(index=self.index.stats(), llm=llm_status(self.settings))
+        """Corpus figures and the LLM's state (which may ask the LLM server: up to a few seconds)."""
+        return Status(index=self.index_stats(), llm=llm_status(self.settings))
+
+    def index_stats(self) -> IndexStats:
+        """Corpus figures only: cheap, for a UI that redraws often."""
+        return self.index.stats()
 
     def article(self, article_id: str) -> Article | None:
         """The whole article, for showing a cited span in context."""

@@ -76,7 +76,7 @@ def _seed_once(bot: QABot) -> None:
 
 def _index_is_empty(bot: QABot) -> bool:
     try:
-        return bot.index.stats().articles == 0
+        return bot.index_stats().articles == 0
     except Exception:
         logger.exception("Could not read the index statistics")
         return False

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from qa_bot.llm import LLMStatus, llm_status, scrub_secrets, start_local_model_async
+from qa_bot.llm import LLMStatus, llm_status, scrub_secrets
+from qa_bot.local_llm import start_local_model_async
 from qa_bot.service import QABot
 from qa_bot.settings import Settings
 from ui.feedback import FeedbackStore

@@ -10,7 +10,8 @@ from datetime import date
 import streamlit as st
 
 from qa_bot.index import IndexStats
-from qa_bot.llm import LLMStatus, local_model_state
+from qa_bot.llm import LLMStatus
+from qa_bot.local_llm import local_model_state
 from qa_bot.service import QABot
 from ui import conversation
 from ui.export import conversation_markdown
@@ -110,7 +111,7 @@ def _watch_local_model() -> None:
 def _corpus_section(bot: QABot) -> IndexStats | None:
     st.subheader("Corpus")
     try:
-        stats = bot.index.stats()
+        stats = bot.index_stats()
     except Exception:
         logger.exception("Could not read the index statistics")
         st.error("The index could not be read; the details are in the server log.")

@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 
 import pytest
 
 from qa_bot.settings import PROJECT_ROOT, Settings
-
-# `ui` is a folder at the project root, not an installed package.
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))
 
 
 def settings_env_names() -> set[str]:
