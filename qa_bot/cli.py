@@ -303,7 +303,6 @@ def evaluate(
             thresholds=limits,
         )
     print_summary(report, console)
-    console.print(f"Reports: {out / 'report.json'}, {out / 'report.md'}, {out / 'report.html'}")
     raise typer.Exit(1 if gate_failures(report) else 0)
 
 

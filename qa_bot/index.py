@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
@@ -30,6 +29,7 @@ from qa_bot.chunking import Chunker
 from qa_bot.corpus import Article, LoadFailure, LoadWarning, iter_articles
 from qa_bot.embeddings import build_embeddings, embedding_name
 from qa_bot.settings import Settings
+from qa_bot.sqlite_store import SQLiteStore
 
 ARTICLES_PER_BATCH = 32
 CHROMA_PAGE = 5000
@@ -75,7 +75,7 @@ def content_hash(article: Article, chunking: str = "") -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-class Catalog:
+class Catalog(SQLiteStore):
     """Articles by source key (SQLite): text and metadata for display, hashes for re-ingest."""
 
     SCHEMA = """
@@ -84,15 +84,6 @@ class Catalog:
         url TEXT, text TEXT NOT NULL, content_hash TEXT NOT NULL, chunks INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS articles_id ON articles(id);
     """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.executescript(self.SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
 
     def hashes(self) -> dict[str, str]:
         with closing(self._connect()) as db:

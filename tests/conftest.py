@@ -206,15 +206,23 @@ def _settings_env_names() -> set[str]:
 
 
 @pytest.fixture
-def settings_factory(tmp_path, monkeypatch) -> Callable[..., Settings]:
-    """`settings_factory(**overrides) -> Settings` by field name, with data_dir under tmp_path.
+def clean_settings_env(monkeypatch) -> None:
+    """Removes from os.environ, for the test, every variable Settings reads (OPENAI_API_KEY, QA_BOT_*, ...).
 
-    Neither a developer's .env nor their environment (OPENAI_API_KEY, QA_BOT_*, ...) leaks in.
+    So the developer's environment can't change what a test's Settings, app or subprocess sees.
     """
     env_names = _settings_env_names()
     for name in list(os.environ):
         if name.upper() in env_names:
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def settings_factory(tmp_path, clean_settings_env) -> Callable[..., Settings]:
+    """`settings_factory(**overrides) -> Settings` by field name, with data_dir under tmp_path.
+
+    Neither a developer's .env nor their environment (OPENAI_API_KEY, QA_BOT_*, ...) leaks in.
+    """
 
     def make(**overrides) -> Settings:
         values = {"data_dir": tmp_path / "data", **overrides}

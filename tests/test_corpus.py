@@ -58,22 +58,43 @@ def test_seed_folder_loads_both_articles_in_file_name_order():
 # --- plain text and markdown headers ---------------------------------------------------------------
 
 
-def test_text_header_lines_become_metadata(tmp_path):
-    path = write(
-        tmp_path,
+HEADERS = [
+    pytest.param(
         "budget.txt",
         "Title: Senate passes the budget\nsource CNN\nurl https://www.cnn.com/2023/04/16/budget\n"
         "DATE: April 16, 2023\nauthor Jane Doe\n\n"
         "The Senate passed the budget on Sunday.\nIt now goes to the House.\n",
-    )
+        {
+            "title": "Senate passes the budget",
+            "source": "CNN",
+            "url": "https://www.cnn.com/2023/04/16/budget",
+            "date": "2023-04-16",
+            "text": "The Senate passed the budget on Sunday.\nIt now goes to the House.",
+        },
+        id="text-header-lines",
+    ),
+    pytest.param(
+        "story.md",
+        "---\ntitle: Rivers flood the valley\ndate: 2022-06-16\nsource: cnn.com\n"
+        "url: https://www.cnn.com/flood\ntags: [weather]\n---\n\n"
+        "# Rivers flood the valley\n\nHeavy rain fell.\n",
+        {
+            "title": "Rivers flood the valley",
+            "source": "cnn.com",
+            "url": "https://www.cnn.com/flood",
+            "date": "2022-06-16",
+            "text": "# Rivers flood the valley\n\nHeavy rain fell.",
+        },
+        id="markdown-front-matter",
+    ),
+]
 
-    article = load_one(path)
 
-    assert article.title == "Senate passes the budget"
-    assert article.source == "CNN"
-    assert article.url == "https://www.cnn.com/2023/04/16/budget"
-    assert article.date == "2023-04-16"
-    assert article.text == "The Senate passed the budget on Sunday.\nIt now goes to the House."
+@pytest.mark.parametrize(("name", "content", "expected"), HEADERS)
+def test_header_lines_and_front_matter_become_metadata_not_body(tmp_path, name, content, expected):
+    article = load_one(write(tmp_path, name, content))
+
+    assert {field: getattr(article, field) for field in expected} == expected
 
 
 def test_source_defaults_to_the_url_host_without_www(tmp_path):
@@ -106,24 +127,6 @@ def test_crlf_and_byte_order_mark_are_handled(tmp_path):
 
     assert article.date == "2023-04-16"
     assert article.text == "First line.\nSecond line."
-
-
-def test_markdown_front_matter_is_metadata_and_not_body(tmp_path):
-    path = write(
-        tmp_path,
-        "story.md",
-        "---\ntitle: Rivers flood the valley\ndate: 2022-06-16\nsource: cnn.com\n"
-        "url: https://www.cnn.com/flood\ntags: [weather]\n---\n\n"
-        "# Rivers flood the valley\n\nHeavy rain fell.\n",
-    )
-
-    article = load_one(path)
-
-    assert article.title == "Rivers flood the valley"
-    assert article.date == "2022-06-16"
-    assert article.source == "cnn.com"
-    assert article.url == "https://www.cnn.com/flood"
-    assert article.text == "# Rivers flood the valley\n\nHeavy rain fell."
 
 
 def test_markdown_heading_is_the_title_and_stays_in_the_body(tmp_path):

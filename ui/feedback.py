@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from qa_bot.settings import Settings
+from qa_bot.sqlite_store import SQLiteStore
 
 THUMBS_UP = 1  # st.feedback("thumbs") gives 1 for up, 0 for down
 THUMBS_DOWN = 0
@@ -39,7 +38,7 @@ class FeedbackRecord:
     updated_at: str = ""
 
 
-class FeedbackStore:
+class FeedbackStore(SQLiteStore):
     SCHEMA = """
     CREATE TABLE IF NOT EXISTS feedback (
         id TEXT PRIMARY KEY, question TEXT NOT NULL, answer TEXT NOT NULL, refused INTEGER NOT NULL,
@@ -50,15 +49,6 @@ class FeedbackStore:
         ["id", "question", "answer", "refused", "error", "citations", "settings", "history", "asked_on",
          "rating", "comment", "updated_at"]
     )  # fmt: skip
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.executescript(self.SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
 
     def save(self, record: FeedbackRecord) -> None:
         """Insert or replace the feedback on one answer."""

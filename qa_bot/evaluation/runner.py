@@ -407,31 +407,23 @@ def settings_snapshot(settings) -> dict[str, Any]:
 
 def git_commit() -> str | None:
     """The checkout's commit (with "+dirty" for uncommitted changes), or None outside a git checkout."""
-    root = Path(__file__).resolve().parents[2]
-    # Without optional locks `git status` never rewrites the index: the report only reads the checkout.
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        commit = _git_output("rev-parse", "HEAD")
+        dirty = _git_output("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty else "")
+
+
+def _git_output(*args: str) -> str:
+    """What `git ARGS` prints in this checkout, stripped; raises if git is missing or fails."""
+    root = Path(__file__).resolve().parents[2]
+    # Without optional locks `git status` never rewrites the index: the report only reads the checkout.
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    result = subprocess.run(
+        ["git", *args], cwd=root, env=env, capture_output=True, text=True, timeout=10, check=True
+    )
+    return result.stdout.strip()
 
 
 def _summarize_ingest(ingest_report) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qa_bot.settings import PROJECT_ROOT, Settings
+from qa_bot.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -68,15 +68,6 @@ WATCH_STREAMING = """() => {
 }"""
 
 
-def _settings_env_names() -> set[str]:
-    names = set()
-    for field in Settings.model_fields.values():
-        for choice in getattr(field.validation_alias, "choices", [field.validation_alias]):
-            if isinstance(choice, str):
-                names.add(choice.upper())
-    return names
-
-
 def _free_port() -> int:
     import socket
 
@@ -86,9 +77,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def chat_url(tmp_path, fakellm) -> Iterator[str]:
+def chat_url(tmp_path, fakellm, clean_settings_env) -> Iterator[str]:
     """A running `streamlit run ui/app.py`; its data directory is fresh, so the seeds get indexed."""
-    env = {k: v for k, v in os.environ.items() if k.upper() not in _settings_env_names()}
+    env = dict(os.environ)
     env.update(
         QA_BOT_DATA_DIR=str(tmp_path / "data"),
         QA_BOT_CORPUS=json.dumps([str(PROJECT_ROOT / "seeds")]),

@@ -8,31 +8,16 @@ test's folder so that a developer's `.env` cannot leak in.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 
 import pytest
 
-from qa_bot.settings import PROJECT_ROOT, Settings
-
-
-def settings_env_names() -> set[str]:
-    """Every environment variable Settings reads (pydantic-settings ignores case)."""
-    names = set()
-    for field in Settings.model_fields.values():
-        alias = field.validation_alias
-        for choice in getattr(alias, "choices", [alias]):
-            if isinstance(choice, str):
-                names.add(choice.upper())
-    return names
+from qa_bot.settings import PROJECT_ROOT
 
 
 @pytest.fixture
-def app_env(tmp_path, monkeypatch) -> Callable[..., dict[str, str]]:
+def app_env(tmp_path, monkeypatch, clean_settings_env) -> Callable[..., dict[str, str]]:
     """`app_env(base_url, **extra) -> env`: the environment the app runs under, applied to os.environ."""
-    for name in list(os.environ):
-        if name.upper() in settings_env_names():
-            monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 
     def apply(base_url: str, **extra: str) -> dict[str, str]:
