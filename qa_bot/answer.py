@@ -31,6 +31,14 @@ REFUSAL_MESSAGE = (
 NOT_IN_PASSAGES = "NOT IN PASSAGES"
 
 
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation: what follow-up questions may refer to."""
+
+    question: str
+    answer: str
+
+
 @dataclass
 class Citation:
     n: int  # the number shown in the answer text: 1-based position in Answer.passages

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from qa_bot.answer import REFUSAL_MESSAGE, Answer, finalize_answer
+from qa_bot.answer import REFUSAL_MESSAGE, Answer, Turn, finalize_answer
 from qa_bot.corpus import Article
 from qa_bot.extractive import extractive_answer
 from qa_bot.index import Index, IndexStats, IngestReport, ProgressCallback
@@ -22,14 +22,6 @@ from qa_bot.llm import LLMStatus, build_chat_model, describe_llm_error, llm_stat
 from qa_bot.prompts import build_answer_messages, build_condense_messages, parse_condensed_question
 from qa_bot.retrieval import HybridRetriever, Passage, Query
 from qa_bot.settings import Settings, get_settings
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One earlier exchange of a conversation."""
-
-    question: str
-    answer: str
 
 
 @dataclass(frozen=True)

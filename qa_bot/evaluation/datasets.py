@@ -24,6 +24,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+from qa_bot.answer import Turn
+
 DatasetFormat = Literal["qa-bot", "realtimeqa"]
 
 FIELDS = {
@@ -47,12 +49,6 @@ class DatasetError(ValueError):
 
 
 @dataclass(frozen=True)
-class HistoryTurn:
-    question: str
-    answer: str
-
-
-@dataclass(frozen=True)
 class EvalItem:
     id: str
     question: str
@@ -61,7 +57,7 @@ class EvalItem:
     unanswerable: bool = False
     articles: list[str] = field(default_factory=list)
     date: date | None = None
-    history: list[HistoryTurn] = field(default_factory=list)
+    history: list[Turn] = field(default_factory=list)
     choices: list[str] = field(default_factory=list)
     correct_choice: str | None = None
     source: str = ""  # file:line, for messages
@@ -232,7 +228,7 @@ def _date(value: Any, name: str, where: str) -> date | None:
         raise DatasetError(f'{where}: field "{name}" must be a date as YYYY-MM-DD (got {value!r}).') from None
 
 
-def _history(value: Any, where: str) -> list[HistoryTurn]:
+def _history(value: Any, where: str) -> list[Turn]:
     problem = f'{where}: field "history" must be a list of {{"question": "...", "answer": "..."}} turns'
     if not isinstance(value, list):
         raise DatasetError(f"{problem}; got {value!r}.")
@@ -244,7 +240,7 @@ def _history(value: Any, where: str) -> list[HistoryTurn]:
             and isinstance(turn.get("answer"), str)
         ):
             raise DatasetError(f"{problem}; bad turn {turn!r}.")
-        turns.append(HistoryTurn(turn["question"], turn["answer"]))
+        turns.append(Turn(turn["question"], turn["answer"]))
     return turns
 
 

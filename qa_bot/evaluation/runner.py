@@ -19,7 +19,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from qa_bot.evaluation.datasets import EvalItem, HistoryTurn
+from qa_bot.evaluation.datasets import EvalItem
 from qa_bot.evaluation.metrics import (
     ArticleRef,
     SupportChecker,
@@ -184,7 +184,7 @@ def evaluate_item(
 ) -> dict[str, Any]:
     """Ask one question and return its scored row; a failure becomes a row with `error`, not a crash."""
     row = _base_row(item)
-    options: dict[str, Any] = {"history": _turns(item.history) or None, "as_of": item.date}
+    options: dict[str, Any] = {"history": item.history or None, "as_of": item.date}
     if k is not None:
         options["k"] = k
     started = time.perf_counter()
@@ -245,15 +245,6 @@ def _base_row(item: EvalItem) -> dict[str, Any]:
         "passed": False,
         "error": None,
     }
-
-
-def _turns(history: list[HistoryTurn]) -> list:
-    """History as the service's Turn objects (the same two fields, if the service can't be imported)."""
-    try:
-        from qa_bot.service import Turn
-    except ImportError:
-        return list(history)
-    return [Turn(question=turn.question, answer=turn.answer) for turn in history]
 
 
 def _fill_answer(row: dict[str, Any], answer, wall: float) -> None:
