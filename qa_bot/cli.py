@@ -254,6 +254,9 @@ def evaluate(
     k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages per answer.")] = None,
     compare: Annotated[Path | None, typer.Option(help="An earlier report.json to compare with.")] = None,
     thresholds: Annotated[Path | None, typer.Option(help="Limits (.toml/.json); exit 1 when missed.")] = None,
+    judge: Annotated[
+        str | None, typer.Option(help="Grade faithfulness with this model (QA_BOT_JUDGE_MODEL).")
+    ] = None,
 ) -> None:
     """Run a fixed question set through the bot and write report.json, report.md and report.html.
 
@@ -269,15 +272,19 @@ def evaluate(
         print_summary,
         run_eval,
     )
+    from qa_bot.llm import LLMConfigError, build_judge_model
     from qa_bot.service import QABot
 
     settings = get_settings()
     if llm:
         settings = settings.model_copy(update={"llm": llm})
+    if judge:
+        settings = settings.model_copy(update={"judge_model": judge})
     try:
+        judge_model = build_judge_model(settings)
         items = load_eval_items(dataset, limit=limit)
         limits = load_thresholds(thresholds) if thresholds else None
-    except (DatasetError, OSError, ValueError) as exc:
+    except (DatasetError, LLMConfigError, OSError, ValueError) as exc:
         err_console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from None
     out.mkdir(parents=True, exist_ok=True)
@@ -301,6 +308,7 @@ def evaluate(
             progress=lambda done, total, _row: progress.update(task, completed=done, total=total),
             config=eval_config(settings, dataset=dataset),
             thresholds=limits,
+            judge=judge_model,
         )
     print_summary(report, console)
     raise typer.Exit(1 if gate_failures(report) else 0)

@@ -119,6 +119,22 @@ def _chat_openai(
     )
 
 
+def build_judge_model(settings: Settings) -> BaseChatModel | None:
+    """The evaluation's optional faithfulness judge: QA_BOT_JUDGE_MODEL on the OpenAI-style endpoint."""
+    if not settings.judge_model:
+        return None
+    if settings.openai_base_url is None and settings.openai_api_key is None:
+        raise LLMConfigError(
+            "QA_BOT_JUDGE_MODEL needs an endpoint: set OPENAI_BASE_URL (a local server) or OPENAI_API_KEY (OpenAI)."
+        )
+    return _chat_openai(
+        settings.model_copy(update={"temperature": 0.0}),
+        base_url=settings.openai_base_url,
+        api_key=settings.openai_api_key or SecretStr(PLACEHOLDER_API_KEY),
+        model=settings.judge_model,
+    )
+
+
 # --- status ------------------------------------------------------------------------------------
 
 

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(256, ge=16, validation_alias=_env("MAX_ANSWER_TOKENS"))
     llm_timeout: float = Field(120.0, gt=0, validation_alias=_env("LLM_TIMEOUT"))
     llm_max_retries: int = Field(2, ge=0, validation_alias=_env("LLM_MAX_RETRIES"))
+    # Evaluation only: a model that grades each answer's faithfulness (off unless set). It is served
+    # by the same endpoint as the answerer's OpenAI settings (OPENAI_BASE_URL, or OpenAI itself).
+    judge_model: str | None = Field(None, validation_alias=_env("JUDGE_MODEL"))
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", validation_alias=_env("PROMPTS_DIR"))
 
     @property

@@ -82,3 +82,17 @@ def test_the_seed_set_passes_the_gate_with_a_scripted_llm_server(eval_cli, fakel
     metrics = json.loads((out / "report.json").read_text())["metrics"]
     assert metrics["refusal_rate"] == 1.0  # every unanswerable question refused
     assert metrics["error_rate"] == 0.0
+
+
+def test_a_configured_judge_grades_every_answer(eval_cli, fakellm):
+    judge_rules = [{"name": "verdict", "when": {"messages_contain": "Verdict:"},
+                    "respond": {"content": "FAITHFUL - the passage states it."}}]  # fmt: skip
+
+    result, out = eval_cli(
+        QA_BOT_LLM="extractive", OPENAI_BASE_URL=fakellm(judge_rules), QA_BOT_JUDGE_MODEL="judge"
+    )
+
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    judged = [row for row in report["rows"] if row.get("judge")]
+    assert judged and all(row["judge"]["label"] == "FAITHFUL" for row in judged)
