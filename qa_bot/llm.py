@@ -125,7 +125,8 @@ def build_judge_model(settings: Settings) -> BaseChatModel | None:
         return None
     if settings.openai_base_url is None and settings.openai_api_key is None:
         raise LLMConfigError(
-            "QA_BOT_JUDGE_MODEL needs an endpoint: set OPENAI_BASE_URL (a local server) or OPENAI_API_KEY (OpenAI)."
+            "QA_BOT_JUDGE_MODEL needs an endpoint: set OPENAI_BASE_URL (a local server) "
+            "or OPENAI_API_KEY (OpenAI)."
         )
     return _chat_openai(
         settings.model_copy(update={"temperature": 0.0}),
