@@ -53,7 +53,7 @@ def token_count(text: str) -> int:
 class Chunker:
     """Splits articles into passages of at most `chunk_tokens` word-pieces (build once, reuse)."""
 
-    def __init__(self, chunk_tokens: int = 200, overlap_tokens: int = 40) -> None:
+    def __init__(self, chunk_tokens: int = 120, overlap_tokens: int = 24) -> None:
         if chunk_tokens + SPECIAL_TOKENS > MAX_TOKENS:
             raise ValueError(
                 f"chunk_tokens={chunk_tokens} is more than the embedding model reads "

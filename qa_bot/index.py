@@ -301,7 +301,7 @@ class Index:
         self.record_manager.create_schema()
         self.catalog = Catalog(store_dir / "catalog.sqlite")
         self.keywords = KeywordIndex(store_dir / "bm25")
-        self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap_tokens)
+        self.chunker = Chunker.from_settings(settings)
 
     def _local_store_dir(self) -> Path:
         """Catalog, record manager and BM25 live in the data dir, one folder per Chroma collection."""

@@ -42,10 +42,11 @@ class Settings(BaseSettings):
     # --- embeddings and chunking -----------------------------------------------------------------
     embedding: EmbeddingProvider = Field("local", validation_alias=_env("EMBEDDING"))
     embedding_model: str = Field("text-embedding-3-small", validation_alias=_env("EMBEDDING_MODEL"))
-    # all-MiniLM-L6-v2 reads 256 word-pieces and silently drops the rest; 200 leaves room for
-    # the special tokens and for tokenizer differences between the splitter and the model.
-    chunk_tokens: int = Field(200, ge=32, le=250, validation_alias=_env("CHUNK_TOKENS"))
-    chunk_overlap_tokens: int = Field(40, ge=0, le=120, validation_alias=_env("CHUNK_OVERLAP_TOKENS"))
+    # all-MiniLM-L6-v2 reads 256 word-pieces and silently drops the rest. 120 (about 70 words)
+    # retrieved better than 200 on RealTime QA and halves the prompt the local model must read
+    # (docs/evaluation.md).
+    chunk_tokens: int = Field(120, ge=32, le=250, validation_alias=_env("CHUNK_TOKENS"))
+    chunk_overlap_tokens: int = Field(24, ge=0, le=120, validation_alias=_env("CHUNK_OVERLAP_TOKENS"))
     # Embed each chunk with its article's title in front (the stored text stays the exact slice).
     embed_titles: bool = Field(True, validation_alias=_env("EMBED_TITLES"))
 
