@@ -163,7 +163,7 @@ def finalize_answer(question: str, raw_text: str, passages: Sequence[Passage]) -
         if text and not _is_sentinel(text):
             gap = raw[spans[i - 1][1] : start] if i else ""
             checked.append(_check_sentence(text, cited, passages, _separator(gap)))
-    if _is_whole_refusal(checked):
+    if _is_whole_refusal(checked) or _nothing_supported(checked):
         return _refusal(question, passages)
     sentences = [c.sentence for c in checked]
     text = "".join(c.separator + with_markers(c.sentence.text, c.sentence.citations) for c in checked)
@@ -207,6 +207,12 @@ def _is_whole_refusal(checked: list[_Checked]) -> bool:
     has_refusal = any(c.kind == "refusal" for c in checked)
     answers = [c for c in checked if c.kind == "claim" or (c.kind == "filler" and c.sentence.citations)]
     return not checked or (has_refusal and not answers)
+
+
+def _nothing_supported(checked: list[_Checked]) -> bool:
+    """Every claim is unsupported: the model answered from its own knowledge, so the bot refuses."""
+    claims = [c for c in checked if c.kind == "claim"]
+    return bool(claims) and not any(c.sentence.supported for c in claims)
 
 
 def with_markers(text: str, citations: list[int]) -> str:

@@ -60,6 +60,13 @@ def test_a_sentence_no_passage_supports_is_marked_and_left_uncited():
     )
 
 
+def test_an_answer_no_passage_supports_at_all_is_a_refusal():
+    # The model answered from its own knowledge: nothing of it can be checked against the articles.
+    answer = finalize_answer("q", "India and the US signed a trade agreement worth 5 billion dollars.", THREE)
+
+    assert answer.refused and answer.text == REFUSAL_MESSAGE and answer.citations == []
+
+
 @pytest.mark.parametrize(
     "raw",
     [
