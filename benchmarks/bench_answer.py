@@ -55,7 +55,8 @@ def main() -> None:
             started = time.perf_counter()
             first_token = None
             words = 0
-            for event in bot.ask_stream(item["question"], as_of=date.fromisoformat(item["date"])):
+            as_of = date.fromisoformat(item["date"]) if item.get("date") else None
+            for event in bot.ask_stream(item["question"], as_of=as_of):
                 if isinstance(event, Retrieved):
                     words = sum(len(p.text.split()) for p in event.passages)
                 elif isinstance(event, Token) and first_token is None:
@@ -64,7 +65,9 @@ def main() -> None:
                     answer = event.answer
             total = time.perf_counter() - started
             correct = any(a.lower() in answer.text.lower() for a in item["answers"] if isinstance(a, str))
-            rows.append((item["question"], words, answer.timings.get("retrieve", 0), first_token, total, correct))
+            rows.append(
+                (item["question"], words, answer.timings.get("retrieve", 0), first_token, total, correct)
+            )
             print(rows[-1], flush=True)
 
     table = "\n".join(

@@ -56,7 +56,7 @@ class Article:
     source: str | None = None  # publisher or site, e.g. "cnn.com"
     url: str | None = None
     path: str | None = None  # the file it came from
-    source_key: str = ""  # where it came from (path, or path#record): the unit of replace/prune
+    source_key: str = ""  # what identifies it across ingests (path, id:<record id>, or path#<content id>)
 
     @property
     def date_int(self) -> int | None:
@@ -161,7 +161,7 @@ def iter_articles(paths: Iterable[str | Path]) -> Iterator[LoadEvent]:
                     "skipped. Give it a different `id`, or remove one of the copies.",
                 )
                 continue
-            first_source_of[item.id] = item.source_key
+            first_source_of[item.id] = item.path or item.source_key
         yield item
 
 
@@ -297,12 +297,20 @@ def _read_text(path: Path) -> str:
 # --- building an Article --------------------------------------------------------------------------
 
 
+def _source_key(path: Path, article_id: str, record_id: str | None, where: str | None) -> str:
+    if record_id:
+        return f"id:{record_id}"
+    return f"{path}#{article_id}" if where else str(path)
+
+
 def _build_article(
     body: str, meta: dict[str, Any], path: Path, *, record_id: str | None = None, where: str | None = None
 ) -> Iterator[LoadEvent]:
     """One Article from a body and its metadata, plus a warning if its date could not be read.
 
-    `where` locates a record inside a .json/.jsonl file; such articles get `path#id` source keys.
+    `where` locates a record inside a .json/.jsonl file. A record with its own id is known by that id
+    wherever it is read from (so a moved or re-exported corpus replaces, never duplicates it); one
+    without is known by its file and content id.
     """
     text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
     article_id = record_id or content_id(text)
@@ -324,7 +332,7 @@ def _build_article(
         source=_clean(meta.get("source")) or _host_of(url),
         url=url,
         path=str(path),
-        source_key=f"{path}#{article_id}" if where else str(path),
+        source_key=_source_key(path, article_id, record_id, where),
     )
 
 

@@ -101,12 +101,12 @@ class Catalog(SQLiteStore):
         with closing(self._connect()) as db, db:
             db.executemany("DELETE FROM articles WHERE source_key = ?", [(k,) for k in source_keys])
 
-    def keys_under(self, paths: Iterable[Path]) -> list[str]:
-        """Source keys of articles that were loaded from these files or folders."""
+    def keys_under(self, paths: Iterable[Path]) -> list[tuple[str, str]]:
+        """(source key, file) of the articles that were last loaded from these files or folders."""
         roots = [str(Path(p).resolve()) for p in paths]
         with closing(self._connect()) as db:
             rows = db.execute("SELECT source_key, path FROM articles").fetchall()
-        return [key for key, path in rows if path and any(_is_under(path, root) for root in roots)]
+        return [(key, path) for key, path in rows if path and any(_is_under(path, root) for root in roots)]
 
     def get(self, article_id: str) -> Article | None:
         with closing(self._connect()) as db:
@@ -400,8 +400,8 @@ class Index:
     def _prune(self, paths: list[Path], seen: set[str], failed_files: set[str], report: IngestReport) -> None:
         gone = [
             key
-            for key in self.catalog.keys_under(paths)
-            if key not in seen and key.split("#", 1)[0] not in failed_files  # a bad file loses nothing
+            for key, path in self.catalog.keys_under(paths)
+            if key not in seen and path not in failed_files  # a file that failed to load loses nothing
         ]
         for key in gone:
             chunk_ids = self.record_manager.list_keys(group_ids=[key])

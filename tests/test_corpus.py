@@ -165,7 +165,7 @@ def test_json_object_is_one_article_with_its_own_id(tmp_path):
     article = load_one(path)
 
     assert (article.id, article.title, article.date) == ("42", "A title", "2023-04-16")
-    assert article.source_key == f"{path}#42"
+    assert article.source_key == "id:42"  # the record's own id identifies it, whichever file holds it
 
 
 def test_json_list_gives_one_article_per_record(tmp_path):
@@ -192,7 +192,7 @@ def test_jsonl_reads_every_field_it_knows_and_ignores_the_rest(tmp_path):
 
     assert first == Article(
         id="a1", text="Rivers rose.", title="Flood", date="2022-06-16", source="cnn.com",
-        url="https://www.cnn.com/a", path=str(path), source_key=f"{path}#a1",
+        url="https://www.cnn.com/a", path=str(path), source_key="id:a1",
     )  # fmt: skip
     assert second.id == content_id("No metadata at all.")
     assert second.title is second.date is second.source is None
@@ -340,7 +340,7 @@ def test_duplicate_ids_keep_the_first_and_report_the_rest(tmp_path):
     assert [a.text for a in result.articles] == ["First copy.", "Identical text."]
     assert result.articles[1].path == str(copy)
     assert len(result.failures) == 2
-    assert f"duplicate article id 'x' (first loaded from {first}#x)" in result.failures[0].reason
+    assert f"duplicate article id 'x' (first loaded from {first})" in result.failures[0].reason
     assert result.failures[1].path == str(tmp_path / "c.txt")
 
 

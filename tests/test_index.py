@@ -186,3 +186,21 @@ def test_server_mode_stores_chunks_in_a_real_chroma_server(settings_factory, cor
     assert not settings.chroma_dir.exists()  # nothing went to the embedded store
     passages = bot.retrieve("phone call between Jaishankar and Blinken on Sunday")
     assert any(Path(p.path).name == CALL_ARTICLE and "Sunday" in p.text for p in passages)
+
+
+def test_records_with_their_own_id_are_not_duplicated_when_the_file_moves(bot, tmp_path):
+    first = tmp_path / "export-monday.jsonl"
+    first.write_text(
+        '{"id": "a1", "date": "2024-03-01", "text": "The council approved the stadium budget on Monday."}\n'
+        '{"id": "b2", "date": "2024-03-02", "text": "The mayor vetoed the stadium budget on Tuesday."}\n'
+    )
+    bot.ingest([first])
+    chunks = bot.index.chunk_count()
+    moved = tmp_path / "archive" / "export.jsonl"
+    moved.parent.mkdir()
+    first.rename(moved)
+
+    report = bot.ingest([moved])
+
+    assert (report.added, report.unchanged) == (0, 2)
+    assert bot.index.chunk_count() == chunks and bot.index.stats().articles == 2
