@@ -76,7 +76,8 @@ def main() -> None:
     )
     first_tokens = [r[3] for r in rows if r[3] is not None]
     body = (
-        f"Command: `.venv/bin/python benchmarks/bench_answer.py --questions {args.questions}` ({date.today()})  \n"
+        f"Command: `.venv/bin/python benchmarks/bench_answer.py --questions {args.questions}` "
+        f"({date.today()})  \n"
         f"Machine: {machine_description()}. Default settings (k={settings.top_k}, chunks of "
         f"{settings.chunk_tokens} word-pieces), local model loaded in {load_seconds:.1f} s.\n\n"
         f"Median time to first token {statistics.median(first_tokens):.1f} s, median total "

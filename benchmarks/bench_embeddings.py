@@ -119,10 +119,11 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     body = (
         f"Command: `python benchmarks/bench_embeddings.py --chunks {args.chunks}` ({date.today()})  \n"
-        f"Machine: {machine_description()}; {len(texts)} chunks of RealTime QA articles (200 word-pieces max, "
-        f"mean {statistics.mean(map(len, texts)):.0f} characters); peak RSS of the whole run {peak_mb:.0f} MB.\n\n"
-        f"| route | chunks/s | question (ms, median) | mean cosine vs {reference_name[:2]} |\n|---|---|---|---|\n"
-        + "\n".join(rows)
+        f"Machine: {machine_description()}; {len(texts)} chunks of RealTime QA articles "
+        f"(200 word-pieces max, mean {statistics.mean(map(len, texts)):.0f} characters); "
+        f"peak RSS of the whole run {peak_mb:.0f} MB.\n\n"
+        f"| route | chunks/s | question (ms, median) | mean cosine vs {reference_name[:2]} |\n"
+        "|---|---|---|---|\n" + "\n".join(rows)
     )
     print(body)
     write_section("bench_embeddings", "Embedding routes", body)

@@ -151,7 +151,8 @@ def main() -> None:
     lines_out = []
     with tempfile.TemporaryDirectory() as tmp:
         questions, corpus = build_subset(Path(tmp), weeks)
-        n_articles = sum(1 for _ in open(corpus, encoding="utf-8"))
+        with open(corpus, encoding="utf-8") as lines:
+            n_articles = sum(1 for _ in lines)
         print(f"weeks {weeks}: {len(questions)} questions, {n_articles} articles", flush=True)
         rows = []
         for spec in args.chunks.split(","):
