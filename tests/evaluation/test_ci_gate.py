@@ -36,7 +36,7 @@ def scripted_rules() -> list[dict]:
             content = "NOT IN PASSAGES"
         else:
             facts = [group if isinstance(group, str) else group[0] for group in item.answers]
-            content = f"The articles say: {' and '.join(facts)} [1]."
+            content = f"{' and '.join(facts)} [1]."  # checked against the passages like any answer
         rules.append(
             {"name": item.id, "when": {"messages_contain": question}, "respond": {"content": content}}
         )
