@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from qa_bot.retrieval import Passage
 from qa_bot.support import (
@@ -244,6 +245,38 @@ def _citations(sentences: list[AnswerSentence], passages: Sequence[Passage]) -> 
 
 
 # --- streaming -------------------------------------------------------------------------------------
+
+
+# Questions whose answer depends on when it was reported: "when", "which day", "this week", "latest".
+_TIME_QUESTION = re.compile(
+    r"^\s*when\b|\b(what|which) (day|date|month|year|time)\b|\b(this|last|past) (week|month|year)\b|"
+    r"\b(latest|recent(ly)?|currently|now|today|yesterday)\b",
+    re.IGNORECASE,
+)
+
+
+def name_the_source_date(answer: Answer) -> Answer:
+    """For a question about time, make sure the answer says when its main source was published.
+
+    "On Sunday" or "this week" means little without the article's date, and a small model often
+    leaves it out; so the date of the first cited article is added, as a sentence citing it.
+    """
+    if answer.refused or not answer.citations or not _TIME_QUESTION.search(answer.question):
+        return answer
+    first = answer.citations[0]
+    published = first.passage.date
+    if not published or _mentions_date(answer.text, published):
+        return answer
+    day = date.fromisoformat(published)
+    sentence = AnswerSentence(f"The article is dated {day.day} {day:%B %Y}.", [first.n], supported=True)
+    answer.sentences.append(sentence)
+    answer.text = f"{answer.text} {with_markers(sentence.text, sentence.citations)}"
+    return answer
+
+
+def _mentions_date(text: str, iso: str) -> bool:
+    day = date.fromisoformat(iso)
+    return iso in text or (str(day.year) in text and f"{day:%B}" in text)
 
 
 def stream_display_text(partial: str) -> str:

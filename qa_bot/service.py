@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from qa_bot.answer import REFUSAL_MESSAGE, Answer, Turn, finalize_answer
+from qa_bot.answer import REFUSAL_MESSAGE, Answer, Turn, finalize_answer, name_the_source_date
 from qa_bot.corpus import Article
 from qa_bot.extractive import extractive_answer
 from qa_bot.index import Index, IndexStats, IngestReport, ProgressCallback
@@ -148,6 +148,7 @@ class QABot:
             timings["generate"] = time.perf_counter() - step
         else:
             answer = yield from self._generate(question, standalone, passages, as_of, timings)
+        answer = name_the_source_date(answer)
         answer.standalone_question = standalone if standalone != question else None
         timings["total"] = time.perf_counter() - started
         answer.timings = timings

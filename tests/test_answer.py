@@ -7,8 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from qa_bot.answer import NOT_IN_PASSAGES, REFUSAL_MESSAGE, finalize_answer, stream_display_text
-from tests.passages import CALL_TEXT, SEED_PASSAGES, THREE, make_passage
+from qa_bot.answer import (
+    NOT_IN_PASSAGES,
+    REFUSAL_MESSAGE,
+    finalize_answer,
+    name_the_source_date,
+    stream_display_text,
+)
+from tests.passages import CALL, CALL_TEXT, SEED_PASSAGES, THREE, make_passage
 
 # --- citation repair and verification --------------------------------------------------------------
 
@@ -162,3 +168,29 @@ def test_streaming_display_hides_the_sentinel_while_it_arrives():
     assert stream_display_text("NOT IN PASSAGES") == REFUSAL_MESSAGE
     assert stream_display_text("Not in passages.") == REFUSAL_MESSAGE
     assert stream_display_text("The call was on Sunday [1") == "The call was on Sunday [1"
+
+
+DATED_CALL = make_passage(CALL.text, 1, title="Jaishankar, Blinken speak", date="2023-04-16")
+
+
+def test_an_answer_about_time_names_the_date_of_its_source():
+    answer = name_the_source_date(
+        finalize_answer("On which day did they speak?", "On Sunday [1].", [DATED_CALL])
+    )
+
+    assert answer.text == "On Sunday [1]. The article is dated 16 April 2023 [1]."
+    assert answer.sentences[-1].citations == [1] and answer.sentences[-1].supported
+
+
+@pytest.mark.parametrize(
+    ("question", "raw"),
+    [
+        ("Who did Jaishankar speak with?", "He spoke with Blinken [1]."),  # not a question about time
+        ("When did they speak?", "On Sunday, April 16 2023 [1]."),  # the date is already there
+    ],
+)
+def test_other_answers_are_left_as_they_are(question, raw):
+    answer = finalize_answer(question, raw, [DATED_CALL])
+    text = answer.text
+
+    assert name_the_source_date(answer).text == text
