@@ -151,7 +151,12 @@ def _support(terms: Sequence[Term], bag: WordBag) -> float:
 
 def passage_support(claim: str, passage: Passage) -> float:
     """Like `support_score`, but the passage's title and date count too (the prompt shows them)."""
-    return support_score(claim, f"{passage.text}\n{passage.title or ''}\n{_date_words(passage.date)}")
+    return support_score(claim, source_text(passage.text, passage.title, passage.date))
+
+
+def source_text(text: str, title: str | None, published: str | None) -> str:
+    """What a cited source shows its reader: the passage, its article's title and its date."""
+    return f"{text}\n{title or ''}\n{_date_words(published)}"
 
 
 def _date_words(iso: str | None) -> str:

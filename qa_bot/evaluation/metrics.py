@@ -348,6 +348,11 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, float | None
         if not row["refused"] and not row.get("error") and row["metrics"].get("support_checked")
     ]
 
+    text_only = [
+        row["metrics"]["citations_text_only"]
+        for row in rows
+        if not row["refused"] and not row.get("error") and "citations_text_only" in row["metrics"]
+    ]
     metrics: dict[str, float | None] = {
         "pass_rate": _rate([row["passed"] for row in rows]),
         "answer_accuracy": _rate([bool(row["metrics"].get("correct")) for row in answerable]),
@@ -359,6 +364,10 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, float | None
         ),
         "citation_recall": _ratio(
             sum(c["supported_sentences"] for c in checked), sum(c["sentences"] for c in checked)
+        ),
+        # Stricter: the passage body alone must support the claim (title and date don't count).
+        "citation_precision_text_only": _ratio(
+            sum(c["supported_pairs"] for c in text_only), sum(c["pairs"] for c in text_only)
         ),
         "cited_sentence_rate": _ratio(
             sum(c["cited_sentences"] for c in citations), sum(c["sentences"] for c in citations)

@@ -35,6 +35,7 @@ from qa_bot.evaluation.metrics import (
     token_f1,
 )
 from qa_bot.evaluation.report import EvalReport, check_thresholds, compare_reports, load_report, write_reports
+from qa_bot.support import source_text
 
 ROWS_FILE = "rows.jsonl"
 # The ranking scored by hit@k / recall@k / MRR goes this many articles deep when the bot can retrieve
@@ -294,8 +295,14 @@ def _score(row: dict[str, Any], item: EvalItem, support: SupportChecker | None) 
             metrics["mc_correct"] = answered and choice_correct(
                 row["answer"], item.choices, item.correct_choice
             )
-    passages_by_n = {c["n"]: c["passage"] for c in row["citations"]}
+    # A citation is checked against what the reader sees of it: passage, title and date.
+    passages_by_n = {
+        c["n"]: source_text(c["passage"], c.get("title"), c.get("date")) for c in row["citations"]
+    }
     metrics["citations"] = citation_counts(row["sentences"], passages_by_n, support).as_dict()
+    if support is not None:
+        bodies = {c["n"]: c["passage"] for c in row["citations"]}
+        metrics["citations_text_only"] = citation_counts(row["sentences"], bodies, support).as_dict()
     metrics["support_checked"] = support is not None
     row["metrics"] = metrics
     if row["error"]:

@@ -233,3 +233,24 @@ def test_retrieval_is_scored_on_the_bots_own_deeper_ranking_when_it_has_one(data
     assert [ref["article_id"] for ref in follow["retrieved"]] == ["other-article", "call-article"]
     assert follow["metrics"]["gold_ranks"] == {"000_call": 2}
     assert ("What did they discuss?", None, 30) in retrieved_with  # 10 articles deep, 3 passages each
+
+
+def test_a_claim_only_the_title_supports_counts_for_precision_but_not_text_only(
+    dataset_path, scripts, make_bot, tmp_path
+):
+    from tests.evaluation.conftest import Script, passage
+
+    headline_only = replace(
+        passage("call1", "The two ministers also discussed trade.", stem="000_call"),
+        title="Jaishankar and Blinken speak on Sunday",
+    )
+    scripts["Which day was the call?"] = Script(
+        sentences=[("Jaishankar and Blinken speak on Sunday.", [1])], passages=[headline_only]
+    )
+
+    report = run_eval(make_bot(scripts), load_dataset(dataset_path), tmp_path / "out", config=CONFIG)
+
+    day = {row["id"]: row for row in report.rows}["day"]["metrics"]
+    assert day["citations"]["supported_pairs"] == 1  # the reader sees the title with the passage
+    assert day["citations_text_only"]["supported_pairs"] == 0
+    assert report.metrics["citation_precision_text_only"] < report.metrics["citation_precision"]
