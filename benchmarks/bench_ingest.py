@@ -31,6 +31,7 @@ from benchmarks.report import machine_description, write_section  # noqa: E402
 from qa_bot.chunking import Chunker  # noqa: E402
 from qa_bot.corpus import Article, iter_articles  # noqa: E402
 from qa_bot.embeddings import LocalMiniLMEmbeddings  # noqa: E402
+from qa_bot.index import titled_text  # noqa: E402
 from qa_bot.service import QABot  # noqa: E402
 from qa_bot.settings import Settings  # noqa: E402
 
@@ -64,7 +65,8 @@ def main() -> None:
         settings = Settings(_env_file=None, data_dir=Path(tmp) / "data", llm="extractive")
         articles = [a for a in iter_articles([corpus]) if isinstance(a, Article)]
         chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap_tokens)
-        texts = [doc.page_content for a in articles for doc in chunker.chunk(a)]
+        # What ingest embeds: each chunk with its article's title in front (QA_BOT_EMBED_TITLES).
+        texts = [titled_text(a.title, doc.page_content) for a in articles for doc in chunker.chunk(a)]
 
         model = LocalMiniLMEmbeddings()
         model.embed_documents(texts[:32])  # load the model outside the timing
