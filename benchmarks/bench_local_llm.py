@@ -27,12 +27,12 @@ from pathlib import Path
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from qa_bot import llm, local_llm
-from qa_bot.settings import PROJECT_ROOT, Settings
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-PERFORMANCE_DOC = PROJECT_ROOT / "docs" / "performance.md"
-SECTION_START = "<!-- bench_local_llm -->"
-SECTION_END = "<!-- /bench_local_llm -->"
+from benchmarks.report import PERFORMANCE_MD, write_section  # noqa: E402
+from qa_bot import llm, local_llm  # noqa: E402
+from qa_bot.settings import PROJECT_ROOT, Settings  # noqa: E402
+
 PASSAGE_WORDS = 150
 PASSAGE_COUNT = 4
 QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"
@@ -173,20 +173,6 @@ def report(
     return "\n".join(lines)
 
 
-def write_section(body: str, doc: Path = PERFORMANCE_DOC) -> None:
-    """Replace this benchmark's section of docs/performance.md (creating either if missing)."""
-    section = f"{SECTION_START}\n## Local LLM (embedded llama.cpp)\n\n{body}\n{SECTION_END}"
-    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Performance\n"
-    if SECTION_START in text and SECTION_END in text:
-        before, rest = text.split(SECTION_START, 1)
-        after = rest.split(SECTION_END, 1)[1]
-        text = f"{before}{section}{after}"
-    else:
-        text = f"{text.rstrip()}\n\n{section}\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="questions per kind (fresh, cached)")
@@ -222,8 +208,8 @@ def main() -> None:
     body = report(settings, prepare_s, load_s, runs, info, rss_gb, cpu_share)
     print(body)
     if not args.no_write:
-        write_section(body)
-        print(f"\nWrote the bench_local_llm section of {PERFORMANCE_DOC}")
+        write_section("bench_local_llm", "Local LLM (embedded llama.cpp)", body)
+        print(f"\nWrote the bench_local_llm section of {PERFORMANCE_MD}")
 
 
 if __name__ == "__main__":
