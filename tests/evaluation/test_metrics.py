@@ -135,8 +135,6 @@ def test_citation_counts_without_a_checker_leave_support_unjudged():
 
 def test_real_support_score_separates_supporting_from_unrelated_passages():
     checker = load_support_checker()
-    if checker is None:
-        pytest.skip("qa_bot.support.support_score is not there yet")
     passage = "External Affairs Minister S Jaishankar had a conversation with Antony Blinken on Sunday."
     assert checker.supports("Jaishankar spoke with Blinken on Sunday.", passage)
     assert not checker.supports("The Federal Reserve raised interest rates by half a point.", passage)
