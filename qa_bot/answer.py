@@ -1,10 +1,11 @@
 """Answers: citation parsing, verification and repair, refusal, and the Answer the user sees.
 
-Small models cite badly, so the app owns the citations: the model's [n] markers are parsed, checked
-against the passages with a lexical support measure (`qa_bot.support`), dropped or moved when they
-don't hold, and put back at sentence ends. The extractive mode (`qa_bot.extractive`) builds the same
-raw text (sentences with [n]) without a model, so both go through `finalize_answer`. The prompts
-that ask for that text are in `qa_bot.prompts`.
+Small models cite badly, so the app owns the citations: the model's [n] markers are parsed, each
+sentence is checked against the text of the passage it cites (`qa_bot.support.verify_claim`: its
+names, numbers and dates, and the part that answers the question, must be stated there), markers
+are dropped or moved when they don't hold, and put back at sentence ends. The extractive mode
+(`qa_bot.extractive`) builds the same raw text (sentences with [n]) without a model, so both go
+through `finalize_answer`. The prompts that ask for that text are in `qa_bot.prompts`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from datetime import date
 
 from qa_bot.retrieval import Passage
 from qa_bot.support import (
-    SUPPORT_THRESHOLD,
+    STALE_DAYS,
+    Verdict,
     best_supporting_span,
     content_terms,
-    passage_support,
     split_sentences,
+    support_score,
+    verify_claim,
 )
 
 REFUSAL_MESSAGE = (
@@ -46,14 +49,15 @@ class Citation:
     passage: Passage
     quote_start: int  # offsets into the ARTICLE text of the passage sentence that best supports the claim
     quote_end: int
-    support: float  # 0..1, how well the passage supports the sentences that cite it
+    support: float  # 1.0 when the verifier found a citing sentence stated in it; else the word overlap
 
 
 @dataclass
 class AnswerSentence:
     text: str  # the sentence without its [n] markers
     citations: list[int]  # the n's that support it, after repair
-    supported: bool  # False: no passage supports it; the UI marks it
+    supported: bool  # False: no passage states it; the UI marks it
+    reason: str = ""  # why it is unverified, for the reader
 
 
 @dataclass
@@ -64,6 +68,7 @@ class Answer:
     sentences: list[AnswerSentence] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)  # unique by n, ordered by n
     passages: list[Passage] = field(default_factory=list)  # what the model saw; shown even on failure
+    planted: list[Passage] = field(default_factory=list)  # article sentences addressing the assistant
     standalone_question: str | None = None  # the rewritten follow-up, when there was history
     error: str | None = None  # a clear, key-free message when the LLM failed
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
@@ -152,18 +157,24 @@ class _Checked:
     separator: str  # what stood before it in the raw text: keeps line breaks of lists
 
 
-def finalize_answer(question: str, raw_text: str, passages: Sequence[Passage]) -> Answer:
-    """Turn raw model (or extractive) output into an Answer with verified, repaired citations."""
+def finalize_answer(
+    question: str, raw_text: str, passages: Sequence[Passage], *, as_of: date | None = None
+) -> Answer:
+    """Turn raw model (or extractive) output into an Answer with verified, repaired citations.
+
+    `as_of` is the day the question is asked: a claim about "this week" from an older article fails.
+    """
     raw = raw_text.strip()
     spans = split_sentences(raw)
     if not spans or _is_sentinel(raw[spans[0][0] : spans[0][1]]):
         return _refusal(question, passages)
+    checker = _Checker(question, passages, as_of)
     checked = []
     for i, (start, end) in enumerate(spans):
         text, cited = _take_markers(raw[start:end], len(passages))
         if text and not _is_sentinel(text):
             gap = raw[spans[i - 1][1] : start] if i else ""
-            checked.append(_check_sentence(text, cited, passages, _separator(gap)))
+            checked.append(checker.check(text, cited, _separator(gap)))
     if _is_whole_refusal(checked) or _nothing_supported(checked):
         return _refusal(question, passages)
     sentences = [c.sentence for c in checked]
@@ -173,7 +184,7 @@ def finalize_answer(question: str, raw_text: str, passages: Sequence[Passage]) -
         text=text.strip(),
         refused=False,
         sentences=sentences,
-        citations=_citations(sentences, passages),
+        citations=_citations(sentences, passages, checker),
         passages=list(passages),
     )
 
@@ -188,19 +199,46 @@ def _separator(gap: str) -> str:
     return "\n\n" if "\n\n" in gap else "\n" if "\n" in gap else " "
 
 
-def _check_sentence(text: str, cited: list[int], passages: Sequence[Passage], separator: str) -> _Checked:
-    kept = [n for n in cited if passage_support(text, passages[n - 1]) >= SUPPORT_THRESHOLD]
-    if _is_refusal_sentence(text) and not kept:
-        # "The passages don't say who won." A refusal phrase with a cited, supporting passage is a claim
-        # instead ("officials said they cannot determine the cause [1]").
-        return _Checked(AnswerSentence(text, [], supported=True), "refusal", separator)
-    if not content_terms(text):  # "Yes." or "According to the passages:": nothing to verify
-        return _Checked(AnswerSentence(text, cited, supported=True), "filler", separator)
-    if not kept and passages:
-        scores = [passage_support(text, p) for p in passages]
-        best = max(range(len(passages)), key=lambda i: scores[i])  # ties go to the higher-ranked passage
-        kept = [best + 1] if scores[best] >= SUPPORT_THRESHOLD else []
-    return _Checked(AnswerSentence(text, kept, supported=bool(kept)), "claim", separator)
+class _Checker:
+    """Checks answer sentences against the passages, remembering each verdict."""
+
+    def __init__(self, question: str, passages: Sequence[Passage], as_of: date | None) -> None:
+        self.question, self.passages, self.as_of = question, passages, as_of
+        self.verdicts: dict[tuple[str, int], Verdict] = {}
+
+    def verdict(self, text: str, n: int) -> Verdict:
+        key = (text, n)
+        if key not in self.verdicts:
+            passage = self.passages[n - 1]
+            self.verdicts[key] = verify_claim(
+                text, passage.text, question=self.question, passage_date=passage.date, as_of=self.as_of
+            )
+        return self.verdicts[key]
+
+    def check(self, text: str, cited: list[int], separator: str) -> _Checked:
+        kept = [n for n in cited if self.verdict(text, n).supported]
+        if _is_refusal_sentence(text) and not kept:
+            # "The passages don't say who won." A refusal phrase with a cited, supporting passage is a
+            # claim instead ("officials said they cannot determine the cause [1]").
+            return _Checked(AnswerSentence(text, [], supported=True), "refusal", separator)
+        if not content_terms(text):  # "Yes." or "According to the passages:": nothing to verify
+            return _Checked(AnswerSentence(text, cited, supported=True), "filler", separator)
+        if not kept:
+            kept = self._another_passage(text)
+        reason = "" if kept else self._reason(text, cited)
+        return _Checked(AnswerSentence(text, kept, supported=bool(kept), reason=reason), "claim", separator)
+
+    def _another_passage(self, text: str) -> list[int]:
+        """A small model often cites the wrong number: the best-matching passage that states it."""
+        ranked = sorted(
+            range(1, len(self.passages) + 1), key=lambda n: -support_score(text, self.passages[n - 1].text)
+        )  # sorted() is stable: ties go to the earlier passage
+        return next(([n] for n in ranked if self.verdict(text, n).supported), [])
+
+    def _reason(self, text: str, cited: list[int]) -> str:
+        if not cited:
+            return "no passage states it"
+        return f"[{cited[0]}]: {self.verdict(text, cited[0]).reason}"
 
 
 def _is_whole_refusal(checked: list[_Checked]) -> bool:
@@ -227,7 +265,9 @@ def with_markers(text: str, citations: list[int]) -> str:
     return f"{text} {markers}"
 
 
-def _citations(sentences: list[AnswerSentence], passages: Sequence[Passage]) -> list[Citation]:
+def _citations(
+    sentences: list[AnswerSentence], passages: Sequence[Passage], checker: _Checker
+) -> list[Citation]:
     """One Citation per cited passage: its best support, and the passage sentence that best supports it."""
     by_n: dict[int, Citation] = {}
     best_span_score: dict[int, float] = {}
@@ -235,7 +275,8 @@ def _citations(sentences: list[AnswerSentence], passages: Sequence[Passage]) -> 
         for n in sentence.citations:
             passage = passages[n - 1]
             start, end, span_score = best_supporting_span(sentence.text, passage)
-            support = passage_support(sentence.text, passage)
+            verified = sentence.supported and checker.verdict(sentence.text, n).supported
+            support = 1.0 if verified else support_score(sentence.text, passage.text)
             citation = by_n.setdefault(n, Citation(n, passage, start, end, support))
             citation.support = max(citation.support, support)
             if span_score > best_span_score.get(n, -1.0):
@@ -244,7 +285,7 @@ def _citations(sentences: list[AnswerSentence], passages: Sequence[Passage]) -> 
     return [by_n[n] for n in sorted(by_n)]
 
 
-# --- streaming -------------------------------------------------------------------------------------
+# --- dating the answer ------------------------------------------------------------------------------
 
 
 # Questions whose answer depends on when it was reported: "when", "which day", "this week", "latest".
@@ -253,30 +294,78 @@ _TIME_QUESTION = re.compile(
     r"\b(latest|recent(ly)?|currently|now|today|yesterday)\b",
     re.IGNORECASE,
 )
+# First words that are not names, so "As of ..., the talks ended" reads right after the lead-in.
+_PLAIN_FIRST_WORDS = frozenset(
+    (  # noqa: SIM905 (a word list reads best as words)
+        "a an the it its they their he his she her this that these those there on in at by for after "
+        "before during from to with about some many most one two three"
+    ).split()
+)
 
 
-def name_the_source_date(answer: Answer) -> Answer:
-    """For a question about time, make sure the answer says when its main source was published.
+def date_the_answer(answer: Answer, as_of: date | None = None) -> Answer:
+    """Say up front how old the news is when the answer relies on an older article.
 
-    "On Sunday" or "this week" means little without the article's date, and a small model often
-    leaves it out; so the date of the first cited article is added, as a sentence citing it.
+    News answers go stale: an answer drawn from an article more than STALE_DAYS older than the day
+    the question is asked starts with "As of <article date>, ...", so the reader sees the age before
+    the claim. For a question about time ("when", "which day") answered from a recent article, the
+    article's date is added after the answer when the answer doesn't give it, since "on Sunday"
+    means little without it.
     """
-    if answer.refused or not answer.citations or not _TIME_QUESTION.search(answer.question):
+    if answer.refused or not answer.citations:
         return answer
-    first = answer.citations[0]
-    published = first.passage.date
-    if not published or _mentions_date(answer.text, published):
+    first = _first_supported(answer)
+    published = _newest_date(answer, first)
+    if published is None:
         return answer
-    day = date.fromisoformat(published)
-    sentence = AnswerSentence(f"The article is dated {day.day} {day:%B %Y}.", [first.n], supported=True)
-    answer.sentences.append(sentence)
-    answer.text = f"{answer.text} {with_markers(sentence.text, sentence.citations)}"
+    if as_of is not None and (as_of - published).days > STALE_DAYS:
+        first.text = f"As of {_long(published)}, {_lower_first_word(first.text)}"
+        answer.text = _rebuild_text(answer)
+        return answer
+    if _TIME_QUESTION.search(answer.question) and not _mentions_date(answer.text, published):
+        sentence = AnswerSentence(
+            f"The article is dated {_long(published)}.", first.citations[:1], supported=True
+        )
+        answer.sentences.append(sentence)
+        answer.text = f"{answer.text} {with_markers(sentence.text, sentence.citations)}"
     return answer
 
 
-def _mentions_date(text: str, iso: str) -> bool:
-    day = date.fromisoformat(iso)
-    return iso in text or (str(day.year) in text and f"{day:%B}" in text)
+def _first_supported(answer: Answer) -> AnswerSentence:
+    return next((s for s in answer.sentences if s.supported and s.citations), answer.sentences[0])
+
+
+def _newest_date(answer: Answer, sentence: AnswerSentence) -> date | None:
+    """The newest date among the passages the sentence cites (or, failing that, the answer cites)."""
+    by_n = {c.n: c.passage for c in answer.citations}
+    numbers = sentence.citations or list(by_n)
+    days = []
+    for n in numbers:
+        try:
+            days.append(date.fromisoformat(by_n[n].date or ""))
+        except (KeyError, ValueError):
+            continue
+    return max(days, default=None)
+
+
+def _long(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _lower_first_word(text: str) -> str:
+    word = text.split(" ", 1)[0]
+    return text[:1].lower() + text[1:] if word.lower() in _PLAIN_FIRST_WORDS else text
+
+
+def _rebuild_text(answer: Answer) -> str:
+    return " ".join(with_markers(s.text, s.citations) for s in answer.sentences)
+
+
+def _mentions_date(text: str, day: date) -> bool:
+    return day.isoformat() in text or (str(day.year) in text and f"{day:%B}" in text)
+
+
+# --- streaming -------------------------------------------------------------------------------------
 
 
 def stream_display_text(partial: str) -> str:
@@ -287,3 +376,52 @@ def stream_display_text(partial: str) -> str:
     if shown and NOT_IN_PASSAGES.lower().startswith(shown.lower()):
         return ""
     return partial
+
+
+# --- the answer as JSON: the CLI's --json, the UI's feedback store and the evaluation use it ----------
+
+
+def answer_to_json(answer: Answer) -> dict:
+    return {
+        "question": answer.question,
+        "standalone_question": answer.standalone_question,
+        "answer": answer.text,
+        "refused": answer.refused,
+        "error": answer.error,
+        "citations": [
+            {
+                "n": c.n,
+                "article_id": c.passage.article_id,
+                "title": c.passage.title,
+                "date": c.passage.date,
+                "source": c.passage.source,
+                "path": c.passage.path,
+                "url": c.passage.url,
+                "text": c.passage.text,
+                "start": c.passage.start,
+                "end": c.passage.end,
+                "quote": {"start": c.quote_start, "end": c.quote_end},
+                "support": round(c.support, 3),
+            }
+            for c in answer.citations
+        ],
+        "sentences": [
+            {"text": s.text, "citations": s.citations, "supported": s.supported, "reason": s.reason}
+            for s in answer.sentences
+        ],
+        "passages": [
+            {
+                "n": i + 1,
+                "article_id": p.article_id,
+                "title": p.title,
+                "date": p.date,
+                "score": round(p.score, 5),
+            }
+            for i, p in enumerate(answer.passages)
+        ],
+        "planted": [
+            {"article_id": p.article_id, "title": p.title, "date": p.date, "text": p.text}
+            for p in answer.planted
+        ],
+        "timings": {stage: round(seconds, 3) for stage, seconds in answer.timings.items()},
+    }

@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from qa_bot.answer import Answer
+from qa_bot.answer import Answer, answer_to_json
 from qa_bot.settings import PROJECT_ROOT, get_settings
 
 app = typer.Typer(
@@ -200,47 +200,6 @@ def _print_sources(title: str, numbered) -> None:
         console.print(Text("    " + snippet.replace("\n", " ")))
 
 
-def answer_to_json(answer: Answer) -> dict:
-    return {
-        "question": answer.question,
-        "standalone_question": answer.standalone_question,
-        "answer": answer.text,
-        "refused": answer.refused,
-        "error": answer.error,
-        "citations": [
-            {
-                "n": c.n,
-                "article_id": c.passage.article_id,
-                "title": c.passage.title,
-                "date": c.passage.date,
-                "source": c.passage.source,
-                "path": c.passage.path,
-                "url": c.passage.url,
-                "text": c.passage.text,
-                "start": c.passage.start,
-                "end": c.passage.end,
-                "quote": {"start": c.quote_start, "end": c.quote_end},
-                "support": round(c.support, 3),
-            }
-            for c in answer.citations
-        ],
-        "sentences": [
-            {"text": s.text, "citations": s.citations, "supported": s.supported} for s in answer.sentences
-        ],
-        "passages": [
-            {
-                "n": i + 1,
-                "article_id": p.article_id,
-                "title": p.title,
-                "date": p.date,
-                "score": round(p.score, 5),
-            }
-            for i, p in enumerate(answer.passages)
-        ],
-        "timings": {stage: round(seconds, 3) for stage, seconds in answer.timings.items()},
-    }
-
-
 # --- eval ---------------------------------------------------------------------------------------------
 
 
@@ -248,6 +207,14 @@ def answer_to_json(answer: Answer) -> dict:
 def evaluate(
     dataset: Annotated[Path, typer.Argument(help="Question set: qa-bot JSONL, or RealTime QA's qa.jsonl.")],
     corpus: Annotated[list[Path] | None, typer.Option(help="Articles to ingest first (repeatable).")] = None,
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            help="Evaluate over this index folder (its data dir), kept between runs: nothing is "
+            "re-embedded. With --corpus, the corpus is ingested into it first, skipping unchanged "
+            "articles. Default: a fresh OUT/index when there is a corpus."
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Folder for rows.jsonl and the reports.")] = Path("eval-out"),
     llm: Annotated[str | None, typer.Option(help="Answerer for this run: local, openai, ...")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
@@ -260,7 +227,9 @@ def evaluate(
 ) -> None:
     """Run a fixed question set through the bot and write report.json, report.md and report.html.
 
-    Resumable: finished questions are kept in OUT/rows.jsonl and skipped when run again.
+    Resumable: finished questions are kept in OUT/rows.jsonl and skipped when run again. To try a
+    prompt change without re-embedding, keep the index: --index eval-runs/dev-index --corpus FILE
+    builds it on the first run and only checks it for changed articles on the next ones.
     """
     from qa_bot.evaluation import (
         DatasetError,
@@ -288,10 +257,20 @@ def evaluate(
         err_console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from None
     out.mkdir(parents=True, exist_ok=True)
-    corpus = corpus or default_corpus(dataset, items, out)
-    if corpus:
-        # The evaluation gets its own index, so it never adds to or prunes the user's.
-        settings = settings.model_copy(update={"data_dir": out / "index"})
+    if index is not None:
+        if not corpus and not _holds_an_index(index):
+            err_console.print(
+                f"[red]{escape(str(index))} holds no index yet: add --corpus to build it there.[/]"
+            )
+            raise typer.Exit(2)
+        # A kept index: only an explicit --corpus is added to it, so reruns evaluate the same articles.
+        settings = settings.model_copy(update={"data_dir": index})
+    else:
+        corpus = corpus or default_corpus(dataset, items, out)
+        if corpus:
+            # The evaluation gets its own index, so it never adds to or prunes the user's.
+            settings = settings.model_copy(update={"data_dir": out / "index"})
+    identity = {"index": str(index)} if index is not None else {}
     with Progress(
         SpinnerColumn(), TextColumn("[bold]Evaluating[/]"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=err_console, transient=True,
@@ -306,12 +285,17 @@ def evaluate(
             compare=compare,
             k=k,
             progress=lambda done, total, _row: progress.update(task, completed=done, total=total),
-            config=eval_config(settings, dataset=dataset),
+            config=eval_config(settings, dataset=dataset, **identity),
             thresholds=limits,
             judge=judge_model,
         )
     print_summary(report, console)
     raise typer.Exit(1 if gate_failures(report) else 0)
+
+
+def _holds_an_index(folder: Path) -> bool:
+    """Whether a folder looks like a data dir something was ingested into (not missing, not empty)."""
+    return folder.is_dir() and any(folder.iterdir())
 
 
 # --- status / ui --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ its answer change for different reasons.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -24,7 +25,7 @@ from qa_bot.settings import PROJECT_ROOT
 DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts"
 
 _PLACEHOLDERS = {
-    "answer": {"sentinel", "as_of", "passages", "question"},
+    "answer": {"sentinel", "as_of", "fence", "evidence", "question"},
     "condense": {"history", "question"},
     "judge": {"passages", "question", "answer"},
 }
@@ -86,19 +87,70 @@ def format_passages(passages: Sequence[Passage]) -> str:
     return "\n\n".join(blocks)
 
 
-def build_answer_messages(
-    question: str, passages: Sequence[Passage], as_of: date | None = None, prompts_dir: Path | None = None
-) -> list[BaseMessage]:
-    """System + user messages asking for a short answer from the numbered passages only.
+def format_evidence(passages: Sequence[Passage]) -> str:
+    """Evidence spans as `[n] text` lines under a header per article (title, source, date).
 
-    `as_of` resolves "this week" and "latest"; None means today.
+    Consecutive spans of one article share its header (`qa_bot.evidence` groups them so). Article
+    text is made unable to pass for structure: line breaks are flattened, so it can never start a
+    line of its own, and `[n]`-style markers inside it become `(n)`, so it cannot forge a number.
+    """
+    lines: list[str] = []
+    previous_article = None
+    for n, passage in enumerate(passages, start=1):
+        if passage.article_id != previous_article:
+            lines.append(_article_header(passage))
+            previous_article = passage.article_id
+        lines.append(f"[{n}] {_inert(passage.text)}")
+    return "\n".join(lines)
+
+
+def _article_header(passage: Passage) -> str:
+    title = _inert(passage.title or "Untitled")
+    details = [passage.source] if passage.source else []
+    if passage.date:
+        details.append(f"published {_long_date(passage.date)}")
+    return f"Article: {title}" + (f" ({', '.join(details)})" if details else "")
+
+
+def _long_date(iso: str) -> str:
+    try:
+        day = date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+_FORGED_MARKER = re.compile(r"\[\s*(\d{1,3})\s*\]")
+
+
+def _inert(text: str) -> str:
+    return _FORGED_MARKER.sub(r"(\1)", " ".join(text.split()))
+
+
+def new_fence() -> str:
+    """A per-request random code that delimits the evidence: article text cannot guess it."""
+    return secrets.token_hex(4)
+
+
+def build_answer_messages(
+    question: str,
+    passages: Sequence[Passage],
+    as_of: date | None = None,
+    prompts_dir: Path | None = None,
+    fence: str | None = None,
+) -> list[BaseMessage]:
+    """System + user messages asking for a short, cited answer from the numbered evidence only.
+
+    `passages` are the selected evidence spans (`qa_bot.evidence`); `as_of` resolves "this week" and
+    "latest" (None: today).
     """
     as_of = as_of or date.today()
     return load_prompt("answer", prompts_dir).to_messages(
         sentinel=NOT_IN_PASSAGES,
-        as_of=as_of.strftime("%A, %Y-%m-%d"),
-        passages=format_passages(passages),
-        question=question.strip(),
+        as_of=f"{as_of:%A} {as_of.day} {as_of:%B %Y}",
+        fence=fence or new_fence(),
+        evidence=format_evidence(passages),
+        question=" ".join(question.split()),
     )
 
 

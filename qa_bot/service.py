@@ -1,7 +1,8 @@
 """QABot: the one service that the CLI, the chat UI and the evaluation call.
 
 ingest(paths)  load -> chunk -> embed -> index
-ask(question)  condense follow-up -> retrieve -> answer (LLM or extractive) -> cite/verify
+ask(question)  condense follow-up -> retrieve -> select evidence sentences -> answer (LLM or
+               extractive) -> verify citations -> date the answer
 ask_stream()   the same, yielding the passages first, then tokens, then the verified Answer
 """
 
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from qa_bot.answer import REFUSAL_MESSAGE, Answer, Turn, finalize_answer, name_the_source_date
+from qa_bot.answer import REFUSAL_MESSAGE, Answer, Turn, date_the_answer, finalize_answer
 from qa_bot.corpus import Article
+from qa_bot.evidence import Evidence, select_evidence
 from qa_bot.extractive import extractive_answer
 from qa_bot.index import Index, IndexStats, IngestReport, ProgressCallback
 from qa_bot.llm import LLMStatus, build_chat_model, describe_llm_error, llm_status
@@ -140,19 +142,42 @@ class QABot:
         timings["retrieve"] = time.perf_counter() - step
         yield Retrieved(passages, standalone)
 
-        if not passages:
-            answer = Answer(question=question, text=REFUSAL_MESSAGE, refused=True)
+        as_of = as_of or date.today()
+        step = time.perf_counter()
+        evidence = self.select_evidence(standalone, passages, as_of)
+        timings["evidence"] = time.perf_counter() - step
+        if not evidence.passages:
+            answer = Answer(question=question, text=REFUSAL_MESSAGE, refused=True, passages=passages)
         elif self.settings.llm == "extractive":
             step = time.perf_counter()
-            answer = finalize_answer(question, extractive_answer(standalone, passages), passages)
+            raw = extractive_answer(standalone, evidence.passages)
+            answer = finalize_answer(question, raw, evidence.passages, as_of=as_of)
             timings["generate"] = time.perf_counter() - step
         else:
-            answer = yield from self._generate(question, standalone, passages, as_of, timings)
-        answer = name_the_source_date(answer)
+            answer = yield from self._generate(question, standalone, evidence.passages, as_of, timings)
+        answer = date_the_answer(answer, as_of)
+        answer.planted = evidence.planted
         answer.standalone_question = standalone if standalone != question else None
         timings["total"] = time.perf_counter() - started
         answer.timings = timings
         yield Finished(answer)
+
+    def select_evidence(self, question: str, passages: list[Passage], as_of: date) -> Evidence:
+        """The sentences of the retrieved passages that the answerer reads (see qa_bot.evidence)."""
+        return select_evidence(
+            question,
+            passages,
+            as_of=as_of,
+            article_text=self._article_text,
+            embed=self.index.embeddings.embed_documents,
+            budget_tokens=self.settings.evidence_tokens,
+            max_sentences=self.settings.evidence_sentences,
+            recency_weight=self.settings.recency_weight,
+        )
+
+    def _article_text(self, article_id: str) -> str | None:
+        article = self.index.catalog.get(article_id)
+        return article.text if article else None
 
     def _generate(self, question, standalone, passages, as_of, timings) -> Iterator[AnswerEvent]:
         """Streams the model's tokens; returns the verified answer (or the failure, with sources)."""
@@ -160,9 +185,7 @@ class QABot:
         pieces: list[str] = []
         try:
             model = self.chat_model()
-            messages = build_answer_messages(
-                standalone, passages, as_of or date.today(), self.settings.prompts_dir
-            )
+            messages = build_answer_messages(standalone, passages, as_of, self.settings.prompts_dir)
             for chunk in model.stream(messages):
                 if chunk.content:
                     if not pieces:
@@ -174,7 +197,7 @@ class QABot:
             timings["generate"] = time.perf_counter() - step
             return Answer(question=question, text=message, refused=False, passages=passages, error=message)
         timings["generate"] = time.perf_counter() - step
-        return finalize_answer(question, "".join(pieces), passages)
+        return finalize_answer(question, "".join(pieces), passages, as_of=as_of)
 
     def _standalone_question(self, question: str, history: list[Turn], timings: dict[str, float]) -> str:
         """From the second turn on, rewrite a follow-up into a question that stands on its own."""

@@ -51,13 +51,19 @@ class Settings(BaseSettings):
     embed_titles: bool = Field(True, validation_alias=_env("EMBED_TITLES"))
 
     # --- retrieval -------------------------------------------------------------------------------
-    top_k: int = Field(4, ge=1, le=50, validation_alias=_env("TOP_K"))
+    # Passages retrieved per question; their best sentences become the evidence the answerer reads.
+    top_k: int = Field(6, ge=1, le=50, validation_alias=_env("TOP_K"))
     fetch_k: int = Field(30, ge=1, le=500, validation_alias=_env("FETCH_K"))
     search_mode: Literal["hybrid", "dense", "keyword"] = Field("hybrid", validation_alias=_env("SEARCH_MODE"))
     relevance_floor: float = Field(0.25, ge=-1, le=1, validation_alias=_env("RELEVANCE_FLOOR"))
     # A hard window before the question's date; 0 leaves only the soft recency preference.
     date_window_days: int = Field(0, ge=0, validation_alias=_env("DATE_WINDOW_DAYS"))
     recency_weight: float = Field(0.5, ge=0, validation_alias=_env("RECENCY_WEIGHT"))
+
+    # --- evidence: what the answerer reads (qa_bot/evidence.py) -----------------------------------
+    # About 250 tokens: ~3 s of prompt reading for the embedded model on 2 cores.
+    evidence_tokens: int = Field(250, ge=40, le=4000, validation_alias=_env("EVIDENCE_TOKENS"))
+    evidence_sentences: int = Field(8, ge=1, le=40, validation_alias=_env("EVIDENCE_SENTENCES"))
 
     # --- answering -------------------------------------------------------------------------------
     llm: LLMProvider = Field("local", validation_alias=_env("LLM"))

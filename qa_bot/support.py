@@ -179,3 +179,179 @@ def best_supporting_span(claim: str, passage: Passage) -> tuple[int, int, float]
         if best is None or score > best[2]:  # ties go to the earlier sentence
             best = (passage.start + start, passage.start + end, score)
     return best or (passage.start, passage.end, 0.0)
+
+
+# --- the verifier: does the cited passage's text state this claim? ------------------------------------
+#
+# Sharing words is not enough: a passage that mentions the same people "supports" any claim about them
+# by word count alone. So a claim is supported only when
+#   1. every name, number and date in it occurs in the passage TEXT (not its title or date line);
+#   2. the part that answers the question (the claim's words the question doesn't have) is stated in
+#      one place of the passage: a sentence and its neighbours, not scattered over it;
+#   3. where it says "<Name> <did>", the passage does not say that someone else did it;
+#   4. a claim about "this week" or "today" is not backed by an article more than a month old;
+# and sentences of the passage that address the assistant never count (qa_bot.injection).
+
+STALE_DAYS = 30
+# Share of the answer part's plain words (names and numbers must all be there) found in one place.
+ANSWER_PART_COVERAGE = 0.6
+# A claim's words overall, anywhere in the passage: what the old word-count rule asked, still a floor.
+OVERALL_COVERAGE = 0.6
+ROLE_WINDOW = 5  # words before an action within which its doer is named
+_CLAIM_TIME_CUE = re.compile(
+    r"\b(this|last|past) (week|weekend|month)\b|\b(today|yesterday|tonight|currently|right now)\b", re.I
+)
+# The lead-in the app adds to an answer that relies on an older article ("As of 12 March 2023, ...").
+AS_OF_LEAD_IN = re.compile(r"^As of \d{1,2} [A-Z][a-z]+ \d{4}, ")
+
+
+class Verdict(NamedTuple):
+    supported: bool
+    reason: str  # why not, for people ("'Berlin' is not in the passage"); "" when supported
+
+
+def verify_claim(
+    claim: str,
+    passage_text: str,
+    *,
+    question: str = "",
+    passage_date: str | None = None,
+    as_of: date | None = None,
+) -> Verdict:
+    """Whether `passage_text` states `claim` (an answer sentence without its [n] markers)."""
+    from qa_bot.injection import without_planted  # injection splits sentences with this module
+
+    claim = AS_OF_LEAD_IN.sub("", claim.strip())
+    terms = content_terms(claim)
+    if not terms:
+        return Verdict(False, "the sentence states nothing to check")
+    body = without_planted(passage_text)
+    bag = WordBag.of(body)
+    terms = _first_word_as_name(claim, terms, bag)
+    terms = _without_publication_date(terms, bag, passage_date)
+    if not terms:
+        return Verdict(False, "the sentence states only the article's date")
+    missing = [t.word for t in terms if t.weight > 1 and not bag.has(t)]
+    if missing:
+        return Verdict(False, f"{_quoted(missing)} not in the passage text")
+    if _coverage(terms, bag) < OVERALL_COVERAGE:
+        return Verdict(False, "most of the sentence's words are not in the passage")
+    question_stems = {t.stem for t in content_terms(question)}
+    answer_part = [t for t in terms if t.stem not in question_stems] or terms
+    if not _stated_in_one_place(answer_part, body):
+        return Verdict(False, "the answer's words are not stated together in the passage")
+    wrong_doer = _wrong_doer(claim, body)
+    if wrong_doer:
+        return Verdict(False, wrong_doer)
+    if _stale_claim(claim, passage_date, as_of):
+        return Verdict(
+            False, f"it says '{_CLAIM_TIME_CUE.search(claim).group()}' from an article of {passage_date}"
+        )
+    return Verdict(True, "")
+
+
+def _first_word_as_name(claim: str, terms: list[Term], bag: WordBag) -> list[Term]:
+    """A capitalised first word is a name ("Obama announced ...") unless the passage uses it in lower
+    case ("Officials said ..."): names are capitalised wherever they stand."""
+    first = _WORD.search(claim)
+    if first is None or not first.group()[0].isupper():
+        return terms
+    word = first.group().lower()
+    if word in _STOP_WORDS or word in bag.words:
+        return terms
+    return [Term(t.word, t.stem, 2.0) if t.word == word else t for t in terms]
+
+
+def _without_publication_date(terms: list[Term], bag: WordBag, passage_date: str | None) -> list[Term]:
+    """Leave out the words of the cited article's own date ("on Sunday 16 April 2023") that its text
+    lacks: the reader sees that date on the source, so it is neither evidence nor a false claim."""
+    if not passage_date:
+        return terms
+    try:
+        published = date.fromisoformat(passage_date)
+    except ValueError:
+        return terms
+    date_bag = WordBag.of(f"{_date_words(passage_date)} {published:%A}")
+    return [t for t in terms if bag.has(t) or not date_bag.has(t)]
+
+
+def _quoted(words: list[str]) -> str:
+    return ", ".join(f"'{w}'" for w in words) + (" is" if len(words) == 1 else " are")
+
+
+def _stated_in_one_place(answer_part: Sequence[Term], body: str) -> bool:
+    """All names and numbers of the answer part, and most of its words, in one sentence window."""
+    facts = [t for t in answer_part if t.weight > 1]
+    for window in _sentence_windows(body):
+        bag = WordBag.of(window)
+        if all(bag.has(t) for t in facts) and _coverage(answer_part, bag) >= ANSWER_PART_COVERAGE:
+            return True
+    return False
+
+
+def _sentence_windows(text: str) -> list[str]:
+    """Each sentence with its neighbours: a pronoun's name is usually one sentence away."""
+    spans = split_sentences(text)
+    return [text[spans[max(i - 1, 0)][0] : spans[min(i + 1, len(spans) - 1)][1]] for i in range(len(spans))]
+
+
+_TOKEN = re.compile(r"[^\W_]+(?:['’][a-z]+)?")
+
+
+def _wrong_doer(claim: str, body: str) -> str:
+    """A reason when the claim says "<Name> <action>" and the passage gives the action to someone else.
+
+    Only checked where the passage uses the same action word; a paraphrase is left to the other tests.
+    """
+    for name, action in _name_actions(claim):
+        doers = _doers(body, action)
+        if doers and not any(name & doer for doer in doers):
+            return f"the passage says someone else {action.word}"
+    return ""
+
+
+def _name_actions(claim: str) -> list[tuple[set[str], Term]]:
+    """(stems of a name, the plain content word right after it): "Biden announced" -> ({biden}, announced)."""
+    tokens = list(_TOKEN.finditer(claim))
+    pairs = []
+    name: set[str] = set()
+    for i, token in enumerate(tokens):
+        word = token.group()
+        if word[0].isupper() and (i > 0 or word.lower() not in _STOP_WORDS):
+            name.add(_stem(word.lower()))
+            continue
+        if name and word.lower() not in _STOP_WORDS and word.islower() and not word.isdigit():
+            pairs.append((name, Term(word.lower(), _stem(word.lower()), 1.0)))
+        if word.lower() not in _STOP_WORDS or not name:
+            name = set()
+    return pairs
+
+
+def _doers(body: str, action: Term) -> list[set[str]]:
+    """For each place the passage uses the action word: the stems of the names just before it."""
+    tokens = [m.group() for m in _TOKEN.finditer(body)]
+    doers = []
+    for i, token in enumerate(tokens):
+        if _stem(token.lower()) != action.stem:
+            continue
+        before = tokens[max(0, i - ROLE_WINDOW) : i]
+        after = tokens[i + 1 : i + 3]
+        names = {_stem(t.lower()) for t in before if _is_name(t)}
+        if after[:1] and after[0].lower() == "by":  # "was announced by Biden"
+            names |= {_stem(t.lower()) for t in after[1:] if _is_name(t)}
+        if names:
+            doers.append(names)
+    return doers
+
+
+def _is_name(token: str) -> bool:
+    return token[0].isupper() and token.lower() not in _STOP_WORDS
+
+
+def _stale_claim(claim: str, passage_date: str | None, as_of: date | None) -> bool:
+    if not (passage_date and as_of and _CLAIM_TIME_CUE.search(claim)):
+        return False
+    try:
+        return (as_of - date.fromisoformat(passage_date)).days > STALE_DAYS
+    except ValueError:
+        return False

@@ -229,3 +229,11 @@ def settings_factory(tmp_path, clean_settings_env) -> Callable[..., Settings]:
         return Settings(_env_file=None, **values)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def embeddings():
+    """The packaged MiniLM, loaded once: real vectors for the tests that rank by meaning."""
+    from qa_bot.embeddings import LocalMiniLMEmbeddings
+
+    return LocalMiniLMEmbeddings()

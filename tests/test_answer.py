@@ -5,13 +5,15 @@ No LLM here: the model's output is given as text, the way the service hands it t
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from qa_bot.answer import (
     NOT_IN_PASSAGES,
     REFUSAL_MESSAGE,
+    date_the_answer,
     finalize_answer,
-    name_the_source_date,
     stream_display_text,
 )
 from tests.passages import CALL, CALL_TEXT, SEED_PASSAGES, THREE, make_passage
@@ -90,10 +92,12 @@ def test_common_marker_forms_are_understood_and_rewritten_uniformly(raw):
     assert [c.n for c in answer.citations] == [1, 2]
 
 
-def test_a_date_from_the_passage_header_counts_as_support():
+def test_the_cited_articles_own_date_is_not_held_against_a_claim_but_another_date_is():
+    # The model often adds the date shown on the source; the reader sees that date there too.
     dated = make_passage("Jaishankar spoke with Blinken on the telephone.", 1, date="2023-04-16")
-    answer = finalize_answer("When?", "Jaishankar spoke with Blinken on April 16, 2023 [1].", [dated])
-    assert answer.sentences[0].supported
+    right = finalize_answer("When?", "Jaishankar spoke with Blinken on April 16, 2023 [1].", [dated])
+    wrong = finalize_answer("When?", "Jaishankar spoke with Blinken on April 17, 2023 [1].", [dated])
+    assert right.sentences[0].supported and wrong.refused
 
 
 def test_filler_sentences_are_neither_cited_nor_flagged():
@@ -174,9 +178,7 @@ DATED_CALL = make_passage(CALL.text, 1, title="Jaishankar, Blinken speak", date=
 
 
 def test_an_answer_about_time_names_the_date_of_its_source():
-    answer = name_the_source_date(
-        finalize_answer("On which day did they speak?", "On Sunday [1].", [DATED_CALL])
-    )
+    answer = date_the_answer(finalize_answer("On which day did they speak?", "On Sunday [1].", [DATED_CALL]))
 
     assert answer.text == "On Sunday [1]. The article is dated 16 April 2023 [1]."
     assert answer.sentences[-1].citations == [1] and answer.sentences[-1].supported
@@ -193,4 +195,35 @@ def test_other_answers_are_left_as_they_are(question, raw):
     answer = finalize_answer(question, raw, [DATED_CALL])
     text = answer.text
 
-    assert name_the_source_date(answer).text == text
+    assert date_the_answer(answer).text == text
+
+
+def test_an_answer_from_an_older_article_says_its_date_first():
+    # Asked a year later: the reader learns the news is old before the claim, not after it.
+    answer = date_the_answer(
+        finalize_answer(
+            "Who did Jaishankar speak with this week?", "He spoke with Blinken [1].", [DATED_CALL]
+        ),
+        as_of=date(2024, 4, 20),
+    )
+
+    assert answer.text.startswith("As of 16 April 2023, he spoke with Blinken [1].")
+    assert "The article is dated" not in answer.text
+
+
+def test_a_this_week_claim_from_an_old_article_is_not_verified():
+    answer = finalize_answer(
+        "Who did Jaishankar speak with this week?",
+        "This week Jaishankar spoke with Blinken [1].",
+        [DATED_CALL],
+        as_of=date(2024, 4, 20),
+    )
+    assert answer.refused
+
+
+def test_an_unverified_sentence_says_why():
+    answer = finalize_answer(
+        "Who spoke?", "Jaishankar spoke with Blinken on Sunday [1]. Modi joined the call [1].", [DATED_CALL]
+    )
+    assert [s.supported for s in answer.sentences] == [True, False]
+    assert "'modi'" in answer.sentences[1].reason.lower()

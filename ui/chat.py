@@ -8,7 +8,7 @@ from datetime import date
 import streamlit as st
 
 from qa_bot.answer import Answer, stream_display_text
-from qa_bot.cli import answer_to_json
+from qa_bot.answer import answer_to_json
 from qa_bot.local_llm import local_model_state
 from qa_bot.service import Finished, QABot, Retrieved, Token
 from qa_bot.settings import Settings

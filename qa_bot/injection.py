@@ -1,0 +1,52 @@
+"""Planted instructions: article sentences that address the assistant instead of the reader.
+
+Article text is hostile input. A news sentence never tells "the assistant" what to say, never opens
+with "SYSTEM:", and never forges a numbered passage header; text that does is an attempt to steer
+the model. Such sentences are never sent to the model as evidence, never count as support for an
+answer, and are shown to the reader as suspicious (`qa_bot.evidence` finds them, the UI shows them).
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa_bot.support import split_sentences
+
+# Each pattern names one way text addresses a model. They are deliberately about the *form* of an
+# instruction (imperatives aimed at an AI, role headers, forged markers), not about topics, so real
+# reporting about AI ("the chatbot told users ...") is not flagged by a single word.
+_PATTERNS = [
+    r"\b(?:ignore|disregard|forget|override)\b[^.]{0,40}\b(?:instructions?|prompts?|rules|guidelines|context|passages?|above)\b",
+    r"\b(?:when|if)\s+(?:you\s+are\s+|you['’]re\s+)?(?:asked|questioned|prompted)\b[^.]{0,80}\b(?:say|answer|reply|respond|state|tell|claim|write)\b",
+    r"\b(?:always|you\s+must|you\s+should|please)\s+(?:say|answer|reply|respond|state|claim|tell\s+(?:the\s+)?users?)\b",
+    r"\b(?:assistant|chatbot|language\s+model|ai\s+model|llm)\s*[,:]\s*(?:you|please|ignore|say|answer)",
+    r"\b(?:as\s+an?\s+)?(?:ai|language\s+model)\s+(?:assistant\s+)?(?:you|reading\s+this)\b",
+    r"\byou\s+are\s+(?:now\s+)?(?:an?\s+)?(?:ai|assistant|chatbot|language\s+model|helpful)\b",
+    r"(?:^|\s)(?:system|assistant|user|developer)\s*:\s",
+    r"</?\s*(?:system|instructions?|evidence|passages?)\s*>",
+    r"\b(?:new|updated|real|actual)\s+instructions?\b",
+    r"\bsystem\s+prompt\b",
+    r"\b(?:BEGIN|END)\s+EVIDENCE\b",
+    r"\bNOT\s+IN\s+PASSAGES\b",
+    r"^\s*\[\d{1,3}\]",  # a forged passage header at the start of a sentence or line
+    r"!\[[^\]]*\]\(\s*https?://",  # a Markdown image: renders as a request to someone's server
+    r"\b(?:include|add|append|insert|render|show)\b[^.]{0,40}\b(?:this|the\s+following)\s+(?:link|url|image|markdown)\b",
+]
+_INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE | re.MULTILINE)
+
+
+def is_planted_instruction(sentence: str) -> bool:
+    """Whether one sentence addresses the assistant (see the patterns above)."""
+    return bool(_INSTRUCTION.search(sentence))
+
+
+def planted_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text` that addresses the assistant."""
+    return [(start, end) for start, end in split_sentences(text) if is_planted_instruction(text[start:end])]
+
+
+def without_planted(text: str) -> str:
+    """The text with its planted sentences blanked out (offsets kept): what may count as evidence."""
+    for start, end in planted_spans(text):
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
