@@ -26,6 +26,10 @@ RULES = [
      "respond": {"content": "They met on the sidelines of the G20 foreign ministers meeting in New Delhi."}},
     {"name": "says_not_in_passages", "when": {"messages_contain": "what did blinken eat"},
      "respond": {"content": "NOT IN PASSAGES"}},
+    {"name": "stale_this_week", "when": {"messages_contain": "who did jaishankar phone this week"},
+     "respond": {"content": "Jaishankar spoke with Antony Blinken this week [1]."}},
+    {"name": "stale_latest", "when": {"messages_contain": "whom did jaishankar call most recently"},
+     "respond": {"content": "Jaishankar spoke with Antony Blinken on the telephone [1]."}},
     {"name": "ngos", "when": {"messages_contain": "about ngos"},
      "respond": {"content": "He said NGOs and civil society must be able to function freely [1]."}},
 ]  # fmt: skip
@@ -173,3 +177,21 @@ def test_the_embedded_local_model_answers_a_seed_question_with_the_right_citatio
     assert answer.error is None and not answer.refused, answer.text
     assert "sunday" in answer.text.lower()
     assert CALL_ARTICLE in cited_files(answer)
+
+
+# --- old news for a question about now -----------------------------------------------------------------
+
+A_YEAR_LATER = date(2024, 6, 1)  # the seed articles are from March and April 2023
+
+
+def test_this_week_from_a_year_old_article_is_refused(scripted_bot):
+    answer = scripted_bot.ask("Who did Jaishankar phone this week?", as_of=A_YEAR_LATER)
+    assert answer.refused
+
+
+def test_an_answer_from_an_old_article_states_its_date_first(scripted_bot):
+    answer = scripted_bot.ask("Whom did Jaishankar call most recently?", as_of=A_YEAR_LATER)
+
+    assert not answer.refused, answer.text
+    assert answer.text.startswith("As of 16 April 2023, Jaishankar spoke with Antony Blinken")
+    assert cited_files(answer) == [CALL_ARTICLE]

@@ -7,8 +7,7 @@ from datetime import date
 
 import streamlit as st
 
-from qa_bot.answer import Answer, stream_display_text
-from qa_bot.answer import answer_to_json
+from qa_bot.answer import Answer, answer_to_json, stream_display_text
 from qa_bot.local_llm import local_model_state
 from qa_bot.service import Finished, QABot, Retrieved, Token
 from qa_bot.settings import Settings
@@ -17,7 +16,7 @@ from ui.conversation import Exchange
 from ui.feedback import FeedbackRecord, FeedbackStore, settings_snapshot
 from ui.render import answer_html, caption_html, notice_html, plain_html, streaming_html, unverified_count
 from ui.sidebar import QuestionOptions
-from ui.sources import show_citations, show_retrieved
+from ui.sources import show_citations, show_planted, show_retrieved
 
 logger = logging.getLogger("qa_bot.ui")
 
@@ -96,6 +95,7 @@ def show_answer(bot: QABot, store: FeedbackStore, exchange: Exchange) -> None:
         show_retrieved(bot, answer.passages, key=exchange.id)
     elif answer.refused:
         st.html(notice_html(answer.text, "info"))
+        show_planted(answer.planted)
     else:
         st.html(answer_html(answer))
         unverified = unverified_count(answer)
@@ -105,6 +105,7 @@ def show_answer(bot: QABot, store: FeedbackStore, exchange: Exchange) -> None:
                 "passages: check before you use it."
             )
         show_citations(bot, answer.citations, key=exchange.id)
+        show_planted(answer.planted)
     _feedback_controls(bot.settings, store, exchange)
 
 

@@ -153,13 +153,14 @@ def answer_html(answer: Answer) -> str:
     """The verified answer: [n] markers styled, sentences no passage supports marked "unverified"."""
     text = answer.text
     unverified = _unverified_spans(text, answer.sentences)
-    cuts = sorted({0, len(text), *(s for s, _ in unverified), *(e for _, e in unverified)})
+    cuts = sorted({0, len(text), *unverified, *(e for e, _ in unverified.values())})
     pieces = []
     for start, end in zip(cuts, cuts[1:], strict=False):
         piece = _MARKER.sub(lambda m: _span(m.group(0), MARKER_STYLE), html.escape(text[start:end]))
-        if (start, end) in unverified:
+        if unverified.get(start, (None,))[0] == end:
+            why = unverified[start][1] or "no passage states it"
             piece = (
-                _span(piece, UNVERIFIED_STYLE, title="No passage supports this sentence")
+                _span(piece, UNVERIFIED_STYLE, title=f"Not verified: {why}")
                 + " "
                 + _span("⚠ unverified", BADGE_STYLE, **{"class": "qa-unverified"})
             )
@@ -167,9 +168,10 @@ def answer_html(answer: Answer) -> str:
     return _block("".join(pieces), css_class="qa-answer")
 
 
-def _unverified_spans(text: str, sentences: Sequence[AnswerSentence]) -> list[tuple[int, int]]:
-    """Where each unsupported sentence sits in the answer text (markers may follow its last word)."""
-    spans = []
+def _unverified_spans(text: str, sentences: Sequence[AnswerSentence]) -> dict[int, tuple[int, str]]:
+    """Where each unsupported sentence sits in the answer text (markers may follow its last word):
+    {start: (end, why it is unverified)}."""
+    spans = {}
     cursor = 0
     for sentence in sentences:
         core = _END_PUNCTUATION.sub("", sentence.text).rstrip()
@@ -181,7 +183,7 @@ def _unverified_spans(text: str, sentences: Sequence[AnswerSentence]) -> list[tu
         cursor = found + len(core)
         cursor += _SENTENCE_TAIL.match(text, cursor).end() - cursor  # its markers and final punctuation
         if not sentence.supported:
-            spans.append((found, cursor))
+            spans[found] = (cursor, sentence.reason)
     return spans
 
 

@@ -14,6 +14,7 @@ from ui.render import (
     Highlight,
     article_html,
     file_name,
+    notice_html,
     passage_heading_html,
     passage_html,
     plain_html,
@@ -33,6 +34,25 @@ def show_citations(bot: QABot, citations: list[Citation], *, key: str) -> None:
             st.html(passage_heading_html(citation.n, citation.passage))
             st.html(passage_html(citation))
             _open_article_button(bot, citation.passage, quote_in_article(citation), key=f"{key}-{citation.n}")
+
+
+def show_planted(planted: list[Passage]) -> None:
+    """Sentences of the sources that address an AI assistant: never evidence, shown so people know."""
+    if not planted:
+        return
+    count = len(planted)
+    st.html(
+        notice_html(
+            f"Suspicious text in the sources: {count} sentence{'s' if count > 1 else ''} of the articles "
+            "found for this question address an AI assistant instead of the reader (a planted "
+            "instruction). They were not used as evidence.",
+            "warning",
+        )
+    )
+    with st.expander("Show the suspicious sentences"):
+        for passage in planted:
+            st.html(passage_heading_html(None, passage))
+            st.html(plain_html(passage.text))
 
 
 def show_retrieved(bot: QABot, passages: list[Passage], *, key: str) -> None:
