@@ -10,12 +10,18 @@ import html
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from qa_bot.evaluation.formatting import (
+    INDEPENDENT_INTRO,
+    MetricRow,
+    gold_text,
+    independent_counts_text,
+    metric_columns,
+    metric_rows,
+)
 from qa_bot.evaluation.metrics import STANDARD_KS, latency_by_stage, lower_is_better, percentile
-
-if TYPE_CHECKING:
-    from qa_bot.evaluation.report import EvalReport
+from qa_bot.evaluation.report import EvalReport
 
 CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; }
@@ -221,38 +227,38 @@ def _header(report: EvalReport) -> str:
     return "".join(parts)
 
 
-def _metrics_table(report: EvalReport) -> str:
-    from qa_bot.evaluation.report import format_change, format_value
+def _metrics_table(rows: list[MetricRow], compared: bool, *, with_meaning: bool = False) -> str:
+    header = ["metric", *metric_columns(compared)] + ([""] if compared else [])
+    header += ["what it measures"] if with_meaning else []
+    lines = []
+    for row in rows:
+        numbers = "".join(f'<td class="num">{_e(cell)}</td>' for cell in row.cells)
+        flag = f"<td>{_e(row.flag)}</td>" if compared else ""
+        meaning = f"<td>{_e(row.meaning)}</td>" if with_meaning else ""
+        css = {"REGRESSION": "regression", "better": "better"}.get(row.flag, "")
+        lines.append(f'<tr class="{css}"><td>{_e(row.label)}</td>{numbers}{flag}{meaning}</tr>')
+    head = "".join(f"<th>{_e(name)}</th>" for name in header)
+    return f"<table><tr>{head}</tr>{''.join(lines)}</table>"
 
-    if not report.deltas:
-        rows = "".join(
-            f'<tr><td>{_e(name)}</td><td class="num">{_e(format_value(name, value))}</td></tr>'
-            for name, value in report.metrics.items()
-        )
-        return f"<table><tr><th>metric</th><th>value</th></tr>{rows}</table>"
-    rows = []
-    for delta in report.deltas:
-        css = "regression" if delta.regression else ("better" if delta.improved else "")
-        flag = "REGRESSION" if delta.regression else ("better" if delta.improved else "")
-        cells = [
-            format_value(delta.metric, delta.old),
-            format_value(delta.metric, delta.new),
-            format_change(delta),
-        ]
-        numbers = "".join(f'<td class="num">{_e(cell)}</td>' for cell in cells)
-        rows.append(f'<tr class="{css}"><td>{_e(delta.metric)}</td>{numbers}<td>{flag}</td></tr>')
+
+def _metrics_sections(report: EvalReport) -> str:
+    """The metrics table, then the independent answer checks on their own, with what each means."""
+    compared = bool(report.deltas)
+    general = metric_rows(report.metrics, report.deltas, independent=False)
+    independent = metric_rows(report.metrics, report.deltas, independent=True)
     return (
-        "<table><tr><th>metric</th><th>old</th><th>new</th><th>change</th><th></th></tr>"
-        + "".join(rows)
-        + "</table>"
+        "<h2>Metrics</h2>"
+        + _metrics_table(general, compared)
+        + f"<h2>Independent answer checks</h2><p>{_e(INDEPENDENT_INTRO)}</p>"
+        + _metrics_table(independent, compared, with_meaning=True)
+        + f"<p class='muted'>{_e(independent_counts_text(report.counts))}</p>"
     )
 
 
 def _expected(gold: Mapping[str, Any]) -> str:
     if gold["unanswerable"]:
         return '<span class="muted">unanswerable: should refuse</span>'
-    groups = [entry if isinstance(entry, str) else " / ".join(entry) for entry in gold["answers"]]
-    text = _e((" AND " if gold["all"] else " OR ").join(groups))
+    text = _e(gold_text(gold))
     if gold.get("choices"):
         text += '<br><span class="muted">choices: ' + _e(" | ".join(gold["choices"])) + "</span>"
     return text
@@ -308,6 +314,21 @@ def _question_cell(row: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
+def _check_findings(metrics: Mapping[str, Any]) -> str:
+    """What the independent checks found wrong with one answer, for a reviewer to verify by eye."""
+    findings = []
+    missing = (metrics.get("faithfulness") or {}).get("missing")
+    if missing:
+        findings.append("not in the cited passages' text: " + ", ".join(missing))
+    if metrics.get("answer_bearing_citation") is False:
+        findings.append("no cited passage's text holds the answer")
+    if metrics.get("stale"):
+        age = metrics["cited_age_days"]
+        dated = "" if metrics.get("stale_dated_first") else ", without saying so first"
+        findings.append(f"relies on an article {age} days older than the question{dated}")
+    return "".join(f'<br><span class="fail">{_e(finding)}</span>' for finding in findings)
+
+
 def _question_rows(report: EvalReport) -> str:
     out = []
     for row in report.rows:
@@ -319,6 +340,7 @@ def _question_rows(report: EvalReport) -> str:
         else:
             result = '<span class="pass">pass</span>' if row["passed"] else '<span class="fail">FAIL</span>'
             answer = _e(row["answer"]) + (' <span class="muted">(refused)</span>' if row["refused"] else "")
+            answer += _check_findings(row.get("metrics", {}))
             if row.get("judge"):
                 verdict = row["judge"]
                 answer += (
@@ -355,8 +377,8 @@ def render_html(report: EvalReport) -> str:
         + _header(report)
         + "<h2>Charts</h2><div class='charts'>"
         + "".join(charts)
-        + "</div><h2>Metrics</h2>"
-        + _metrics_table(report)
+        + "</div>"
+        + _metrics_sections(report)
         + "<h2>Questions</h2>"
         + _question_rows(report)
         + "</body></html>\n"

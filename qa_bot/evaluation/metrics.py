@@ -286,7 +286,7 @@ def latency_summary(timings: Iterable[Mapping[str, float]]) -> dict[str, float]:
 
 STANDARD_KS = (1, 3, 5, 10)
 # Everything else is higher-is-better; a rate of failures and every latency are lower-is-better.
-LOWER_IS_BETTER = {"false_refusal_rate", "error_rate"}
+LOWER_IS_BETTER = {"false_refusal_rate", "error_rate", "stale_answer_rate"}
 
 
 def lower_is_better(metric: str) -> bool:
@@ -371,6 +371,8 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, float | None
         "false_refusal_rate": _rate([row["refused"] for row in answerable]),
         "error_rate": _rate([bool(row.get("error")) for row in rows]),
     }
+    independent, independent_counts = aggregate_independent_checks(rows)
+    metrics.update(independent)
     judged = [row["judge"]["score"] for row in rows if (row.get("judge") or {}).get("score") is not None]
     if judged:
         metrics["judge_faithfulness"] = _mean(judged)
@@ -395,6 +397,40 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, float | None
         "support_checked": len(checked),
         "judged": len(judged),
         "retrieval_depth": depth,
+        **independent_counts,
+    }
+    return metrics, counts
+
+
+def aggregate_independent_checks(
+    rows: Sequence[Mapping[str, Any]],
+) -> tuple[dict[str, float | None], dict[str, int]]:
+    """The run's figures for the independent answer checks (checks.py), from the rows' stored values.
+
+    Rows scored before these checks existed have no values and are left out, not counted as failures.
+    """
+    per_row = [row["metrics"] for row in rows]
+    bearing = [m["answer_bearing_citation"] for m in per_row if m.get("answer_bearing_citation") is not None]
+    faithful = [m["faithfulness"] for m in per_row if m.get("faithfulness")]
+    stale = [m for m in per_row if m.get("stale") is not None]
+    metrics = {
+        "answer_bearing_citation": _rate(bearing),
+        "faithfulness": _ratio(
+            sum(f["sentences_faithful"] for f in faithful), sum(f["sentences_checked"] for f in faithful)
+        ),
+        "faithfulness_facts": _ratio(
+            sum(f["facts_found"] for f in faithful), sum(f["facts_total"] for f in faithful)
+        ),
+        "stale_answer_rate": _rate([m["stale"] for m in stale]),
+    }
+    counts = {
+        "answer_bearing_checked": len(bearing),
+        "faithfulness_sentences": sum(f["sentences_checked"] for f in faithful),
+        "faithfulness_facts": sum(f["facts_total"] for f in faithful),
+        "time_cued": sum(bool(m.get("time_cue")) for m in per_row),
+        "staleness_checked": len(stale),
+        "stale": sum(m["stale"] for m in stale),
+        "stale_dated_first": sum(bool(m.get("stale_dated_first")) for m in stale),
     }
     return metrics, counts
 

@@ -1,4 +1,5 @@
-"""An evaluation's results: report.json / report.md / report.html, comparison with an older run, CI gates."""
+"""An evaluation's results: the report and its JSON form, comparison with an older run, CI gates, the
+terminal summary. report.md and report.html are rendered by markdown.py and html.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qa_bot.evaluation.formatting import (
+    INDEPENDENT_CHECKS,
+    format_value,
+    independent_counts_text,
+    metric_columns,
+    metric_rows,
+)
 from qa_bot.evaluation.metrics import lower_is_better
 
 # A quality metric must drop by more than this (absolute, on a 0..1 scale) to count as a regression:
@@ -82,6 +90,11 @@ class EvalReport:
             ],
             "gate_failures": self.gate_failures,
             "warnings": self.warnings,
+            # The same figures as in "metrics", apart and explained: graded without the app's own rule.
+            "independent_checks": {
+                name: {"value": self.metrics.get(name), "meaning": meaning}
+                for name, meaning in INDEPENDENT_CHECKS.items()
+            },
             "rows": self.rows,
         }
 
@@ -201,130 +214,42 @@ def gate_failures(report: EvalReport) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------
-# Files
-
-
-def format_value(metric: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    if metric.startswith("latency."):
-        return f"{value:.2f} s"
-    return f"{value:.3f}"
-
-
-def format_change(delta: Delta) -> str:
-    if delta.change is None:
-        return "new" if delta.old is None else "gone"
-    unit = " s" if delta.kind == "latency" else ""
-    return f"{delta.change:+.3f}{unit}"
-
-
-def write_reports(report: EvalReport, out_dir: Path) -> dict[str, Path]:
-    """report.json, report.md and report.html in out_dir; returns their paths."""
-    from qa_bot.evaluation.html import render_html  # the HTML page is the bulk of the rendering code
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "report.json", "md": out_dir / "report.md", "html": out_dir / "report.html"}
-    paths["json"].write_text(json.dumps(report.to_json(), indent=1, ensure_ascii=False, default=str) + "\n")
-    paths["md"].write_text(render_markdown(report), encoding="utf-8")
-    paths["html"].write_text(render_html(report), encoding="utf-8")
-    report.paths.update(paths)
-    return paths
-
-
-def _md(text: Any) -> str:
-    """A table cell: no line breaks, no pipes, no raw HTML (answers are untrusted text)."""
-    text = " ".join(str(text).split())
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
-
-
-def _gold_text(gold: Mapping[str, Any]) -> str:
-    if gold["unanswerable"]:
-        return "(unanswerable: should refuse)"
-    groups = [entry if isinstance(entry, str) else " / ".join(entry) for entry in gold["answers"]]
-    return (" AND " if gold["all"] else " OR ").join(groups)
-
-
-def render_markdown(report: EvalReport) -> str:
-    config = report.config
-    lines = [
-        "# qa-bot evaluation",
-        "",
-        f"- dataset: `{_md(config.get('dataset', '?'))}`",
-        f"- date: {_md(config.get('created', '?'))}",
-        f"- git commit: `{_md(config.get('git_commit') or 'unknown')}`",
-        f"- answerer: {_md(config.get('llm', '?'))}; questions: {report.counts.get('questions', 0)} "
-        f"({report.counts.get('passed', 0)} passed, {report.counts.get('errors', 0)} errors)",
-        "",
-    ]
-    for warning in report.warnings:
-        lines.append(f"> warning: {_md(warning)}")
-    if report.gate_failures:
-        lines += ["", "## Gate failures", ""] + [f"- {_md(failure)}" for failure in report.gate_failures]
-    lines += ["", "## Metrics", ""]
-    if report.deltas:
-        lines += [f"Compared with `{_md(report.compared_with)}`.", ""]
-        lines += ["| metric | old | new | change | |", "| --- | ---: | ---: | ---: | --- |"]
-        for delta in report.deltas:
-            flag = "REGRESSION" if delta.regression else ("better" if delta.improved else "")
-            lines.append(
-                f"| {delta.metric} | {format_value(delta.metric, delta.old)} | "
-                f"{format_value(delta.metric, delta.new)} | {format_change(delta)} | {flag} |"
-            )
-    else:
-        lines += ["| metric | value |", "| --- | ---: |"]
-        lines += [f"| {name} | {format_value(name, value)} |" for name, value in report.metrics.items()]
-    lines += ["", "## Questions", "", "| id | result | question | expected | answer | cited articles |"]
-    lines.append("| --- | --- | --- | --- | --- | --- |")
-    for row in report.rows:
-        result = "ERROR" if row.get("error") else ("pass" if row["passed"] else "FAIL")
-        answer = row.get("error") or row["answer"]
-        cited = ", ".join(dict.fromkeys(c["article_id"] for c in row["citations"]))
-        lines.append(
-            f"| {_md(row['id'])} | {result} | {_md(row['question'])} | {_md(_gold_text(row['gold']))} | "
-            f"{_md(answer)} | {_md(cited)} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-# ------------------------------------------------------------------------------------------------
 # Terminal
 
 
 def print_summary(report: EvalReport, console) -> None:
     """The metrics (with the comparison, if any), gate failures and the report files, for the terminal."""
     from rich.markup import escape
-    from rich.table import Table
 
     counts = report.counts
     console.print(
         f"[bold]{counts.get('questions', 0)} questions[/]: {counts.get('passed', 0)} passed, "
         f"{counts.get('refused', 0)} refused, {counts.get('errors', 0)} errors"
     )
-    table = Table(title="Evaluation metrics", show_lines=False)
-    table.add_column("metric")
-    if report.deltas:
-        table.add_column("old", justify="right")
-    table.add_column("value", justify="right")
-    if report.deltas:
-        table.add_column("change", justify="right")
-        for delta in report.deltas:
-            style = "bold red" if delta.regression else ("green" if delta.improved else "")
-            mark = "  REGRESSION" if delta.regression else ""
-            table.add_row(
-                delta.metric,
-                format_value(delta.metric, delta.old),
-                format_value(delta.metric, delta.new),
-                f"[{style}]{format_change(delta)}{mark}[/]" if style else format_change(delta),
-            )
-    else:
-        for name, value in report.metrics.items():
-            table.add_row(name, format_value(name, value))
-    console.print(table)
+    console.print(_metrics_table(report, "Evaluation metrics", independent=False))
+    console.print(_metrics_table(report, "Independent answer checks", independent=True))
+    console.print(independent_counts_text(counts), highlight=False)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     for failure in gate_failures(report):
         console.print(f"[bold red]gate:[/] {escape(failure)}", highlight=False)
     if report.paths:
         console.print("Reports: " + ", ".join(str(path) for path in report.paths.values()), highlight=False)
+
+
+def _metrics_table(report: EvalReport, title: str, *, independent: bool):
+    """A rich Table of one section; a regression in bold red, an improvement in green."""
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    table.add_column("metric")
+    for column in metric_columns(bool(report.deltas)):
+        table.add_column(column, justify="right")
+    for row in metric_rows(report.metrics, report.deltas, independent=independent):
+        cells = list(row.cells)
+        if row.flag:
+            style = "bold red" if row.flag == "REGRESSION" else "green"
+            mark = "  REGRESSION" if row.flag == "REGRESSION" else ""
+            cells[-1] = f"[{style}]{cells[-1]}{mark}[/]"
+        table.add_row(row.label, *cells)
+    return table

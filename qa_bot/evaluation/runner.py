@@ -19,7 +19,10 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from qa_bot.evaluation.checks import independent_checks
 from qa_bot.evaluation.datasets import EvalItem
+from qa_bot.evaluation.html import render_html
+from qa_bot.evaluation.markdown import render_markdown
 from qa_bot.evaluation.metrics import (
     ArticleRef,
     SupportChecker,
@@ -34,7 +37,7 @@ from qa_bot.evaluation.metrics import (
     load_support_checker,
     token_f1,
 )
-from qa_bot.evaluation.report import EvalReport, check_thresholds, compare_reports, load_report, write_reports
+from qa_bot.evaluation.report import EvalReport, check_thresholds, compare_reports, load_report
 from qa_bot.support import source_text
 
 ROWS_FILE = "rows.jsonl"
@@ -147,6 +150,18 @@ def run_eval(
     write_reports(report, out_dir)
     report.paths["rows"] = rows_path
     return report
+
+
+def write_reports(report: EvalReport, out_dir: Path) -> dict[str, Path]:
+    """report.json, report.md and report.html in out_dir; returns their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "report.json", "md": out_dir / "report.md", "html": out_dir / "report.html"}
+    paths["json"].write_text(json.dumps(report.to_json(), indent=1, ensure_ascii=False, default=str) + "\n")
+    paths["md"].write_text(render_markdown(report), encoding="utf-8")
+    paths["html"].write_text(render_html(report), encoding="utf-8")
+    report.paths.update(paths)
+    return paths
 
 
 def _comparability_warnings(report: EvalReport, previous: Mapping[str, Any]) -> list[str]:
@@ -301,6 +316,8 @@ def _score(row: dict[str, Any], item: EvalItem, support: SupportChecker | None) 
         metrics["citations_text_only"] = citation_counts(row["sentences"], bodies, support).as_dict()
     metrics["support_checked"] = support is not None
     row["metrics"] = metrics
+    # Graded apart from the app's own support rule (checks.py), from the row alone.
+    metrics.update(independent_checks(row))
     if row["error"]:
         row["passed"] = False
     elif item.unanswerable:

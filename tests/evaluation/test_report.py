@@ -145,3 +145,59 @@ def test_summary_prints_metrics_and_regressions(report, dataset_path, scripts, m
     assert "answer_accuracy" in text and "REGRESSION" in text
     assert "gate: answer_accuracy regressed: 0.750 -> 0.500." in text
     assert gate_failures(second) and not gate_failures(report)
+
+
+def test_reports_show_the_independent_checks_apart_from_the_apps_own_grading(report, tmp_path):
+    out = tmp_path / "out"
+    saved = json.loads((out / "report.json").read_text())
+    # 2 of 3 checked sentences: "alert(1)" in the <script> answer holds a 1 its passage doesn't
+    assert saved["independent_checks"]["faithfulness"]["value"] == saved["metrics"]["faithfulness"] == 2 / 3
+    assert "proper name" in saved["independent_checks"]["faithfulness"]["meaning"]
+    general, independent = (out / "report.md").read_text().split("## Independent answer checks")
+    assert "| citation precision (app's own rule) |" in general
+    assert "| faithfulness | 0.667 | Of the answer sentences" in independent
+    assert "| answer_bearing_citation | 1.000 |" in independent
+    assert "| stale_answer_rate | – |" in independent  # no question with a time cue
+    page = (out / "report.html").read_text()
+    assert "<h2>Independent answer checks</h2>" in page and "citation precision (app&#x27;s own rule)" in page
+
+
+def test_html_names_what_the_independent_checks_found_wrong_in_an_answer(
+    dataset_path, scripts, make_bot, tmp_path
+):
+    from dataclasses import replace
+
+    day = "Which day was the call?"
+    wrong = {**scripts, day: replace(scripts[day], sentences=[("The call was on Monday", [1])])}
+    run_eval(make_bot(wrong), load_dataset(dataset_path), tmp_path / "wrong", config=CONFIG)
+    page = (tmp_path / "wrong" / "report.html").read_text()
+    assert "not in the cited passages&#x27; text: Monday" in page
+
+
+def test_summary_labels_the_apps_own_grading_and_shows_the_independent_checks(report):
+    console = Console(record=True, width=140)
+    print_summary(report, console)
+    text = console.export_text()
+    assert "citation precision (app's own rule)" in text
+    assert "Independent answer checks" in text and "faithfulness" in text
+
+
+def test_the_evaluation_modules_import_each_other_without_a_cycle():
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "qa_bot" / "evaluation"
+    imports = {}
+    for path in package.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):  # imports inside functions count too
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("qa_bot.evaluation."):
+                found.add(node.module.rsplit(".", 1)[1])
+        imports[path.stem] = found
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(
+            nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})) for nxt in imports[start]
+        )
+
+    assert [module for module in imports if reaches(module, module, set())] == []

@@ -46,6 +46,19 @@ def test_rows_record_answer_citations_retrieval_and_verdict(dataset_path, script
     assert report.counts == report.counts | {"questions": 5, "passed": 4}
 
 
+def test_rows_hold_the_independent_checks_and_the_report_their_figures(dataset_path, scripted_bot, tmp_path):
+    report = run_eval(scripted_bot, load_dataset(dataset_path), tmp_path / "out", config=CONFIG)
+
+    rows = {row["id"]: row for row in report.rows}
+    assert rows["day"]["metrics"]["answer_bearing_citation"] is True  # "Sunday" is in the passage text
+    assert rows["day"]["metrics"]["faithfulness"]["sentences_faithful"] == 1
+    assert rows["where"]["metrics"]["faithfulness"]["missing"] == ["1"]  # the "1" of "alert(1)"
+    assert rows["none"]["metrics"]["faithfulness"] is None  # a refusal states nothing
+    assert rows["day"]["metrics"]["stale"] is None  # "Which day ...?" has no time cue
+    assert report.metrics["answer_bearing_citation"] == 1.0
+    assert report.metrics["faithfulness"] == pytest.approx(2 / 3)
+
+
 def test_citation_precision_uses_the_answer_modules_support_score(dataset_path, scripted_bot, tmp_path):
     report = run_eval(scripted_bot, load_dataset(dataset_path), tmp_path / "out", config=CONFIG)
 
