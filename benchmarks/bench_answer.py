@@ -74,7 +74,9 @@ def ask(bot: QABot, item) -> dict:
         "first_token": first_token,
         "total": total,
         "refused": answer.refused,
-        "correct": None if item.unanswerable else answer_correct(answer.text, item.answers, item.all_required),
+        "correct": None
+        if item.unanswerable
+        else answer_correct(answer.text, item.answers, item.all_required),
     }
 
 
@@ -131,7 +133,8 @@ def main() -> None:
         f"| total | {summary(rows, 'total')} |\n\n"
         f"{len(rows)} questions, {len(answered)} answerable: "
         f"{sum(bool(r['correct']) for r in answered)} answered correctly, "
-        f"{sum(r['refused'] for r in rows)} refused. Median total {statistics.median(r['total'] for r in rows):.1f} s.\n"
+        f"{sum(r['refused'] for r in rows)} refused. "
+        f"Median total {statistics.median(r['total'] for r in rows):.1f} s.\n"
     )
     print(body)
     write_section("bench_answer", "Answer latency through QABot (local model)", body)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from qa_bot.retrieval import Passage
+from qa_bot.retrieval import Passage, wants_recent
 from qa_bot.support import (
     STALE_DAYS,
     Verdict,
@@ -308,9 +308,10 @@ def date_the_answer(answer: Answer, as_of: date | None = None) -> Answer:
 
     News answers go stale: an answer drawn from an article more than STALE_DAYS older than the day
     the question is asked starts with "As of <article date>, ...", so the reader sees the age before
-    the claim. For a question about time ("when", "which day") answered from a recent article, the
-    article's date is added after the answer when the answer doesn't give it, since "on Sunday"
-    means little without it.
+    the claim; and when the question asks about now ("this week", "latest"), old news does not
+    answer it at all, so the bot refuses, naming the newest article's date. For a question about
+    time ("when", "which day") answered from a recent article, the article's date is added after the
+    answer when the answer doesn't give it, since "on Sunday" means little without it.
     """
     if answer.refused or not answer.citations:
         return answer
@@ -319,6 +320,8 @@ def date_the_answer(answer: Answer, as_of: date | None = None) -> Answer:
     if published is None:
         return answer
     if as_of is not None and (as_of - published).days > STALE_DAYS:
+        if wants_recent(answer.question):  # "this week", "latest": last year's news is not the answer
+            return _stale_refusal(answer, published, as_of)
         first.text = f"As of {_long(published)}, {_lower_first_word(first.text)}"
         answer.text = _rebuild_text(answer)
         return answer
@@ -329,6 +332,15 @@ def date_the_answer(answer: Answer, as_of: date | None = None) -> Answer:
         answer.sentences.append(sentence)
         answer.text = f"{answer.text} {with_markers(sentence.text, sentence.citations)}"
     return answer
+
+
+def _stale_refusal(answer: Answer, published: date, as_of: date) -> Answer:
+    days = (as_of - published).days
+    text = (
+        f"The articles don't say for the time you ask about. The newest article that speaks to it is from "
+        f"{_long(published)}, {days} days before {_long(as_of)}."
+    )
+    return Answer(question=answer.question, text=text, refused=True, passages=answer.passages)
 
 
 def _first_supported(answer: Answer) -> AnswerSentence:

@@ -197,7 +197,8 @@ def best_supporting_span(claim: str, passage: Passage) -> tuple[int, int, float]
 # by word count alone. So a claim is supported only when
 #   1. every name, number and date in it occurs in the passage TEXT (not its title or date line);
 #   2. the part that answers the question (the claim's words the question doesn't have) is stated in
-#      one place of the passage: a sentence and its neighbours, not scattered over it;
+#      one place of the passage, with all the claim's names and numbers: a sentence and its
+#      neighbours, not scattered over it;
 #   3. where it says "<Name> <did>", the passage does not say that someone else did it;
 #   4. a claim about "this week" or "today" is not backed by an article more than a month old;
 # and sentences of the passage that address the assistant never count (qa_bot.injection).
@@ -249,7 +250,7 @@ def verify_claim(
         return Verdict(False, "most of the sentence's words are not in the passage")
     question_stems = {t.stem for t in content_terms(question)}
     answer_part = [t for t in terms if t.stem not in question_stems] or terms
-    if not _stated_in_one_place(answer_part, body):
+    if not _stated_in_one_place(answer_part, [t for t in terms if t.weight > 1], body):
         return Verdict(False, "the answer's words are not stated together in the passage")
     wrong_doer = _wrong_doer(claim, body)
     if wrong_doer:
@@ -290,9 +291,13 @@ def _quoted(words: list[str]) -> str:
     return ", ".join(f"'{w}'" for w in words) + (" is" if len(words) == 1 else " are")
 
 
-def _stated_in_one_place(answer_part: Sequence[Term], body: str) -> bool:
-    """All names and numbers of the answer part, and most of its words, in one sentence window."""
-    facts = [t for t in answer_part if t.weight > 1]
+def _stated_in_one_place(answer_part: Sequence[Term], facts: Sequence[Term], body: str) -> bool:
+    """All the claim's names and numbers, and most of its answer part's words, in one sentence window.
+
+    The names and numbers the claim repeats from the question count too: an answer about another
+    event that merely shares a name with the question ("Biden visited Kenya" for a question about
+    his trip to Ukraine) states them elsewhere in the passage, if at all.
+    """
     for window in _sentence_windows(body):
         bag = WordBag.of(window)
         if all(bag.has(t) for t in facts) and _coverage(answer_part, bag) >= ANSWER_PART_COVERAGE:

@@ -201,9 +201,7 @@ def test_other_answers_are_left_as_they_are(question, raw):
 def test_an_answer_from_an_older_article_says_its_date_first():
     # Asked a year later: the reader learns the news is old before the claim, not after it.
     answer = date_the_answer(
-        finalize_answer(
-            "Who did Jaishankar speak with this week?", "He spoke with Blinken [1].", [DATED_CALL]
-        ),
+        finalize_answer("Who did Jaishankar speak with?", "He spoke with Blinken [1].", [DATED_CALL]),
         as_of=date(2024, 4, 20),
     )
 
@@ -227,3 +225,14 @@ def test_an_unverified_sentence_says_why():
     )
     assert [s.supported for s in answer.sentences] == [True, False]
     assert "'modi'" in answer.sentences[1].reason.lower()
+
+
+def test_a_question_about_now_answered_only_from_old_news_is_refused_naming_its_date():
+    answer = date_the_answer(
+        finalize_answer(
+            "Who did Jaishankar speak with recently?", "He spoke with Blinken [1].", [DATED_CALL]
+        ),
+        as_of=date(2024, 4, 20),
+    )
+    assert answer.refused
+    assert "16 April 2023" in answer.text and "370 days before 20 April 2024" in answer.text

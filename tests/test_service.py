@@ -28,7 +28,7 @@ RULES = [
      "respond": {"content": "NOT IN PASSAGES"}},
     {"name": "stale_this_week", "when": {"messages_contain": "who did jaishankar phone this week"},
      "respond": {"content": "Jaishankar spoke with Antony Blinken this week [1]."}},
-    {"name": "stale_latest", "when": {"messages_contain": "whom did jaishankar call most recently"},
+    {"name": "stale_latest", "when": {"messages_contain": "whom did jaishankar call on the telephone"},
      "respond": {"content": "Jaishankar spoke with Antony Blinken on the telephone [1]."}},
     {"name": "ngos", "when": {"messages_contain": "about ngos"},
      "respond": {"content": "He said NGOs and civil society must be able to function freely [1]."}},
@@ -185,12 +185,13 @@ A_YEAR_LATER = date(2024, 6, 1)  # the seed articles are from March and April 20
 
 
 def test_this_week_from_a_year_old_article_is_refused(scripted_bot):
+    # The model says "this week" of April 2023 news in June 2024: not verified, so refused.
     answer = scripted_bot.ask("Who did Jaishankar phone this week?", as_of=A_YEAR_LATER)
     assert answer.refused
 
 
 def test_an_answer_from_an_old_article_states_its_date_first(scripted_bot):
-    answer = scripted_bot.ask("Whom did Jaishankar call most recently?", as_of=A_YEAR_LATER)
+    answer = scripted_bot.ask("Whom did Jaishankar call on the telephone?", as_of=A_YEAR_LATER)
 
     assert not answer.refused, answer.text
     assert answer.text.startswith("As of 16 April 2023, Jaishankar spoke with Antony Blinken")

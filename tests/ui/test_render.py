@@ -135,7 +135,7 @@ def test_an_answer_marks_unverified_sentences_and_escapes_model_output():
         refused=False,
         sentences=[
             AnswerSentence("They met on Sunday.", [1], True),
-            AnswerSentence("<img src=x onerror=alert(1)> They also ate cake.", [], False, "'cake' is not there"),
+            AnswerSentence("<img src=x onerror=alert(1)> They also ate cake.", [], False, "'cake' is absent"),
         ],
     )
     markup = answer_html(answer)
@@ -145,7 +145,8 @@ def test_an_answer_marks_unverified_sentences_and_escapes_model_output():
     assert "<img src=x onerror=alert(1)> They also ate cake." in parsed.text
     assert parsed.text.count("⚠ unverified") == 1
     # The reason it is unverified is the tooltip, escaped like everything else.
-    unverified = markup.split('title="Not verified: &#x27;cake&#x27; is not there">', 1)[1].split("</span>", 1)[0]
+    tooltip = 'title="Not verified: &#x27;cake&#x27; is absent">'
+    unverified = markup.split(tooltip, 1)[1].split("</span>", 1)[0]
     assert html.unescape(unverified) == "<img src=x onerror=alert(1)> They also ate cake."
     assert ">[1]</span>" in markup  # the citation marker, styled
 
