@@ -1,6 +1,6 @@
 """Rebuild evals/realtimeqa_dev/ (the answer-stage dev set: a newsroom-sized archive) from RealTime QA.
 
-    .venv/bin/python benchmarks/make_realtimeqa_dev.py [--source /work/shared/data/realtimeqa]
+    .venv/bin/python -m benchmarks.make_realtimeqa_dev [--source /work/shared/data/realtimeqa]
 
 Writes `qa.jsonl` (qa-bot format: answerable and unanswerable questions, committed) and
 `corpus.jsonl` (every article of the chosen weeks, copied verbatim from the source; about 30 MB,

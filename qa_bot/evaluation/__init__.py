@@ -1,10 +1,14 @@
 """Evaluation: fixed question sets run through the bot, scored, reported and compared.
 
-datasets.py  question sets (qa-bot JSONL, RealTime QA) -> EvalItem
-metrics.py   answer, retrieval, citation, refusal and latency metrics (pure functions)
-runner.py    run_eval(): ask, score, resume, report
-report.py    report.json / report.md, comparison with an older run, threshold gate, terminal summary
-html.py      report.html (self-contained, inline SVG charts)
+datasets.py    question sets (qa-bot JSONL, RealTime QA) -> EvalItem
+metrics.py     answer, retrieval, citation, refusal and latency metrics (pure functions)
+checks.py      independent answer checks: answer-bearing citations, names-and-numbers
+               faithfulness, staleness (graded without the app's own support rule)
+runner.py      run_eval(): ask, score, resume, write the reports
+report.py      EvalReport and its JSON, comparison with an older run, threshold gate, terminal summary
+formatting.py  the wording all renderings share: values, changes, labels, what each check means
+markdown.py    report.md
+html.py        report.html (self-contained, inline SVG charts)
 """
 
 from qa_bot.evaluation.datasets import DatasetError, EvalItem, default_corpus, load_eval_items

@@ -12,14 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from qa_bot.evaluation.formatting import (
-    INDEPENDENT_INTRO,
-    MetricRow,
-    gold_text,
-    independent_counts_text,
-    metric_columns,
-    metric_rows,
-)
+from qa_bot.evaluation.formatting import MetricTable, gold_text, metric_tables
 from qa_bot.evaluation.metrics import STANDARD_KS, latency_by_stage, lower_is_better, percentile
 from qa_bot.evaluation.report import EvalReport
 
@@ -227,32 +220,18 @@ def _header(report: EvalReport) -> str:
     return "".join(parts)
 
 
-def _metrics_table(rows: list[MetricRow], compared: bool, *, with_meaning: bool = False) -> str:
-    header = ["metric", *metric_columns(compared)] + ([""] if compared else [])
-    header += ["what it measures"] if with_meaning else []
+def _metrics_section(table: MetricTable) -> str:
+    """A section's table; numbers right-aligned, a regression's line red and an improvement's green."""
     lines = []
-    for row in rows:
-        numbers = "".join(f'<td class="num">{_e(cell)}</td>' for cell in row.cells)
-        flag = f"<td>{_e(row.flag)}</td>" if compared else ""
-        meaning = f"<td>{_e(row.meaning)}</td>" if with_meaning else ""
-        css = {"REGRESSION": "regression", "better": "better"}.get(row.flag, "")
-        lines.append(f'<tr class="{css}"><td>{_e(row.label)}</td>{numbers}{flag}{meaning}</tr>')
-    head = "".join(f"<th>{_e(name)}</th>" for name in header)
-    return f"<table><tr>{head}</tr>{''.join(lines)}</table>"
-
-
-def _metrics_sections(report: EvalReport) -> str:
-    """The metrics table, then the independent answer checks on their own, with what each means."""
-    compared = bool(report.deltas)
-    general = metric_rows(report.metrics, report.deltas, independent=False)
-    independent = metric_rows(report.metrics, report.deltas, independent=True)
-    return (
-        "<h2>Metrics</h2>"
-        + _metrics_table(general, compared)
-        + f"<h2>Independent answer checks</h2><p>{_e(INDEPENDENT_INTRO)}</p>"
-        + _metrics_table(independent, compared, with_meaning=True)
-        + f"<p class='muted'>{_e(independent_counts_text(report.counts))}</p>"
-    )
+    for row in table.rows:
+        values = "".join(f'<td class="num">{_e(value)}</td>' for value in row.values)
+        extra = "".join(f"<td>{_e(cell)}</td>" for cell in (row.flag, row.meaning) if cell is not None)
+        css = {"REGRESSION": "regression", "better": "better"}.get(row.flag or "", "")
+        lines.append(f'<tr class="{css}"><td>{_e(row.label)}</td>{values}{extra}</tr>')
+    head = "".join(f"<th>{_e(name)}</th>" for name in table.header)
+    intro = f"<p>{_e(table.intro)}</p>" if table.intro else ""
+    note = f"<p class='muted'>{_e(table.note)}</p>" if table.note else ""
+    return f"<h2>{_e(table.title)}</h2>{intro}<table><tr>{head}</tr>{''.join(lines)}</table>{note}"
 
 
 def _expected(gold: Mapping[str, Any]) -> str:
@@ -378,7 +357,9 @@ def render_html(report: EvalReport) -> str:
         + "<h2>Charts</h2><div class='charts'>"
         + "".join(charts)
         + "</div>"
-        + _metrics_sections(report)
+        + "".join(
+            _metrics_section(table) for table in metric_tables(report.metrics, report.deltas, report.counts)
+        )
         + "<h2>Questions</h2>"
         + _question_rows(report)
         + "</body></html>\n"

@@ -21,7 +21,7 @@ from typing import Any
 # Text normalisation
 
 # "[1]", "[2, 3]", "[1][2]": the bot's citation markers are not part of the answer's words.
-_CITATION_MARKER = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
+CITATION_MARKER = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 # Hyphens and apostrophes join the parts of one word ("counter-narcotics", "women's"), so they are
 # deleted; every other punctuation mark or symbol separates words ("Delhi—the", "1/2").
@@ -30,7 +30,7 @@ _JOINERS = {"-", "\u2010", "\u2011", "'", "\u2019", "\u02bc", "."}
 
 def normalize(text: str) -> str:
     """Lower case, no accents, citation markers, punctuation or articles; single spaces."""
-    text = _CITATION_MARKER.sub(" ", text)
+    text = CITATION_MARKER.sub(" ", text)
     text = unicodedata.normalize("NFKD", text)
     chars = []
     for char in text:

@@ -10,13 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa_bot.evaluation.formatting import (
-    INDEPENDENT_CHECKS,
-    format_value,
-    independent_counts_text,
-    metric_columns,
-    metric_rows,
-)
+from qa_bot.evaluation.formatting import INDEPENDENT_CHECKS, MetricTable, format_value, metric_tables
 from qa_bot.evaluation.metrics import lower_is_better
 
 # A quality metric must drop by more than this (absolute, on a 0..1 scale) to count as a regression:
@@ -226,9 +220,10 @@ def print_summary(report: EvalReport, console) -> None:
         f"[bold]{counts.get('questions', 0)} questions[/]: {counts.get('passed', 0)} passed, "
         f"{counts.get('refused', 0)} refused, {counts.get('errors', 0)} errors"
     )
-    console.print(_metrics_table(report, "Evaluation metrics", independent=False))
-    console.print(_metrics_table(report, "Independent answer checks", independent=True))
-    console.print(independent_counts_text(counts), highlight=False)
+    for table in metric_tables(report.metrics, report.deltas, counts):
+        console.print(_rich_table(table))
+        if table.note:
+            console.print(table.note, highlight=False)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     for failure in gate_failures(report):
@@ -237,19 +232,19 @@ def print_summary(report: EvalReport, console) -> None:
         console.print("Reports: " + ", ".join(str(path) for path in report.paths.values()), highlight=False)
 
 
-def _metrics_table(report: EvalReport, title: str, *, independent: bool):
-    """A rich Table of one section; a regression in bold red, an improvement in green."""
+def _rich_table(table: MetricTable):
+    """A section as a rich Table; a regression's change in bold red, an improvement's in green."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False)
-    table.add_column("metric")
-    for column in metric_columns(bool(report.deltas)):
-        table.add_column(column, justify="right")
-    for row in metric_rows(report.metrics, report.deltas, independent=independent):
-        cells = list(row.cells)
+    shown = Table(title=table.title, show_lines=False)
+    for name in table.header:
+        shown.add_column(name, justify="right" if name in ("value", "old", "new", "change") else "left")
+    for row in table.rows:
+        cells = [escape(cell) for cell in row.cells]
         if row.flag:
+            change = table.header.index("change")
             style = "bold red" if row.flag == "REGRESSION" else "green"
-            mark = "  REGRESSION" if row.flag == "REGRESSION" else ""
-            cells[-1] = f"[{style}]{cells[-1]}{mark}[/]"
-        table.add_row(row.label, *cells)
-    return table
+            cells[change] = f"[{style}]{cells[change]}[/]"
+        shown.add_row(*cells)
+    return shown
