@@ -304,33 +304,28 @@ _PLAIN_FIRST_WORDS = frozenset(
 
 
 def date_the_answer(answer: Answer, as_of: date | None = None) -> Answer:
-    """Say up front how old the news is when the answer relies on an older article.
+    """Say up front when the news was reported, when its age matters.
 
     News answers go stale: an answer drawn from an article more than STALE_DAYS older than the day
     the question is asked starts with "As of <article date>, ...", so the reader sees the age before
     the claim; and when the question asks about now ("this week", "latest"), old news does not
-    answer it at all, so the bot refuses, naming the newest article's date. For a question about
-    time ("when", "which day") answered from a recent article, the article's date is added after the
-    answer when the answer doesn't give it, since "on Sunday" means little without it.
+    answer it at all, so the bot refuses, naming the newest article's date. A question about time
+    ("when", "which day") gets the same lead-in when the answer doesn't give the date itself, since
+    "on Sunday" means little without it.
     """
     if answer.refused or not answer.citations:
         return answer
-    first = _first_supported(answer)
-    published = _newest_date(answer, first)
+    published = _newest_date(answer, _first_supported(answer))
     if published is None:
         return answer
-    if as_of is not None and (as_of - published).days > STALE_DAYS:
-        if wants_recent(answer.question):  # "this week", "latest": last year's news is not the answer
-            return _stale_refusal(answer, published, as_of)
+    stale = as_of is not None and (as_of - published).days > STALE_DAYS
+    if stale and wants_recent(answer.question):  # "this week", "latest": last year's news is not the answer
+        return _stale_refusal(answer, published, as_of)
+    about_time = _TIME_QUESTION.search(answer.question) and not _mentions_date(answer.text, published)
+    if stale or about_time:
+        first = answer.sentences[0]
         first.text = f"As of {_long(published)}, {_lower_first_word(first.text)}"
         answer.text = _rebuild_text(answer)
-        return answer
-    if _TIME_QUESTION.search(answer.question) and not _mentions_date(answer.text, published):
-        sentence = AnswerSentence(
-            f"The article is dated {_long(published)}.", first.citations[:1], supported=True
-        )
-        answer.sentences.append(sentence)
-        answer.text = f"{answer.text} {with_markers(sentence.text, sentence.citations)}"
     return answer
 
 

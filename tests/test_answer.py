@@ -180,8 +180,8 @@ DATED_CALL = make_passage(CALL.text, 1, title="Jaishankar, Blinken speak", date=
 def test_an_answer_about_time_names_the_date_of_its_source():
     answer = date_the_answer(finalize_answer("On which day did they speak?", "On Sunday [1].", [DATED_CALL]))
 
-    assert answer.text == "On Sunday [1]. The article is dated 16 April 2023 [1]."
-    assert answer.sentences[-1].citations == [1] and answer.sentences[-1].supported
+    assert answer.text == "As of 16 April 2023, on Sunday [1]."
+    assert answer.sentences[0].citations == [1] and answer.sentences[0].supported
 
 
 @pytest.mark.parametrize(

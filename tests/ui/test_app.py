@@ -216,8 +216,8 @@ def test_a_rating_and_comment_are_stored_with_the_answer_and_export_as_a_test_ca
 
     [case] = [json.loads(line) for line in evaluation_jsonl(FeedbackStore(database).records()).splitlines()]
     assert set(case) == {"id", "question", "answers", "all", "unanswerable", "articles", "date", "history"}
-    # A question about a day: the app adds the date of the article it relied on.
-    assert case["answers"] == ["They spoke on Sunday. The article is dated 16 April 2023."]
+    # A question about a day: the answer opens with the date of the article it relied on.
+    assert case["answers"] == ["As of 16 April 2023, they spoke on Sunday."]
     assert case["unanswerable"] is False
     assert case["date"] == date.today().isoformat()
     download = [b for b in app.sidebar.get("download_button") if "test cases" in b.proto.label]
