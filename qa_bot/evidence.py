@@ -32,12 +32,12 @@ DEFAULT_BUDGET_TOKENS = 250
 MAX_SENTENCES = 8
 # News prose is ~1.3 tokens a word for Qwen's and MiniLM's tokenizers (measured on RealTime QA).
 TOKENS_PER_WORD = 1.3
-# A sentence this short, or one opening with a word that points back ("He", "It", "The move"), is
+# A sentence this short, or one opening with words that point back ("He", "The two"), is
 # hard to read alone: the sentence before it comes along when the budget allows.
 SHORT_SENTENCE_WORDS = 10
 _POINTS_BACK = re.compile(
     r"^(?:he|she|it|they|this|that|these|those|his|her|its|their|the move|the decision|but|however|"
-    r"also|still|then|there|so)\b",
+    r"also|still|then|there|so|both|the two|the pair)\b",
     re.IGNORECASE,
 )
 # Sentences longer than this are skipped: in scraped news they are page furniture run together.

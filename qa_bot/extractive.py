@@ -26,12 +26,19 @@ class _Candidate(NamedTuple):
     text: str
 
 
-def extractive_answer(question: str, passages: Sequence[Passage], max_sentences: int = 2) -> str:
+def extractive_answer(
+    question: str,
+    passages: Sequence[Passage],
+    max_sentences: int = 2,
+    relevance: Sequence[float] | None = None,
+) -> str:
     """Raw answer text from the passages' own sentences, each ending with its [n]; or the sentinel.
 
-    A sentence scores by the rarity-weighted question words it holds (idf over the given passages), a
-    little less for lower-ranked passages.
+    A sentence scores by the rarity-weighted question words it holds (idf over the given passages),
+    weighted by its passage's relevance: the evidence selection's score when given (its spans come
+    newest first, not best first), else a little less for each lower-ranked passage.
     """
+    top = max(relevance, default=0.0) if relevance else 0.0
     terms = content_terms(question)
     bags = [WordBag.of(p.text) for p in passages]
     idf = {t.stem: _idf(sum(bag.has(t) for bag in bags), len(bags)) for t in terms}
@@ -43,7 +50,8 @@ def extractive_answer(question: str, passages: Sequence[Passage], max_sentences:
             matched = [t for t in terms if bag.has(t)]
             if len(sentence.split()) < 3 or not matched:
                 continue
-            score = sum(idf[t.stem] for t in matched) * (1 - 0.05 * min(rank, 10))
+            prior = 0.5 + 0.5 * relevance[rank] / top if top > 0 else 1 - 0.05 * min(rank, 10)
+            score = sum(idf[t.stem] for t in matched) * prior
             candidates.append(_Candidate(score, len(matched) / len(terms), rank + 1, sentence))
     chosen = _choose(candidates, max_sentences)
     if not chosen:

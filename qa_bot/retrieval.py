@@ -49,9 +49,10 @@ class Query:
 
 
 # Words that say the question is about the newest state of things ("this week", "latest").
+# "new" and "just" only in lower case: "New Delhi" and "Just Stop Oil" are names, not cues.
 RECENCY_CUES = re.compile(
     r"\b(this|last|past) (week|month|weekend|year)\b|\b(latest|recent(ly)?|newest|current(ly)?|now|today|"
-    r"yesterday|so far|just|new)\b",
+    r"yesterday|so far)\b|(?-i:\b(just|new)\b)",
     re.IGNORECASE,
 )
 # Reciprocal rank fusion constant: 60 is the value from the original RRF paper, robust across sets.

@@ -150,7 +150,7 @@ class QABot:
             answer = Answer(question=question, text=REFUSAL_MESSAGE, refused=True, passages=passages)
         elif self.settings.llm == "extractive":
             step = time.perf_counter()
-            raw = extractive_answer(standalone, evidence.passages)
+            raw = extractive_answer(standalone, evidence.passages, relevance=evidence.scores)
             answer = finalize_answer(question, raw, evidence.passages, as_of=as_of)
             timings["generate"] = time.perf_counter() - step
         else:
