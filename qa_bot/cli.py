@@ -224,6 +224,13 @@ def evaluate(
     judge: Annotated[
         str | None, typer.Option(help="Grade faithfulness with this model (QA_BOT_JUDGE_MODEL).")
     ] = None,
+    rescore: Annotated[
+        bool,
+        typer.Option(
+            help="Ask nothing: grade the answers already in OUT/rows.jsonl again with today's checks "
+            "and rewrite the reports (after the measures change)."
+        ),
+    ] = False,
 ) -> None:
     """Run a fixed question set through the bot and write report.json, report.md and report.html.
 
@@ -239,6 +246,7 @@ def evaluate(
         load_eval_items,
         load_thresholds,
         print_summary,
+        rescore_run,
         run_eval,
     )
     from qa_bot.llm import LLMConfigError, build_judge_model
@@ -256,6 +264,14 @@ def evaluate(
     except (DatasetError, LLMConfigError, OSError, ValueError) as exc:
         err_console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from None
+    if rescore:
+        try:
+            report = rescore_run(items, out, compare=compare, thresholds=limits)
+        except (OSError, ValueError) as exc:
+            err_console.print(f"[red]{escape(str(exc))}[/]")
+            raise typer.Exit(2) from None
+        print_summary(report, console)
+        raise typer.Exit(1 if gate_failures(report) else 0)
     out.mkdir(parents=True, exist_ok=True)
     if index is not None:
         if not corpus and not _holds_an_index(index):

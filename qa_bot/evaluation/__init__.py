@@ -4,7 +4,7 @@ datasets.py    question sets (qa-bot JSONL, RealTime QA) -> EvalItem
 metrics.py     answer, retrieval, citation, refusal and latency metrics (pure functions)
 checks.py      independent answer checks: answer-bearing citations, names-and-numbers
                faithfulness, staleness (graded without the app's own support rule)
-runner.py      run_eval(): ask, score, resume, write the reports
+runner.py      run_eval(): ask, score, resume, write the reports; rescore_run(): grade a run again
 report.py      EvalReport and its JSON, comparison with an older run, threshold gate, terminal summary
 formatting.py  the wording all renderings share: values, changes, labels, what each check means
 markdown.py    report.md
@@ -21,7 +21,7 @@ from qa_bot.evaluation.report import (
     load_thresholds,
     print_summary,
 )
-from qa_bot.evaluation.runner import eval_config, run_eval
+from qa_bot.evaluation.runner import eval_config, rescore_run, run_eval
 
 __all__ = [
     "DatasetError",
@@ -36,5 +36,6 @@ __all__ = [
     "load_eval_items",
     "load_thresholds",
     "print_summary",
+    "rescore_run",
     "run_eval",
 ]

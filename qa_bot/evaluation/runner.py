@@ -152,6 +152,69 @@ def run_eval(
     return report
 
 
+def rescore_run(
+    items: list[EvalItem],
+    out_dir: Path,
+    *,
+    compare: Path | None = None,
+    thresholds: Mapping[str, Any] | None = None,
+) -> EvalReport:
+    """Grade the answers of an earlier run in out_dir again with today's checks, asking nothing.
+
+    For when the measures change (a new check, a fixed grader) and the answers took an hour of
+    model time: rows.jsonl is re-scored in place and the reports are rewritten. The run keeps its
+    own configuration and commit; `config.rescored` says when and at which commit it was re-graded.
+    """
+    out_dir = Path(out_dir)
+    rows_path = out_dir / ROWS_FILE
+    if not rows_path.is_file():
+        raise FileNotFoundError(f"{rows_path} does not exist: run `qa-bot eval` into {out_dir} first.")
+    previous = load_report(compare) if compare is not None else None
+    by_id: dict[str, dict[str, Any]] = {}
+    for line in rows_path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a torn last line of an interrupted run
+            continue
+        by_id[row["id"]] = row  # the last answer to a question wins, as when resuming
+    support = load_support_checker()
+    rows = []
+    for item in items:
+        if item.id in by_id:
+            _score(by_id[item.id], item, support)
+            rows.append(by_id[item.id])
+    if not rows:
+        raise ValueError(f"{rows_path} holds no answer to any question of this dataset.")
+    rows_path.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+    old_config = load_report(out_dir)["config"] if (out_dir / "report.json").is_file() else {}
+    metrics, counts = aggregate(rows)
+    report = EvalReport(
+        config={
+            **old_config,
+            "rescored": {
+                "at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+                "git_commit": git_commit(),
+            },
+        },
+        metrics=metrics,
+        counts=counts,
+        rows=rows,
+        curve=hit_curve(rows),
+        warnings=[]
+        if len(rows) == len(items)
+        else [f"Only {len(rows)} of {len(items)} questions were answered."],
+    )
+    if previous is not None:
+        report.deltas = compare_reports(report, previous)
+        report.compared_with = str(compare)
+        report.warnings += _comparability_warnings(report, previous)
+    if thresholds:
+        report.gate_failures = check_thresholds(report, thresholds)
+    write_reports(report, out_dir)
+    report.paths["rows"] = rows_path
+    return report
+
+
 def write_reports(report: EvalReport, out_dir: Path) -> dict[str, Path]:
     """report.json, report.md and report.html in out_dir; returns their paths."""
     out_dir = Path(out_dir)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from qa_bot.evaluation.datasets import load_dataset
-from qa_bot.evaluation.runner import ROWS_FILE, eval_config, run_eval
+from qa_bot.evaluation.runner import ROWS_FILE, eval_config, rescore_run, run_eval
 
 CONFIG = {"dataset": "set.jsonl", "llm": "scripted"}
 
@@ -267,3 +267,27 @@ def test_a_claim_only_the_title_supports_counts_for_precision_but_not_text_only(
     assert day["citations"]["supported_pairs"] == 1  # the reader sees the title with the passage
     assert day["citations_text_only"]["supported_pairs"] == 0
     assert report.metrics["citation_precision_text_only"] < report.metrics["citation_precision"]
+
+
+def test_rescoring_grades_the_stored_answers_again_without_asking(dataset_path, scripted_bot, tmp_path):
+    out = tmp_path / "out"
+    items = load_dataset(dataset_path)
+    first = run_eval(scripted_bot, items, out, config=CONFIG)
+    asked = len(scripted_bot.asked)
+    # An older harness left a row without the independent checks: rescoring fills them in.
+    rows = rows_in(out)
+    del rows[0]["metrics"]["faithfulness"]
+    (out / ROWS_FILE).write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    again = rescore_run(items, out)
+
+    assert len(scripted_bot.asked) == asked  # nothing was asked
+    assert "faithfulness" in rows_in(out)[0]["metrics"]
+    assert again.metrics == first.metrics
+    assert again.config["fingerprint"] == first.config["fingerprint"] and again.config["rescored"]["at"]
+    assert json.loads((out / "report.json").read_text())["config"]["rescored"]
+
+
+def test_rescoring_a_folder_without_answers_says_what_to_run(dataset_path, tmp_path):
+    with pytest.raises(FileNotFoundError, match="run `qa-bot eval`"):
+        rescore_run(load_dataset(dataset_path), tmp_path / "nothing")
