@@ -114,6 +114,20 @@ def chroma_where(since: int | None, until: int | None, sources: list[str] | None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+# Neighbours fetched per wanted passage when filtering dates and sources after the vector search.
+OVERFETCH = 4
+
+
+def _passes(meta: dict, since: int | None, until: int | None, sources: list[str] | None) -> bool:
+    """The metadata filter of `chroma_where`, applied to one chunk's metadata."""
+    day = meta.get("date_int")
+    if since is not None and (day is None or day < since):
+        return False
+    if until is not None and (day is None or day > until):
+        return False
+    return not sources or meta.get("source") in sources
+
+
 def term_coverage(question_terms: set[str], passage_terms: set[str]) -> float:
     if not question_terms:
         return 0.0
@@ -184,14 +198,34 @@ class HybridRetriever:
     def _dense(self, vector: np.ndarray, k: int, since, until, sources) -> list[tuple[str, float]]:
         if self.index.chunk_count() == 0:
             return []
+        where = chroma_where(since, until, sources)
+        if where is None:
+            return self._dense_query(vector, k, None)
+        # Chroma applies a metadata `where` by scanning the collection (hundreds of ms at tens of
+        # thousands of chunks), while the vector search itself takes a few ms. So fetch more
+        # neighbours without it and filter here; only when too few survive (a narrow date window, a
+        # rare source) does Chroma filter.
+        candidates = self._dense_query(vector, k * OVERFETCH, None, with_metadata=True)
+        kept = [(cid, sim) for cid, sim, meta in candidates if _passes(meta, since, until, sources)]
+        if len(kept) >= k or len(candidates) < k * OVERFETCH:
+            return kept[:k]
+        return [(cid, sim) for cid, sim, _ in self._dense_query(vector, k, where, with_metadata=True)]
+
+    def _dense_query(self, vector: np.ndarray, k: int, where: dict | None, *, with_metadata: bool = False):
         result = self.index.collection.query(
             query_embeddings=[vector.tolist()],
             n_results=k,
-            where=chroma_where(since, until, sources),
-            include=["distances"],
+            where=where,
+            include=["distances", "metadatas"] if with_metadata else ["distances"],
         )
         # The collection uses cosine space: similarity = 1 - distance.
-        return [(cid, 1.0 - d) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+        ids, distances = result["ids"][0], result["distances"][0]
+        if not with_metadata:
+            return [(cid, 1.0 - d) for cid, d in zip(ids, distances, strict=True)]
+        return [
+            (cid, 1.0 - d, meta or {})
+            for cid, d, meta in zip(ids, distances, result["metadatas"][0], strict=True)
+        ]
 
     def _load_candidates(self, chunk_ids: list[str], query_vector: np.ndarray) -> list[Passage]:
         chunks = self.index.get_chunks(chunk_ids, include_embeddings=True)

@@ -119,3 +119,27 @@ def test_recency_helpers():
     assert recency_boost(None, as_of, 0.5, cue=True) == 1.0
     assert date_bounds(Query("q", 4, as_of=as_of)) == (None, 20240517)
     assert date_bounds(Query("q", 4, as_of=as_of, window_days=30)) == (20240410, 20240517)
+
+
+def test_dates_are_filtered_after_the_vector_search_and_a_narrow_window_still_finds_its_articles(
+    settings_factory, tmp_path
+):
+    # Thirty articles on one story, one a day: the window of two days holds too few of the nearest
+    # neighbours, so the search falls back to Chroma's own filter and still finds both.
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        "".join(
+            f'{{"id": "d{day}", "date": "2024-03-{day:02d}", "text": "Day {day} of the port strike: '
+            f'dockers and the port authority met again about wages and shifts."}}\n'
+            for day in range(1, 31)
+        )
+    )
+    bot = QABot(settings_factory(llm="extractive", fetch_k=5))
+    bot.ingest([corpus])
+    question = "What happened in the port strike talks about wages?"
+
+    window = bot.retrieve(question, since=date(2024, 3, 14), until=date(2024, 3, 15), k=10)
+    as_of = bot.retrieve(question, as_of=date(2024, 3, 10), k=30)
+
+    assert {p.article_id for p in window} == {"d14", "d15"}
+    assert as_of and all(p.date <= "2024-03-17" for p in as_of)  # as-of plus its 7 days of slack
