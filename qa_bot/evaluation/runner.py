@@ -314,6 +314,7 @@ def _base_row(item: EvalItem) -> dict[str, Any]:
         "standalone_question": None,
         "sentences": [],
         "citations": [],
+        "evidence": [],
         "retrieved": [],
         "timings": {},
         "metrics": {},
@@ -333,6 +334,11 @@ def _fill_answer(row: dict[str, Any], answer, wall: float) -> None:
         {"text": s.text, "citations": list(s.citations), "supported": s.supported} for s in answer.sentences
     ]
     row["citations"] = [_citation_row(citation) for citation in answer.citations]
+    # What the answerer read, so a wrong answer can be traced to retrieval, evidence or the model.
+    row["evidence"] = [
+        {"n": n, "article_id": p.article_id, "date": p.date, "text": p.text}
+        for n, p in enumerate(answer.passages, start=1)
+    ]
 
 
 def _citation_row(citation) -> dict[str, Any]:
