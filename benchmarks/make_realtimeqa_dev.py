@@ -10,17 +10,15 @@ files. The rules are in evals/realtimeqa_dev/README.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
-from benchmarks.make_realtimeqa_sample import has_timely_gold
+from benchmarks.make_realtimeqa_sample import has_timely_gold, parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCE = Path("/work/shared/data/realtimeqa")
 DEFAULT_OUT = ROOT / "evals" / "realtimeqa_dev"
 WEEKS = 20  # the weeks with the smallest corpora: the index embeds in about 30 minutes on 2 cores
 MIN_ARTICLES_PER_WEEK = 50  # a week without search results is not an archive
@@ -114,12 +112,7 @@ def as_item(question: dict, unanswerable: bool) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--source", type=Path, default=DEFAULT_SOURCE, help="folder with qa.jsonl and corpus.jsonl"
-    )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args()
+    args = parse_args(__doc__, DEFAULT_OUT)
 
     questions = [json.loads(line) for line in (args.source / "qa.jsonl").open(encoding="utf-8")]
     corpus_lines = (args.source / "corpus.jsonl").read_text(encoding="utf-8").splitlines()

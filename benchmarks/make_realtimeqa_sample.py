@@ -76,13 +76,18 @@ def select_articles(questions: list[dict], sizes: dict[str, int]) -> list[str]:
     return list(chosen)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(doc: str, default_out: Path) -> argparse.Namespace:
+    """--source (the RealTime QA folder) and --out: what both set builders take."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument(
         "--source", type=Path, default=DEFAULT_SOURCE, help="folder with qa.jsonl and corpus.jsonl"
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=default_out)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args(__doc__, DEFAULT_OUT)
 
     qa_lines = (args.source / "qa.jsonl").read_text(encoding="utf-8").splitlines()
     question_lines = select_questions(qa_lines)

@@ -95,21 +95,16 @@ def test_a_planted_instruction_is_never_evidence():
 
 
 def test_this_week_from_a_stale_article_is_not_supported():
-    passage = "The minister resigned this week after the vote."
-    old = verify_claim(
-        "The minister resigned this week.",
-        passage,
-        question="Who resigned?",
-        passage_date="2022-01-10",
-        as_of=date(2023, 5, 1),
-    )
-    fresh = verify_claim(
-        "The minister resigned this week.",
-        passage,
-        question="Who resigned?",
-        passage_date="2023-04-28",
-        as_of=date(2023, 5, 1),
-    )
+    def verdict(published: str):
+        return verify_claim(
+            "The minister resigned this week.",
+            "The minister resigned this week after the vote.",
+            question="Who resigned?",
+            passage_date=published,
+            as_of=date(2023, 5, 1),
+        )
+
+    old, fresh = verdict("2022-01-10"), verdict("2023-04-28")
     assert not old.supported and "2022-01-10" in old.reason
     assert fresh.supported
 

@@ -141,15 +141,7 @@ def run_eval(
         curve=hit_curve(rows),
         warnings=report_warnings,
     )
-    if previous is not None:
-        report.deltas = compare_reports(report, previous)
-        report.compared_with = str(compare)
-        report.warnings += _comparability_warnings(report, previous)
-    if thresholds:
-        report.gate_failures = check_thresholds(report, thresholds)
-    write_reports(report, out_dir)
-    report.paths["rows"] = rows_path
-    return report
+    return _finish(report, out_dir, previous, compare, thresholds)
 
 
 def rescore_run(
@@ -204,6 +196,11 @@ def rescore_run(
         if len(rows) == len(items)
         else [f"Only {len(rows)} of {len(items)} questions were answered."],
     )
+    return _finish(report, out_dir, previous, compare, thresholds)
+
+
+def _finish(report: EvalReport, out_dir: Path, previous, compare, thresholds) -> EvalReport:
+    """Compare with the previous run, apply the gate, write the reports."""
     if previous is not None:
         report.deltas = compare_reports(report, previous)
         report.compared_with = str(compare)
@@ -211,7 +208,7 @@ def rescore_run(
     if thresholds:
         report.gate_failures = check_thresholds(report, thresholds)
     write_reports(report, out_dir)
-    report.paths["rows"] = rows_path
+    report.paths["rows"] = out_dir / ROWS_FILE
     return report
 
 
