@@ -180,10 +180,20 @@ def print_answer(answer: Answer) -> None:
         _print_sources("Retrieved passages", [(i + 1, p) for i, p in enumerate(answer.passages)])
         return
     console.print(Text(answer.text, style="bold"))
-    unsupported = [s.text for s in answer.sentences if not s.supported]
-    for sentence in unsupported:
-        console.print(f"[yellow]unverified:[/] {escape(sentence)}")
+    for sentence in answer.sentences:
+        if not sentence.supported:
+            why = f" ({sentence.reason})" if sentence.reason else ""
+            console.print(Text("unverified: ", style="yellow"), Text(sentence.text + why))
     _print_sources("Sources", [(c.n, c.passage) for c in answer.citations])
+    if answer.planted:
+        console.print(
+            Text(
+                f"\nSuspicious: {len(answer.planted)} sentence(s) of the sources address an AI assistant "
+                "(planted instructions); they were not used as evidence.",
+                style="yellow",
+            )
+        )
+        _print_sources("Suspicious sentences", [(i + 1, p) for i, p in enumerate(answer.planted)])
 
 
 def _print_sources(title: str, numbered) -> None:
