@@ -88,36 +88,29 @@ def format_passages(passages: Sequence[Passage]) -> str:
 
 
 def format_evidence(passages: Sequence[Passage]) -> str:
-    """Evidence spans as `[n] text` lines under a header per article (title, source, date).
+    """Evidence spans as `[n] <title> (<date>, <source>)` then the span's text, one block each.
 
-    Consecutive spans of one article share its header (`qa_bot.evidence` groups them so). Article
-    text is made unable to pass for structure: line breaks are flattened, so it can never start a
-    line of its own, and `[n]`-style markers inside it become `(n)`, so it cannot forge a number.
+    This is the layout the embedded model answered best from (docs/evaluation.md): an article
+    header above a group of spans made it refuse far more. Article text is made unable to pass for
+    structure: line breaks are flattened, so it can never start a line of its own, and `[n]`-style
+    markers inside it become `(n)`, so it cannot forge a passage number.
     """
-    lines: list[str] = []
-    previous_article = None
-    for n, passage in enumerate(passages, start=1):
-        if passage.article_id != previous_article:
-            lines.append(_article_header(passage))
-            previous_article = passage.article_id
-        lines.append(f"[{n}] {_inert(passage.text)}")
-    return "\n".join(lines)
+    return "\n\n".join(
+        f"{_passage_header(n, passage)}\n{_inert(passage.text)}"
+        for n, passage in enumerate(passages, start=1)
+    )
 
 
-def _article_header(passage: Passage) -> str:
-    title = _inert(passage.title or "Untitled")
-    details = [passage.source] if passage.source else []
-    if passage.date:
-        details.append(f"published {_long_date(passage.date)}")
-    return f"Article: {title}" + (f" ({', '.join(details)})" if details else "")
+# Titles are often long ("5 things to know for June 24: Gun laws, January 6, Covid-19 ...") and
+# every token of them costs prompt time on a CPU model; their first words say what the article is.
+TITLE_WORDS = 10
 
 
-def _long_date(iso: str) -> str:
-    try:
-        day = date.fromisoformat(iso)
-    except ValueError:
-        return iso
-    return f"{day:%A} {day.day} {day:%B %Y}"
+def _passage_header(n: int, passage: Passage) -> str:
+    words = _inert(passage.title or "Untitled").removesuffix(" ...").split()
+    title = " ".join(words[:TITLE_WORDS]) + (" ..." if len(words) > TITLE_WORDS else "")
+    details = ", ".join(x for x in (passage.date, passage.source) if x)
+    return f"[{n}] {title}" + (f" ({details})" if details else "")
 
 
 _FORGED_MARKER = re.compile(r"\[\s*(\d{1,3})\s*\]")

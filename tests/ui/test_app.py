@@ -98,7 +98,8 @@ def test_a_seed_question_gets_an_answer_citing_the_right_article_with_the_quote_
 
     answer = last_answer(app)
     [answer_html] = htmls(answer, "qa-answer")
-    assert "They spoke on Sunday" in answer_html and "[" in answer_html
+    # A "when" question answered from a years-old article says the article's date up front.
+    assert "As of 16 April 2023, they spoke on Sunday" in answer_html and "[" in answer_html
     assert "unverified" not in answer_html
     headings = htmls(answer, "qa-source-title")
     assert headings and all(CALL_ARTICLE in h for h in headings)
@@ -209,7 +210,7 @@ def test_a_rating_and_comment_are_stored_with_the_answer_and_export_as_a_test_ca
         ).fetchone()
     assert (question, rating, comment) == (DAY_QUESTION, 1, "Right day, right article.")
     assert json.loads(citations)[0]["path"].endswith(CALL_ARTICLE)
-    assert json.loads(settings)["k"] == 4
+    assert json.loads(settings)["k"] == 6  # the default top_k
     assert secret not in database.read_bytes().decode("utf-8", "replace")
 
     from ui.feedback import FeedbackStore, evaluation_jsonl
@@ -243,13 +244,16 @@ def test_uploaded_articles_are_indexed_as_plain_text_and_bad_files_are_listed(ap
 
     ask(app, "When did the harbour authority of Port Elspeth reopen the northern pier?")
     answer = last_answer(app)
-    [heading] = htmls(answer, "qa-source-title")
+    heading = htmls(answer, "qa-source-title")[0]
     assert "&lt;b&gt;Hostile&lt;/b&gt; upload" in heading  # the title, as text
-    passage = htmls(answer, "qa-passage")[0]
-    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in passage
-    assert "&lt;img src=x onerror=&quot;window.__xss=2&quot;&gt;" in passage
-    assert "[click](javascript:alert(1))" in passage and "![x](http://evil/x.png)" in passage
-    assert "<script" not in passage and "<img" not in passage and "<a " not in passage
+    # The cited span is the reopening sentence; the markup around it shows, as text, in the article.
+    [button] = [b for b in answer.button if b.label == "Open the whole article"][:1]
+    button.click().run()
+    [article] = [h.value for h in app.html if 'class="qa-article"' in h.value]
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in article
+    assert "&lt;img src=x onerror=&quot;window.__xss=2&quot;&gt;" in article
+    assert "[click](javascript:alert(1))" in article and "![x](http://evil/x.png)" in article
+    assert "<script" not in article and "<img" not in article and "<a " not in article
 
 
 def test_an_unexpected_failure_is_a_message_in_the_chat_not_a_traceback(
