@@ -26,6 +26,8 @@ _PATTERNS = [
     r"</?\s*(?:system|instructions?|evidence|passages?)\s*>",
     r"\b(?:new|updated|real|actual)\s+instructions?\b",
     r"\bsystem\s+prompt\b",
+    r"\bnotes?\s+(?:to|for)\s+(?:ai|llms?|chatbots?|assistants?|language\s+models?|summari[sz]ers?)\b",
+    r"\b(?:ai|llm|chatbot)\s+(?:summar(?:y|ies)|summari[sz]ers?|assistants?|readers?)\s*:",
     r"\b(?:BEGIN|END)\s+EVIDENCE\b",
     r"\bNOT\s+IN\s+PASSAGES\b",
     r"^\s*\[\d{1,3}\]",  # a forged passage header at the start of a sentence or line

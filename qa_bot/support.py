@@ -74,12 +74,13 @@ def _add_trimmed(spans: list[tuple[int, int]], text: str, start: int, end: int) 
         spans.append((first, first + len(stripped)))
 
 
-# Words that claim nothing: where the answer came from ("according to the passages") and the verbs a
-# model pads an event with ("the call took place on Sunday"). They must not count for or against support.
+# Words that claim nothing: where the answer came from ("according to the passages"), the verbs a
+# model pads an event with ("the call took place on Sunday") and the words that introduce a date
+# ("starting September 14" for "beginning September 14"). They must not count for or against support.
 _NON_CLAIM_WORDS = frozenset(
     (  # noqa: SIM905 (a word list reads best as words)
         "according passage passages article articles based provided context took taken place happened "
-        "occurred"
+        "occurred starting beginning"
     ).split()
 )
 _STOP_WORDS = frozenset(STOPWORDS_EN_PLUS) | _NON_CLAIM_WORDS
@@ -101,10 +102,34 @@ class Term(NamedTuple):
     weight: float
 
 
+# Counts written as words are numbers: "at least five" does not back "at least nine". ("one" is left
+# out: "one of the biggest" counts nothing.)
+_NUMBER_WORDS = {
+    word: str(n)
+    for n, word in enumerate(
+        (  # noqa: SIM905 (a word list reads best as words)
+            "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+            "fifteen sixteen seventeen eighteen nineteen twenty"
+        ).split()
+    )
+    if word != "_"
+} | {
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+    "sixty": "60",
+    "seventy": "70",
+    "eighty": "80",
+    "ninety": "90",
+}
+
+
 def _fold(word: str) -> str:
-    """Lower case without accents: "Beyoncé" and "Beyonce", "Niña" and "Nina" are one word."""
+    """Lower case without accents ("Beyoncé" and "Beyonce", "Niña" and "Nina" are one word), and
+    counts as digits ("five" and "5")."""
     if word.isascii():
-        return word.lower()
+        lower = word.lower()
+        return _NUMBER_WORDS.get(lower, lower)
     decomposed = unicodedata.normalize("NFKD", word.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -117,7 +142,7 @@ def content_terms(text: str) -> list[Term]:
         word = _fold(raw)
         if word in _STOP_WORDS or (len(word) == 1 and not word.isdigit()):
             continue
-        is_fact = any(c.isdigit() for c in raw) or (i > 0 and raw[0].isupper())
+        is_fact = any(c.isdigit() for c in word) or (i > 0 and raw[0].isupper())
         stem = _stem(word)
         if stem not in terms or is_fact:
             terms[stem] = Term(word, stem, 2.0 if is_fact else 1.0)
@@ -200,10 +225,13 @@ def best_supporting_span(claim: str, passage: Passage) -> tuple[int, int, float]
 #      one place of the passage, with all the claim's names and numbers: a sentence and its
 #      neighbours, not scattered over it;
 #   3. where it says "<Name> <did>", the passage does not say that someone else did it;
-#   4. a claim about "this week" or "today" is not backed by an article more than a month old;
+#   4. a claim about "this week" or "today" is not backed by an article more than a week old ("this
+#      month", "currently": a month);
 # and sentences of the passage that address the assistant never count (qa_bot.injection).
 
-STALE_DAYS = 30
+STALE_DAYS = 30  # "this month", "currently", "right now"
+WEEK_DAYS = 7  # "this week", "today", "yesterday", "tonight": the seven days up to the as-of date
+_MONTH_CUES = {"this month", "currently", "right now"}
 # Share of the answer part's plain words (names and numbers must all be there) found in one place.
 ANSWER_PART_COVERAGE = 0.6
 # A claim's words overall, anywhere in the passage: what the old word-count rule asked, still a floor.
@@ -243,22 +271,21 @@ def verify_claim(
     terms = _without_publication_date(terms, bag, passage_date)
     if not terms:
         return Verdict(False, "the sentence states only the article's date")
-    missing = [t.word for t in terms if t.weight > 1 and not bag.has(t)]
+    missing = [t.word for t in terms if t.weight > 1 and not _in_passage(t, claim, bag, body)]
     if missing:
         return Verdict(False, f"{_quoted(missing)} not in the passage text")
     if _coverage(terms, bag) < OVERALL_COVERAGE:
         return Verdict(False, "most of the sentence's words are not in the passage")
     question_stems = {t.stem for t in content_terms(question)}
     answer_part = [t for t in terms if t.stem not in question_stems] or terms
-    if not _stated_in_one_place(answer_part, [t for t in terms if t.weight > 1], body):
+    if not _stated_in_one_place(answer_part, [t for t in terms if t.weight > 1], claim, body):
         return Verdict(False, "the answer's words are not stated together in the passage")
     wrong_doer = _wrong_doer(claim, body)
     if wrong_doer:
         return Verdict(False, wrong_doer)
-    if _stale_claim(claim, passage_date, as_of):
-        return Verdict(
-            False, f"it says '{_CLAIM_TIME_CUE.search(claim).group()}' from an article of {passage_date}"
-        )
+    stale_cue = _stale_cue(claim, passage_date, as_of)
+    if stale_cue:
+        return Verdict(False, f"it says '{stale_cue}' from an article of {passage_date}")
     return Verdict(True, "")
 
 
@@ -291,7 +318,7 @@ def _quoted(words: list[str]) -> str:
     return ", ".join(f"'{w}'" for w in words) + (" is" if len(words) == 1 else " are")
 
 
-def _stated_in_one_place(answer_part: Sequence[Term], facts: Sequence[Term], body: str) -> bool:
+def _stated_in_one_place(answer_part: Sequence[Term], facts: Sequence[Term], claim: str, body: str) -> bool:
     """All the claim's names and numbers, and most of its answer part's words, in one sentence window.
 
     The names and numbers the claim repeats from the question count too: an answer about another
@@ -300,7 +327,10 @@ def _stated_in_one_place(answer_part: Sequence[Term], facts: Sequence[Term], bod
     """
     for window in _sentence_windows(body):
         bag = WordBag.of(window)
-        if all(bag.has(t) for t in facts) and _coverage(answer_part, bag) >= ANSWER_PART_COVERAGE:
+        if (
+            all(_in_passage(t, claim, bag, window) for t in facts)
+            and _coverage(answer_part, bag) >= ANSWER_PART_COVERAGE
+        ):
             return True
     return False
 
@@ -374,27 +404,79 @@ def _plain(token: str) -> str:
     return re.sub(r"['’]s$", "", token)
 
 
+# A pronoun between a doer and the action ("Biden flew to Kyiv, where he announced ...") hides who did
+# it: such a place of the passage neither confirms nor contradicts the claim.
+_PRONOUNS = frozenset("he she they it we i who which".split())  # noqa: SIM905
+
+
+def _refers_back(before: Sequence[str]) -> bool:
+    """Whether the doer just before an action is a pronoun ("he said") or a definite description
+    ("the agency issued", "the chain is bringing"): either may stand for the name the claim gives."""
+    last = [t for t in before[-3:] if t.lower() not in _AUXILIARIES]
+    if any(t.lower() in _PRONOUNS for t in last[-2:]):
+        return True
+    return len(last) >= 2 and last[-2].lower() in {"the", "this"} and last[-1].islower()
+
+
+_BE_FORMS = frozenset("is are was were be been being".split())  # noqa: SIM905
+_AUXILIARIES = frozenset("is are was were has have had will would also".split())  # noqa: SIM905
+
+
+def _is_verb_form(token: str, action: Term) -> bool:
+    """ "paid" for "paid", "demanding" for "demanded"; not the noun "stars" for "starred"."""
+    lower = token.lower()
+    return lower == action.word or (lower.endswith(("ed", "ing")) and _stem(lower) == action.stem)
+
+
 def _doers(body: str, action: Term) -> list[set[str]]:
-    """For each place the passage uses the action word: the stems of the names just before it."""
+    """For each place the passage uses the action word ("paid", "demanding"): the stems of the words
+    just before it, names or not ("an anonymous bidder paid", "the court agreed").
+
+    In the passive ("was held in Ghana") only a "by" names the doer. Empty when some place hides its
+    doer behind a pronoun or "the <noun>": then nobody can be ruled out.
+    """
     tokens = [_plain(m.group()) for m in _TOKEN.finditer(body)]
     doers = []
     for i, token in enumerate(tokens):
-        if _stem(token.lower()) != action.stem:
+        if not _is_verb_form(token, action):
             continue
         before = tokens[max(0, i - ROLE_WINDOW) : i]
+        if _refers_back(before):
+            return []
         after = tokens[i + 1 : i + 3]
-        names = {_stem(_fold(t)) for t in before if _is_name(t)}
+        # "the summit was held in Ghana" (but "is demanding" is not passive)
+        passive = before[-1:] and before[-1].lower() in _BE_FORMS and not token.lower().endswith("ing")
+        words = set() if passive else {_stem(_fold(t)) for t in before if t.lower() not in _STOP_WORDS}
         if after[:1] and after[0].lower() == "by":  # "was announced by Biden"
-            names |= {_stem(_fold(t)) for t in after[1:] if _is_name(t)}
-        if names:
-            doers.append(names)
+            words |= {_stem(_fold(t)) for t in after[1:] if _is_name(t)}
+        if words:
+            doers.append(words)
     return doers
 
 
-def _stale_claim(claim: str, passage_date: str | None, as_of: date | None) -> bool:
-    if not (passage_date and as_of and _CLAIM_TIME_CUE.search(claim)):
-        return False
+def _stale_cue(claim: str, passage_date: str | None, as_of: date | None) -> str:
+    """The claim's "now" cue when the cited article is too old to say it ("this week" from a month ago)."""
+    match = _CLAIM_TIME_CUE.search(claim)
+    if not (match and passage_date and as_of):
+        return ""
     try:
-        return (as_of - date.fromisoformat(passage_date)).days > STALE_DAYS
+        age = (as_of - date.fromisoformat(passage_date)).days
     except ValueError:
+        return ""
+    cue = match.group().lower()
+    limit = STALE_DAYS if cue in _MONTH_CUES else WEEK_DAYS
+    return match.group() if age > limit else ""
+
+
+def _in_passage(term: Term, claim: str, bag: WordBag, body: str) -> bool:
+    return bag.has(term) or _spelled_out(term.word, claim, body)
+
+
+def _spelled_out(word: str, claim: str, body: str) -> bool:
+    """Whether the passage spells out an abbreviation the claim uses: "FDA" for "Food and Drug
+    Administration" (its capitalised words' initials; "and", "of", "the", "for" are skipped)."""
+    initials = word.upper()
+    if not (2 <= len(word) <= 6 and word.isalpha() and re.search(rf"\b{initials}\b", claim)):
         return False
+    pattern = r"\b" + r"\W+(?:(?:and|of|the|for|&)\W+)?".join(f"{c}[\\w'’.-]*" for c in initials) + r"\b"
+    return re.search(pattern, body) is not None

@@ -109,5 +109,72 @@ def test_this_week_from_a_stale_article_is_not_supported():
     assert fresh.supported
 
 
+def test_this_week_means_the_last_seven_days_and_this_month_the_last_thirty():
+    def verdict(claim: str, published: str):
+        return verify_claim(
+            claim,
+            f"{claim} after the vote.",
+            question="Who?",
+            passage_date=published,
+            as_of=date(2024, 7, 26),
+        )
+
+    assert not verdict("The minister resigned this week.", "2024-07-01").supported  # 25 days earlier
+    assert verdict("The minister resigned this week.", "2024-07-22").supported
+    assert verdict("The minister resigned this month.", "2024-07-01").supported
+
+
+def test_counts_in_words_are_numbers():
+    passage = "McCarthy faces opposition from at least five House Republicans."
+    assert verify_claim(
+        "At least 5 House Republicans oppose McCarthy.", passage, question="How many?"
+    ).supported
+    wrong = verify_claim("McCarthy faces opposition from at least nine House Republicans.", passage)
+    assert not wrong.supported and "'9'" in wrong.reason
+
+
+def test_an_abbreviation_is_backed_by_the_name_it_stands_for():
+    passage = (
+        "The U.S. Food and Drug Administration is advising consumers to stop using some eye drops. "
+        "The agency issued an alert Friday flagging 26 eye care products."
+    )
+    claim = "The FDA issued an alert Friday flagging 26 eye care products."
+    assert verify_claim(claim, passage, question="What did regulators do?").supported
+    assert not verify_claim(claim.replace("FDA", "FTC"), passage, question="What happened?").supported
+
+
+@pytest.mark.parametrize(
+    ("claim", "passage"),
+    [
+        # The doer is not a name: "an anonymous bidder", not Buffett, paid.
+        (
+            "Warren Buffett paid $19 million for a private lunch.",
+            "An anonymous bidder paid $19 million for a private lunch with investor Warren Buffett.",
+        ),
+        # "demanding" is the same action as "demanded", done by the chairmen.
+        (
+            "Kevin McCarthy demanded that the party fall in line.",
+            "A group of incoming chairmen is demanding that the party fall in line behind Kevin McCarthy.",
+        ),
+    ],
+)
+def test_an_action_given_to_someone_else_is_not_supported(claim, passage):
+    verdict = verify_claim(claim, passage, question="What happened?")
+    assert not verdict.supported and "someone else" in verdict.reason
+
+
+def test_a_pronoun_or_the_noun_for_the_doer_does_not_rule_the_doer_out():
+    assert verify_claim(
+        "The Supreme Court agreed to hear the challenge.",
+        "The Supreme Court will wade into the case. The court agreed Monday to hear the challenge.",
+        question="What did the justices decide?",
+    ).supported
+    assert verify_claim(
+        "Biden announced new aid for Kyiv.",
+        "Biden flew to Kyiv, where he announced new aid for Kyiv.",
+        question="What did the president do?",
+    ).supported
+
+
 def test_the_as_of_lead_in_the_app_adds_is_not_a_claim_to_check():
     assert verify_claim("As of 12 March 2023, Trump announced the new tariffs.", TARIFFS).supported
