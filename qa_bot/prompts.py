@@ -25,10 +25,13 @@ from qa_bot.settings import PROJECT_ROOT
 DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts"
 
 _PLACEHOLDERS = {
-    "answer": {"sentinel", "as_of", "fence", "evidence", "question"},
+    "answer": {"as_of", "fence", "evidence", "question"},
     "condense": {"history", "question"},
     "judge": {"passages", "question", "answer"},
 }
+# {sentinel} (NOT IN PASSAGES) may be offered to the model as its way to refuse; the default prompt
+# doesn't, because the embedded model then refused answerable questions (docs/evaluation.md).
+_OPTIONAL = {"answer": {"sentinel"}}
 _SECTION = re.compile(r"^##[ \t]+(system|user)[ \t]*$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -53,10 +56,11 @@ def load_prompt(name: str, prompts_dir: Path | None = None) -> PromptPair:
     pair = PromptPair(*(PromptTemplate.from_template(sections[part]) for part in ("system", "user")))
     expected = _PLACEHOLDERS.get(name)
     found = set(pair.system.input_variables) | set(pair.user.input_variables)
-    if expected is not None and found != expected:
+    if expected is not None and found - _OPTIONAL.get(name, set()) != expected:
         raise ValueError(
-            f"{path}: the prompt must use exactly the placeholders {sorted(expected)}; "
-            f"found {sorted(found)}. Write a literal brace as {{{{ or }}}}."
+            f"{path}: the prompt must use exactly the placeholders {sorted(expected)}"
+            + (f" (and may use {sorted(_OPTIONAL[name])})" if name in _OPTIONAL else "")
+            + f"; found {sorted(found)}. Write a literal brace as {{{{ or }}}}."
         )
     return pair
 

@@ -37,7 +37,8 @@ def test_answer_prompt_shows_numbered_passages_with_short_titles_dates_and_the_a
     # Long titles are cut to their first ten words: every prompt token costs time on a CPU model.
     assert "[2] 5 things to know for April 16: Phone call, talks, ... (2023-04-16)\nSecond text." in prompt
     assert "Thursday 20 April 2023" in prompt  # resolves "this week"
-    assert NOT_IN_PASSAGES in prompt
+    # The embedded model, offered NOT IN PASSAGES, refused answerable questions: the app refuses instead.
+    assert NOT_IN_PASSAGES not in prompt
     assert "[2]" in system.content  # the explicit example that made the small model cite
     assert "When did they talk?" in user.content
 
@@ -82,6 +83,15 @@ def test_a_prompt_file_missing_a_placeholder_fails_naming_it(tmp_path):
     )
     with pytest.raises(ValueError, match=r"answer\.md.*as_of"):
         load_prompt("answer", tmp_path)
+
+
+def test_a_prompt_file_may_offer_the_model_the_refusal_sentinel(tmp_path):
+    (tmp_path / "answer.md").write_text(
+        "## system\nIf unsure, reply {sentinel}.\n## user\n{as_of} {fence}\n{evidence}\n{question}\n",
+        encoding="utf-8",
+    )
+    system, _ = build_answer_messages("q", [CALL], as_of=date(2024, 1, 1), prompts_dir=tmp_path)
+    assert system.content == f"If unsure, reply {NOT_IN_PASSAGES}."
 
 
 def test_a_missing_prompt_file_says_where_to_get_it(tmp_path):

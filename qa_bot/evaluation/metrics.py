@@ -26,11 +26,14 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b")
 # Hyphens and apostrophes join the parts of one word ("counter-narcotics", "women's"), so they are
 # deleted; every other punctuation mark or symbol separates words ("Delhi—the", "1/2").
 _JOINERS = {"-", "\u2010", "\u2011", "'", "\u2019", "\u02bc", "."}
+# A possessive names the thing itself: "Italy's new prime minister" answers "Which country?" with Italy.
+_POSSESSIVE = re.compile(r"(?<=\w)['\u2019\u02bc]s\b")
 
 
 def normalize(text: str) -> str:
-    """Lower case, no accents, citation markers, punctuation or articles; single spaces."""
+    """Lower case, no accents, citation markers, possessive 's, punctuation or articles; single spaces."""
     text = CITATION_MARKER.sub(" ", text)
+    text = _POSSESSIVE.sub("", text)
     text = unicodedata.normalize("NFKD", text)
     chars = []
     for char in text:

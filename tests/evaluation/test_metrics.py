@@ -29,7 +29,7 @@ from qa_bot.retrieval import Passage
 
 def test_normalize_drops_case_accents_punctuation_articles_and_citation_markers():
     assert normalize("  The   Café—in  Zürich, [1][2, 3] an “Event”! ") == "cafe in zurich event"
-    assert normalize("counter-narcotics and women’s U.S. policy") == "counternarcotics and womens us policy"
+    assert normalize("counter-narcotics and women’s U.S. policy") == "counternarcotics and women us policy"
 
 
 def test_answer_containment_matches_whole_words_only():
@@ -37,6 +37,9 @@ def test_answer_containment_matches_whole_words_only():
     assert not answer_correct("The call was on Monday [1].", ["Sunday"])
     # "us" must not match inside "thus"
     assert not answer_correct("thus it went", ["US"])
+    # a possessive names the thing itself
+    assert answer_correct("Giorgia Meloni became Italy's new prime minister [1].", ["Italy"])
+    assert not answer_correct("Giorgia Meloni became Italian prime minister [1].", ["Italy"])
 
 
 def test_any_semantics_needs_one_answer_and_all_semantics_needs_every_one():
