@@ -72,6 +72,10 @@ class Answer:
     standalone_question: str | None = None  # the rewritten follow-up, when there was history
     error: str | None = None  # a clear, key-free message when the LLM failed
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    # What the model (or the extractive mode) wrote, and the sentences of it the passages did not
+    # state: kept so that a refusal can be traced to the model or to the check.
+    raw_text: str = ""
+    rejected: list[AnswerSentence] = field(default_factory=list)
 
 
 # --- citation markers and refusals -----------------------------------------------------------------
@@ -167,7 +171,7 @@ def finalize_answer(
     raw = raw_text.strip()
     spans = split_sentences(raw)
     if not spans or _is_sentinel(raw[spans[0][0] : spans[0][1]]):
-        return _refusal(question, passages)
+        return _refusal(question, passages, raw)
     checker = _Checker(question, passages, as_of)
     checked = []
     for i, (start, end) in enumerate(spans):
@@ -175,8 +179,9 @@ def finalize_answer(
         if text and not _is_sentinel(text):
             gap = raw[spans[i - 1][1] : start] if i else ""
             checked.append(checker.check(text, cited, _separator(gap)))
+    rejected = [c.sentence for c in checked if c.kind == "claim" and not c.sentence.supported]
     if _is_whole_refusal(checked) or _nothing_supported(checked):
-        return _refusal(question, passages)
+        return _refusal(question, passages, raw, rejected)
     sentences = [c.sentence for c in checked]
     text = "".join(c.separator + with_markers(c.sentence.text, c.sentence.citations) for c in checked)
     return Answer(
@@ -186,11 +191,22 @@ def finalize_answer(
         sentences=sentences,
         citations=_citations(sentences, passages, checker),
         passages=list(passages),
+        raw_text=raw,
+        rejected=rejected,
     )
 
 
-def _refusal(question: str, passages: Sequence[Passage]) -> Answer:
-    return Answer(question=question, text=REFUSAL_MESSAGE, refused=True, passages=list(passages))
+def _refusal(
+    question: str, passages: Sequence[Passage], raw: str = "", rejected: Sequence[AnswerSentence] = ()
+) -> Answer:
+    return Answer(
+        question=question,
+        text=REFUSAL_MESSAGE,
+        refused=True,
+        passages=list(passages),
+        raw_text=raw,
+        rejected=list(rejected),
+    )
 
 
 def _separator(gap: str) -> str:
@@ -335,7 +351,14 @@ def _stale_refusal(answer: Answer, published: date, as_of: date) -> Answer:
         f"The articles don't say for the time you ask about. The newest article that speaks to it is from "
         f"{_long(published)}, {days} days before {_long(as_of)}."
     )
-    return Answer(question=answer.question, text=text, refused=True, passages=answer.passages)
+    return Answer(
+        question=answer.question,
+        text=text,
+        refused=True,
+        passages=answer.passages,
+        raw_text=answer.raw_text,
+        rejected=answer.rejected,
+    )
 
 
 def _first_supported(answer: Answer) -> AnswerSentence:
@@ -416,6 +439,8 @@ def answer_to_json(answer: Answer) -> dict:
             {"text": s.text, "citations": s.citations, "supported": s.supported, "reason": s.reason}
             for s in answer.sentences
         ],
+        # sentences the model wrote that the cited passages do not state, and why
+        "rejected": [{"text": s.text, "citations": s.citations, "reason": s.reason} for s in answer.rejected],
         "passages": [
             {
                 "n": i + 1,

@@ -365,7 +365,8 @@ def _name_actions(claim: str) -> list[tuple[set[str], Term]]:
         if _is_name(word) and (i > 0 or word.lower() not in _STOP_WORDS):
             name.add(_stem(_fold(word)))
             continue
-        if name and _is_action(word):
+        passive = i > 0 and tokens[i - 1].lower() in _BE_FORMS  # "Cosby was found liable": he is no doer
+        if name and _is_action(word) and not passive:
             pairs.append((name, Term(word.lower(), _stem(word.lower()), 1.0)))
         if word.lower() not in _STOP_WORDS or not name:
             name = set()

@@ -73,6 +73,10 @@ def test_an_answer_no_passage_supports_at_all_is_a_refusal():
     answer = finalize_answer("q", "India and the US signed a trade agreement worth 5 billion dollars.", THREE)
 
     assert answer.refused and answer.text == REFUSAL_MESSAGE and answer.citations == []
+    # What the model said, and why the check turned it down, stay for whoever traces the refusal.
+    assert answer.raw_text.startswith("India and the US signed")
+    [rejected] = answer.rejected
+    assert "trade agreement" in rejected.text and rejected.reason == "no passage states it"
 
 
 @pytest.mark.parametrize(

@@ -163,6 +163,12 @@ def test_an_action_given_to_someone_else_is_not_supported(claim, passage):
     assert not verdict.supported and "someone else" in verdict.reason
 
 
+def test_a_name_in_the_passive_is_not_the_doer():
+    passage = "A Los Angeles jury found embattled comedian Bill Cosby liable in a sexual battery case."
+    claim = "Bill Cosby was found liable in a sexual battery case."
+    assert verify_claim(claim, passage, question="Which celebrity was found liable?").supported
+
+
 def test_a_pronoun_or_the_noun_for_the_doer_does_not_rule_the_doer_out():
     assert verify_claim(
         "The Supreme Court agreed to hear the challenge.",

@@ -331,6 +331,11 @@ def _fill_answer(row: dict[str, Any], answer, wall: float) -> None:
         {"text": s.text, "citations": list(s.citations), "supported": s.supported} for s in answer.sentences
     ]
     row["citations"] = [_citation_row(citation) for citation in answer.citations]
+    # What the model wrote before the check, and the sentences the check turned down, with why.
+    row["raw_answer"] = answer.raw_text
+    row["rejected"] = [
+        {"text": s.text, "citations": list(s.citations), "reason": s.reason} for s in answer.rejected
+    ]
     # What the answerer read, so a wrong answer can be traced to retrieval, evidence or the model.
     row["evidence"] = [
         {"n": n, "article_id": p.article_id, "date": p.date, "text": p.text}
