@@ -271,23 +271,14 @@ def verify_claim(
     terms = _without_publication_date(terms, bag, passage_date)
     if not terms:
         return Verdict(False, "the sentence states only the article's date")
-    question_stems = {t.stem for t in content_terms(question)}
-    # A name or number the claim repeats from the question ("According to the White House, ...") is
-    # the question's, not a claim of the answer: the cited sentence need not restate it. Where the
-    # passage does have it, it must stand with the answer (below).
-    missing = [
-        t.word
-        for t in terms
-        if t.weight > 1 and t.stem not in question_stems and not _in_passage(t, claim, bag, body)
-    ]
+    missing = [t.word for t in terms if t.weight > 1 and not _in_passage(t, claim, bag, body)]
     if missing:
         return Verdict(False, f"{_quoted(missing)} not in the passage text")
-    restated = {t.stem for t in terms if t.weight > 1 and t.stem in question_stems and not bag.has(t)}
-    if _coverage([t for t in terms if t.stem not in restated], bag) < OVERALL_COVERAGE:
+    if _coverage(terms, bag) < OVERALL_COVERAGE:
         return Verdict(False, "most of the sentence's words are not in the passage")
+    question_stems = {t.stem for t in content_terms(question)}
     answer_part = [t for t in terms if t.stem not in question_stems] or terms
-    facts = [t for t in terms if t.weight > 1 and _in_passage(t, claim, bag, body)]
-    if not _stated_in_one_place(answer_part, facts, claim, body):
+    if not _stated_in_one_place(answer_part, [t for t in terms if t.weight > 1], claim, body):
         return Verdict(False, "the answer's words are not stated together in the passage")
     wrong_doer = _wrong_doer(claim, body)
     if wrong_doer:
