@@ -104,24 +104,20 @@ class Term(NamedTuple):
 
 # Counts written as words are numbers: "at least five" does not back "at least nine". ("one" is left
 # out: "one of the biggest" counts nothing.)
-_NUMBER_WORDS = {
-    word: str(n)
-    for n, word in enumerate(
-        (  # noqa: SIM905 (a word list reads best as words)
-            "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-            "fifteen sixteen seventeen eighteen nineteen twenty"
-        ).split()
-    )
-    if word != "_"
-} | {
-    "thirty": "30",
-    "forty": "40",
-    "fifty": "50",
-    "sixty": "60",
-    "seventy": "70",
-    "eighty": "80",
-    "ninety": "90",
-}
+_NUMBER_WORDS = (
+    {
+        word: str(n)
+        for n, word in enumerate(
+            (  # noqa: SIM905 (a word list reads best as words)
+                "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+                "sixteen seventeen eighteen nineteen twenty"
+            ).split(),
+            start=2,
+        )
+    }
+    | {"zero": "0", "thirty": "30", "forty": "40", "fifty": "50"}
+    | {"sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90"}
+)
 
 
 def _fold(word: str) -> str:
@@ -365,8 +361,8 @@ def _name_actions(claim: str) -> list[tuple[set[str], Term]]:
         if _is_name(word) and (i > 0 or word.lower() not in _STOP_WORDS):
             name.add(_stem(_fold(word)))
             continue
-        passive = i > 0 and tokens[i - 1].lower() in _BE_FORMS  # "Cosby was found liable": he is no doer
-        if name and _is_action(word) and not passive:
+        # "Cosby was found liable": he is no doer
+        if name and _is_action(word) and not _is_passive(tokens[i - 1] if i else "", word):
             pairs.append((name, Term(word.lower(), _stem(word.lower()), 1.0)))
         if word.lower() not in _STOP_WORDS or not name:
             name = set()
@@ -423,6 +419,11 @@ _BE_FORMS = frozenset("is are was were be been being".split())  # noqa: SIM905
 _AUXILIARIES = frozenset("is are was were has have had will would also".split())  # noqa: SIM905
 
 
+def _is_passive(previous: str, verb: str) -> bool:
+    """ "was held", "were found"; "is demanding" is not passive."""
+    return previous.lower() in _BE_FORMS and not verb.lower().endswith("ing")
+
+
 def _is_verb_form(token: str, action: Term) -> bool:
     """ "paid" for "paid", "demanding" for "demanded"; not the noun "stars" for "starred"."""
     lower = token.lower()
@@ -445,8 +446,7 @@ def _doers(body: str, action: Term) -> list[set[str]]:
         if _refers_back(before):
             return []
         after = tokens[i + 1 : i + 3]
-        # "the summit was held in Ghana" (but "is demanding" is not passive)
-        passive = before[-1:] and before[-1].lower() in _BE_FORMS and not token.lower().endswith("ing")
+        passive = _is_passive(before[-1] if before else "", token)  # "the summit was held in Ghana"
         words = set() if passive else {_stem(_fold(t)) for t in before if t.lower() not in _STOP_WORDS}
         if after[:1] and after[0].lower() == "by":  # "was announced by Biden"
             words |= {_stem(_fold(t)) for t in after[1:] if _is_name(t)}
