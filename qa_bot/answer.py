@@ -24,6 +24,7 @@ from qa_bot.support import (
     split_sentences,
     support_score,
     verify_claim,
+    words_from_planted,
 )
 
 REFUSAL_MESSAGE = (
@@ -162,17 +163,24 @@ class _Checked:
 
 
 def finalize_answer(
-    question: str, raw_text: str, passages: Sequence[Passage], *, as_of: date | None = None
+    question: str,
+    raw_text: str,
+    passages: Sequence[Passage],
+    *,
+    as_of: date | None = None,
+    planted: Sequence[Passage] = (),
 ) -> Answer:
     """Turn raw model (or extractive) output into an Answer with verified, repaired citations.
 
     `as_of` is the day the question is asked: a claim about "this week" from an older article fails.
+    `planted` are the sentences held back as instructions to the model: a claim that takes its words
+    from them is never verified.
     """
     raw = raw_text.strip()
     spans = split_sentences(raw)
     if not spans or _is_sentinel(raw[spans[0][0] : spans[0][1]]):
         return _refusal(question, passages, raw)
-    checker = _Checker(question, passages, as_of)
+    checker = _Checker(question, passages, as_of, [p.text for p in planted])
     checked = []
     for i, (start, end) in enumerate(spans):
         text, cited = _take_markers(raw[start:end], len(passages))
@@ -218,8 +226,11 @@ def _separator(gap: str) -> str:
 class _Checker:
     """Checks answer sentences against the passages, remembering each verdict."""
 
-    def __init__(self, question: str, passages: Sequence[Passage], as_of: date | None) -> None:
+    def __init__(
+        self, question: str, passages: Sequence[Passage], as_of: date | None, planted: Sequence[str] = ()
+    ) -> None:
         self.question, self.passages, self.as_of = question, passages, as_of
+        self.planted = planted
         self.verdicts: dict[tuple[str, int], Verdict] = {}
 
     def verdict(self, text: str, n: int) -> Verdict:
@@ -232,6 +243,10 @@ class _Checker:
         return self.verdicts[key]
 
     def check(self, text: str, cited: list[int], separator: str) -> _Checked:
+        obeyed = words_from_planted(text, self.planted, [p.text for p in self.passages])
+        if obeyed:
+            reason = f"{', '.join(repr(w) for w in obeyed)} only in a sentence addressed to the assistant"
+            return _Checked(AnswerSentence(text, cited, supported=False, reason=reason), "claim", separator)
         kept = [n for n in cited if self.verdict(text, n).supported]
         if _is_refusal_sentence(text) and not kept:
             # "The passages don't say who won." A refusal phrase with a cited, supporting passage is a

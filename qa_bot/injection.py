@@ -9,6 +9,7 @@ answer, and are shown to the reader as suspicious (`qa_bot.evidence` finds them,
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from qa_bot.support import split_sentences
 
@@ -16,13 +17,22 @@ from qa_bot.support import split_sentences
 # instruction (imperatives aimed at an AI, role headers, forged markers), not about topics, so real
 # reporting about AI ("the chatbot told users ...") is not flagged by a single word.
 _PATTERNS = [
-    r"\b(?:ignore|disregard|forget|override)\b[^.]{0,40}\b(?:instructions?|prompts?|rules|guidelines|context|passages?|above)\b",
+    r"\b(?:ignore|disregard|forget|override)\b[^.]{0,40}\b(?:instructions?|prompts?|rules|guidelines|context|passages?|above|directions?\s+you)\b",
+    # The same override in the languages a newsroom's wires carry (the model reads them all).
+    r"\b(?:ignorez|oubliez|ignora|ignore[nz]?|olvida|ignoriere|ignorieren|vergiss)\b[^.]{0,40}\b(?:instructions|consignes|instrucciones|istruzioni|instruções|anweisungen)\b",
     r"\b(?:when|if)\s+(?:you\s+are\s+|you['’]re\s+)?(?:asked|questioned|prompted)\b[^.]{0,80}\b(?:say|answer|reply|respond|state|tell|claim|write)\b",
     r"\b(?:always|you\s+must|you\s+should|please)\s+(?:say|answer|reply|respond|state|claim|tell\s+(?:the\s+)?users?)\b",
     r"\b(?:assistant|chatbot|language\s+model|ai\s+model|llm)\s*[,:]\s*(?:you|please|ignore|say|answer)",
     r"\b(?:as\s+an?\s+)?(?:ai|language\s+model)\s+(?:assistant\s+)?(?:you|reading\s+this)\b",
     r"\byou\s+are\s+(?:now\s+)?(?:an?\s+)?(?:ai|assistant|chatbot|language\s+model|helpful)\b",
-    r"(?:^|\s)(?:system|assistant|user|developer)\s*:\s",
+    r"(?:^|\s)(?:system|assistant|user|developer|ai)\s*:\s",
+    r"\bdear\s+(?:ai|assistant|chatbot|llm|language\s+model)\b",
+    r"\b(?:ai|llm|chatbot|language\s+model)s?\s+(?:tools?|systems?|models?|assistants?|summari[sz]ers?|readers?)\s+(?:must|should|shall|need\s+to)\b",
+    r"(?:^|[;:]\s*)(?:please\s+)?(?:tell|inform)\s+(?:the\s+)?(?:users?|readers?)\b",
+    r"\b(?:do\s+not|don['’]t|never)\s+(?:answer|respond\s+to|reply\s+to)\s+(?:any\s+|the\s+)?(?:questions?|queries)\b",
+    # Chat-template control tokens (ChatML as the embedded Qwen model uses, Llama's) and fences.
+    r"<\|[a-z_]+\|>|\[/?INST\]|<</?SYS>>|^\s*#{2,}\s*(?:system|instructions?)\b",
+    r"\bEND\s+OF\s+(?:THE\s+)?(?:EVIDENCE|PASSAGES?|CONTEXT|DOCUMENTS?|SOURCES)\b|\bfinal\s+answer\s*:",
     r"</?\s*(?:system|instructions?|evidence|passages?)\s*>",
     r"\b(?:new|updated|real|actual)\s+instructions?\b",
     r"\bsystem\s+prompt\b",
@@ -32,6 +42,8 @@ _PATTERNS = [
     r"\bNOT\s+IN\s+PASSAGES\b",
     r"^\s*\[\d{1,3}\]",  # a forged passage header at the start of a sentence or line
     r"!\[[^\]]*\]\(\s*https?://",  # a Markdown image: renders as a request to someone's server
+    r"<\s*(?:img|script|iframe)\b|<!--",  # HTML that fetches, runs, or hides text from the reader
+    r"\b(?:include|add|append|insert)\s+(?:a\s+link\s+to\s+)?https?://",
     r"\b(?:include|add|append|insert|render|show)\b[^.]{0,40}\b(?:this|the\s+following)\s+(?:link|url|image|markdown)\b",
 ]
 _INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE | re.MULTILINE)
@@ -39,7 +51,15 @@ _INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE
 
 def is_planted_instruction(sentence: str) -> bool:
     """Whether one sentence addresses the assistant (see the patterns above)."""
-    return bool(_INSTRUCTION.search(sentence))
+    return bool(_INSTRUCTION.search(_as_read(sentence)))
+
+
+def _as_read(text: str) -> str:
+    """The text as a model reads it: full-width and other compatibility forms folded (NFKC), and
+    invisible format characters (zero-width spaces and joiners) removed, so that "I\u200bgnore"
+    and "ＳＹＳＴＥＭ" are the words they look like."""
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
 
 
 def planted_spans(text: str) -> list[tuple[int, int]]:

@@ -151,10 +151,10 @@ class QABot:
         elif self.settings.llm == "extractive":
             step = time.perf_counter()
             raw = extractive_answer(standalone, evidence.passages, relevance=evidence.scores)
-            answer = finalize_answer(question, raw, evidence.passages, as_of=as_of)
+            answer = finalize_answer(question, raw, evidence.passages, as_of=as_of, planted=evidence.planted)
             timings["generate"] = time.perf_counter() - step
         else:
-            answer = yield from self._generate(question, standalone, evidence.passages, as_of, timings)
+            answer = yield from self._generate(question, standalone, evidence, as_of, timings)
         answer = date_the_answer(answer, as_of)
         answer.planted = evidence.planted
         answer.standalone_question = standalone if standalone != question else None
@@ -179,8 +179,9 @@ class QABot:
         article = self.index.catalog.get(article_id)
         return article.text if article else None
 
-    def _generate(self, question, standalone, passages, as_of, timings) -> Iterator[AnswerEvent]:
+    def _generate(self, question, standalone, evidence: Evidence, as_of, timings) -> Iterator[AnswerEvent]:
         """Streams the model's tokens; returns the verified answer (or the failure, with sources)."""
+        passages = evidence.passages
         step = time.perf_counter()
         pieces: list[str] = []
         try:
@@ -197,7 +198,7 @@ class QABot:
             timings["generate"] = time.perf_counter() - step
             return Answer(question=question, text=message, refused=False, passages=passages, error=message)
         timings["generate"] = time.perf_counter() - step
-        return finalize_answer(question, "".join(pieces), passages, as_of=as_of)
+        return finalize_answer(question, "".join(pieces), passages, as_of=as_of, planted=evidence.planted)
 
     def _standalone_question(self, question: str, history: list[Turn], timings: dict[str, float]) -> str:
         """From the second turn on, rewrite a follow-up into a question that stands on its own."""
