@@ -1,8 +1,12 @@
-"""Articles and their loaders: .txt, .md, .html, .json and .jsonl, with metadata headers.
+"""Articles and their loaders: .txt, .md, .html, .json, .jsonl, .pdf and .docx, with metadata headers.
 
 `iter_articles` streams what it finds, so a corpus of any size is read one record at a time;
 `load_corpus` collects the same stream. A bad file (or a bad record of a .jsonl file) becomes a
 `LoadFailure` naming the file and what to do, never an exception, and the rest still loads.
+
+Which files are read is `qa_bot.corpus_files`' job: folders recursively, regular files only, links
+out of the given paths only when asked. What is left alone in a folder (another file type, a
+link out of it, a FIFO) becomes a `SkippedFile`, a kind of warning: listed, never silent.
 
 How each format becomes an `Article`:
 
@@ -16,15 +20,22 @@ How each format becomes an `Article`:
 - .html / .htm: the visible text (scripts, styles, noscript, template, head and hidden elements
   dropped), one paragraph per block element. Title from <title>, else the first <h1>; date,
   site and URL from <meta> tags such as article:published_time, og:site_name and og:url.
+- .pdf / .docx: the text (`qa_bot.document_text`); header lines at its top as in .txt, else the
+  title and creation date from the file's properties.
 - .json: one object with `text`, or a list of them. .jsonl: one such object per line. Optional
   fields: id, title, date, url, source; others are ignored.
 
+Size: one article's text may be at most `CorpusOptions.max_article_bytes` (QA_BOT_MAX_ARTICLE_MB).
+A one-article file is checked by its size before it is read (HTML, PDF and Word files may be ten
+times bigger, for markup and images); .json and .jsonl records one by one. On 2 cores a megabyte of
+text is ~2,100 chunks and ~2 minutes of embedding: a 30 MB file would hold an ingest for an hour.
+
 Dates are normalised to ISO `YYYY-MM-DD`. A date that cannot be read does not lose the article:
 it loads without a date and a `LoadWarning` says so (warnings are separate from failures, so a
-count of failures is a count of things that did not load).
+count of failures is a count of things that did not load, though they should have).
 
-Files must be UTF-8 (a BOM is fine). Anything else is reported rather than guessed at, because a
-wrong guess puts garbled text into answers and citations.
+Text files must be UTF-8 (a BOM is fine). Anything else is reported rather than guessed at,
+because a wrong guess puts garbled text into answers and citations.
 """
 
 from __future__ import annotations
@@ -33,17 +44,20 @@ import hashlib
 import json
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
 import yaml
 from dateutil import parser as date_parser
 
+from qa_bot.corpus_files import FileSkipped, FileToRead, FileUnusable, find_files, special_kind
+from qa_bot.document_text import UnreadableDocument, docx_article, megabytes, pdf_article, too_large
 from qa_bot.html_text import parse_html
 
 
@@ -72,10 +86,32 @@ class LoadFailure:
 
 @dataclass(frozen=True)
 class LoadWarning:
-    """Something odd about an article that was still loaded (e.g. a date that could not be read)."""
+    """Something the user should know that did not stop anything loading (e.g. an unreadable date)."""
 
     path: str
     reason: str
+
+
+@dataclass(frozen=True)
+class SkippedFile(LoadWarning):
+    """A file in a folder left alone on purpose: another type, a link out of the folder, a FIFO.
+
+    A warning, not a failure: nothing that should have loaded was lost. Summaries count and list
+    these apart from other warnings.
+    """
+
+
+@dataclass(frozen=True)
+class CorpusOptions:
+    """How files are read: the size limit of one article, and whether links out of a folder count."""
+
+    max_article_bytes: int = 1_000_000
+    follow_links: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> CorpusOptions:
+        """From the app's Settings (QA_BOT_MAX_ARTICLE_MB, QA_BOT_FOLLOW_LINKS)."""
+        return cls(round(settings.max_article_mb * 1_000_000), settings.follow_links)
 
 
 @dataclass
@@ -87,7 +123,15 @@ class LoadResult:
 
 LoadEvent = Article | LoadFailure | LoadWarning
 
-SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"})
+SUPPORTED_SUFFIXES = frozenset(
+    {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf", ".docx"}
+)
+# Files holding many articles: the size limit applies to each record, not to the file.
+_MANY_ARTICLE_SUFFIXES = frozenset({".json", ".jsonl"})
+# Files whose markup, fonts or images make them much bigger than their text: allowed this many
+# times the limit on one article's text before they are refused unread.
+_CONTAINER_SUFFIXES = frozenset({".html", ".htm", ".pdf", ".docx"})
+_CONTAINER_ALLOWANCE = 10
 
 # A `key value` header line longer than this is prose that happens to start with a key word.
 _MAX_HEADER_LINE = 200
@@ -131,10 +175,10 @@ class _BadFile(Exception):
 # --- public API -----------------------------------------------------------------------------------
 
 
-def load_corpus(paths: Iterable[str | Path]) -> LoadResult:
+def load_corpus(paths: Iterable[str | Path], options: CorpusOptions | None = None) -> LoadResult:
     """Load every article under `paths` (files or folders); bad files are reported, not raised."""
     result = LoadResult(articles=[], failures=[], warnings=[])
-    for item in iter_articles(paths):
+    for item in iter_articles(paths, options):
         if isinstance(item, Article):
             result.articles.append(item)
         elif isinstance(item, LoadWarning):
@@ -144,14 +188,17 @@ def load_corpus(paths: Iterable[str | Path]) -> LoadResult:
     return result
 
 
-def iter_articles(paths: Iterable[str | Path]) -> Iterator[LoadEvent]:
+def iter_articles(paths: Iterable[str | Path], options: CorpusOptions | None = None) -> Iterator[LoadEvent]:
     """Stream articles, failures and warnings from files and folders, in a deterministic order.
 
-    Folders are read recursively in sorted order, skipping hidden entries and files of other types.
-    An id seen before in the same call is reported as a duplicate and the later copy is skipped.
+    Folders are read recursively in sorted order, leaving out hidden entries; files of other types,
+    links out of the folders and anything but a regular file are skipped with a `SkippedFile`
+    (see `qa_bot.corpus_files`). An id seen before in the same call is reported as a duplicate and
+    the later copy is skipped.
     """
+    options = options or CorpusOptions()
     first_source_of: dict[str, str] = {}
-    for item in _iter_all_files(paths):
+    for item in _iter_all_files(paths, options):
         if isinstance(item, Article):
             earlier = first_source_of.get(item.id)
             if earlier is not None:
@@ -202,54 +249,52 @@ def content_id(text: str) -> str:
     return hashlib.sha1(normalised.encode("utf-8")).hexdigest()[:16]
 
 
-# --- finding files --------------------------------------------------------------------------------
+# --- finding and opening files ------------------------------------------------------------------
 
 
-def _iter_all_files(paths: Iterable[str | Path]) -> Iterator[LoadEvent]:
-    if isinstance(paths, str | Path):  # a lone path would otherwise be iterated character by character
-        paths = [paths]
-    visited: set[Path] = set()
-    for given in paths:
-        for item in _files_for(Path(given).expanduser()):
-            if isinstance(item, LoadFailure):
-                yield item
-                continue
-            file, named_explicitly = item
-            resolved = file.resolve()
-            if resolved in visited:
-                continue
-            visited.add(resolved)
-            yield from _load_file(resolved, named_explicitly)
+def find_article_files(paths: Iterable[str | Path], options: CorpusOptions | None = None) -> Iterator[Path]:
+    """The files an ingest of `paths` would read, unread (e.g. for the scale of a progress bar)."""
+    options = options or CorpusOptions()
+    for found in find_files(paths, SUPPORTED_SUFFIXES, follow_links=options.follow_links):
+        if isinstance(found, FileToRead) and found.path.suffix.lower() in _LOADERS:
+            yield found.path
 
 
-def _files_for(path: Path) -> Iterator[tuple[Path, bool] | LoadFailure]:
-    if path.is_dir():
-        found = False
-        for file in _supported_files_under(path):
-            found = True
-            yield file, False
-        if not found:
-            yield LoadFailure(
-                str(path.resolve()),
-                f"folder has no article files; supported types: {', '.join(sorted(SUPPORTED_SUFFIXES))}",
-            )
-    elif path.is_file():
-        yield path, True
-    elif path.exists():
-        yield LoadFailure(str(path), "not a regular file or folder; give a file or a folder of articles")
-    else:
-        yield LoadFailure(str(path), "no such file or folder; check the path")
+def file_size_problem(name: str | Path, size: int, options: CorpusOptions | None = None) -> str | None:
+    """Why a file of this name and size would not be read, checked before reading it; else None.
+
+    A one-article file may be as big as the limit on one article (HTML, PDF and Word files ten
+    times that, for their markup, fonts and images). A .json or .jsonl file holds many articles:
+    its records are checked one by one instead.
+    """
+    limit = (options or CorpusOptions()).max_article_bytes
+    suffix = Path(name).suffix.lower()
+    if suffix in _MANY_ARTICLE_SUFFIXES or size <= limit * _allowance(suffix):
+        return None
+    if _allowance(suffix) == 1:
+        return too_large(f"file is {megabytes(size)}", limit)
+    return (
+        f"file is {megabytes(size)}, over the {megabytes(limit * _allowance(suffix))} limit for a {suffix} "
+        f"file ({_CONTAINER_ALLOWANCE} times QA_BOT_MAX_ARTICLE_MB, for markup and images); split it, or "
+        "raise the limit"
+    )
 
 
-def _supported_files_under(folder: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
-                yield Path(root) / name
+def _allowance(suffix: str) -> int:
+    return _CONTAINER_ALLOWANCE if suffix in _CONTAINER_SUFFIXES else 1
 
 
-def _load_file(path: Path, named_explicitly: bool) -> Iterator[LoadEvent]:
+def _iter_all_files(paths: Iterable[str | Path], options: CorpusOptions) -> Iterator[LoadEvent]:
+    for found in find_files(paths, SUPPORTED_SUFFIXES, follow_links=options.follow_links):
+        if isinstance(found, FileSkipped):
+            yield SkippedFile(found.path, found.reason)
+        elif isinstance(found, FileUnusable):
+            yield LoadFailure(found.path, found.reason)
+        else:
+            yield from _load_file(found.path, found.named_explicitly, options)
+
+
+def _load_file(path: Path, named_explicitly: bool, options: CorpusOptions) -> Iterator[LoadEvent]:
     loader = _LOADERS.get(path.suffix.lower())
     if loader is None:
         if named_explicitly:
@@ -260,11 +305,32 @@ def _load_file(path: Path, named_explicitly: bool) -> Iterator[LoadEvent]:
             )
         return
     try:
-        yield from loader(path)
-    except _BadFile as bad:
+        with _open_regular_file(path) as handle:
+            problem = file_size_problem(path, os.fstat(handle.fileno()).st_size, options)
+            if problem:
+                raise _BadFile(problem)
+            yield from loader(handle, path, options.max_article_bytes)
+    except (_BadFile, UnreadableDocument) as bad:
         yield LoadFailure(str(path), str(bad))
     except OSError as exc:
         yield LoadFailure(str(path), f"cannot read the file: {exc.strerror or exc}")
+
+
+def _open_regular_file(path: Path) -> BinaryIO:
+    """The file, opened for reading only if it is a regular file.
+
+    Opened without blocking and checked on the open descriptor: a FIFO put in a file's place after
+    the folder was listed is refused at once instead of waiting for a writer for ever.
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise _BadFile(f"{special_kind(mode)}, not a regular file; only regular files are read")
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
 
 
 # --- reading bytes as text ------------------------------------------------------------------------
@@ -287,8 +353,8 @@ def _binary_reason(what: str) -> str:
     return f"{what} holds binary data (NUL bytes), not text; if it is UTF-16 text, re-save it as UTF-8"
 
 
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
+def _read_text(handle: BinaryIO) -> str:
+    raw = handle.read()
     if not raw:
         raise _BadFile("empty file (0 bytes); add the article text or remove the file")
     return _decode(raw)
@@ -304,7 +370,13 @@ def _source_key(path: Path, article_id: str, record_id: str | None, where: str |
 
 
 def _build_article(
-    body: str, meta: dict[str, Any], path: Path, *, record_id: str | None = None, where: str | None = None
+    body: str,
+    meta: dict[str, Any],
+    path: Path,
+    max_bytes: int,
+    *,
+    record_id: str | None = None,
+    where: str | None = None,
 ) -> Iterator[LoadEvent]:
     """One Article from a body and its metadata, plus a warning if its date could not be read.
 
@@ -313,11 +385,15 @@ def _build_article(
     without is known by its file and content id.
     """
     text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
+    in_file = f"{where}: " if where else ""
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        yield LoadFailure(str(path), in_file + too_large(f"article text is {megabytes(size)}", max_bytes))
+        return
     article_id = record_id or content_id(text)
     raw_date = meta.get("date")
     iso_date = normalise_date(raw_date)
     url = _clean(meta.get("url"))
-    in_file = f"{where}: " if where else ""
     if raw_date not in (None, "") and iso_date is None:
         yield LoadWarning(
             str(path),
@@ -356,15 +432,15 @@ def _host_of(url: str | None) -> str | None:
 # --- .txt and .md ---------------------------------------------------------------------------------
 
 
-def _load_plain_text(path: Path) -> Iterator[LoadEvent]:
-    meta, body = _split_metadata(_read_text(path))
+def _load_plain_text(handle: BinaryIO, path: Path, max_bytes: int) -> Iterator[LoadEvent]:
+    meta, body = _split_metadata(_read_text(handle))
     if not body.strip():
         raise _BadFile("no article text after the metadata lines; add the body text")
-    yield from _build_article(body, meta, path)
+    yield from _build_article(body, meta, path, max_bytes)
 
 
-def _load_markdown(path: Path) -> Iterator[LoadEvent]:
-    meta, body = _split_metadata(_read_text(path))
+def _load_markdown(handle: BinaryIO, path: Path, max_bytes: int) -> Iterator[LoadEvent]:
+    meta, body = _split_metadata(_read_text(handle))
     if not body.strip():
         raise _BadFile("no article text after the metadata lines; add the body text")
     if not meta.get("title"):
@@ -372,7 +448,7 @@ def _load_markdown(path: Path) -> Iterator[LoadEvent]:
         heading = _MARKDOWN_HEADING.fullmatch(first_line)
         if heading:
             meta["title"] = heading["title"]
-    yield from _build_article(body, meta, path)
+    yield from _build_article(body, meta, path, max_bytes)
 
 
 def _split_metadata(text: str) -> tuple[dict[str, Any], str]:
@@ -454,66 +530,94 @@ def _parse_header_line(line: str, *, body_follows: bool) -> tuple[str | None, st
 # --- .html ----------------------------------------------------------------------------------------
 
 
-def _load_html(path: Path) -> Iterator[LoadEvent]:
-    meta, body = parse_html(_read_text(path))
+def _load_html(handle: BinaryIO, path: Path, max_bytes: int) -> Iterator[LoadEvent]:
+    meta, body = parse_html(_read_text(handle))
     if not body:
         raise _BadFile("no visible text (only scripts, styles or markup); is this the article page?")
-    yield from _build_article(body, meta, path)
+    yield from _build_article(body, meta, path, max_bytes)
+
+
+# --- .pdf and .docx -------------------------------------------------------------------------------
+
+
+def _load_pdf(handle: BinaryIO, path: Path, max_bytes: int) -> Iterator[LoadEvent]:
+    yield from _document_article(*pdf_article(handle, max_bytes), path, max_bytes)
+
+
+def _load_docx(handle: BinaryIO, path: Path, max_bytes: int) -> Iterator[LoadEvent]:
+    yield from _document_article(*docx_article(handle, max_bytes), path, max_bytes)
+
+
+def _document_article(
+    properties: dict[str, Any], text: str, path: Path, max_bytes: int
+) -> Iterator[LoadEvent]:
+    """Header lines at the top of the text (`date 2023-04-16`) win over the file's properties, which
+    are often a template's or an export tool's rather than the article's."""
+    meta, body = _split_metadata(text)
+    for key, value in properties.items():
+        if not meta.get(key) and value:
+            meta[key] = value
+    if not body.strip():
+        raise _BadFile("no article text after the metadata lines; add the body text")
+    yield from _build_article(body, meta, path, max_bytes)
 
 
 # --- .json and .jsonl -----------------------------------------------------------------------------
 
 
-def _load_json(path: Path) -> Iterator[LoadEvent]:
+def _load_json(handle: BinaryIO, path: Path, max_bytes: int) -> Iterator[LoadEvent]:
     try:
-        data = json.loads(_read_text(path))
+        data = json.loads(_read_text(handle))
     except json.JSONDecodeError as exc:
         raise _BadFile(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     if isinstance(data, dict):
-        yield from _article_from_record(data, path, "the object")
+        yield from _article_from_record(data, path, max_bytes, "the object")
     elif isinstance(data, list):
         if not data:
             raise _BadFile("empty list: no articles; expected objects with a `text` field")
         for index, record in enumerate(data):
-            yield from _article_from_record(record, path, f"record at index {index}")
+            yield from _article_from_record(record, path, max_bytes, f"record at index {index}")
     else:
         raise _BadFile("expected an object with a `text` field, or a list of them")
 
 
-def _load_jsonl(path: Path) -> Iterator[LoadEvent]:
-    good = bad = 0
-    with path.open("rb") as lines:
-        if b"\x00" in lines.read(8192):
-            raise _BadFile(_binary_reason("the file"))
-        lines.seek(0)
-        for number, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            where = f"line {number}"
-            try:
-                record = json.loads(_decode(raw, what="this line"))
-            except _BadFile as exc:
-                failure = f"{where}: {exc}"
-            except json.JSONDecodeError as exc:
-                failure = f"{where}: invalid JSON (column {exc.colno}: {exc.msg}); fix or remove the line"
-            else:
-                good += 1
-                yield from _article_from_record(record, path, where)
-                continue
-            bad += 1
-            yield LoadFailure(str(path), failure)
-            if bad >= _MAX_BAD_LINES_BEFORE_GIVING_UP and good == 0:
-                yield LoadFailure(
-                    str(path),
-                    f"stopped after {bad} bad lines and no good one: JSON Lines needs one JSON object "
-                    "per line (a single JSON document should be named .json)",
-                )
-                return
-    if good == 0 and bad == 0:
+def _load_jsonl(lines: BinaryIO, path: Path, max_bytes: int) -> Iterator[LoadEvent]:
+    good = bad = too_big = 0
+    if b"\x00" in lines.read(8192):
+        raise _BadFile(_binary_reason("the file"))
+    lines.seek(0)
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        where = f"line {number}"
+        if len(raw) > max_bytes:  # refused unparsed: the line alone is over the limit of one article
+            too_big += 1
+            yield LoadFailure(str(path), too_large(f"{where} is {megabytes(len(raw))}", max_bytes))
+            continue
+        try:
+            record = json.loads(_decode(raw, what="this line"))
+        except _BadFile as exc:
+            failure = f"{where}: {exc}"
+        except json.JSONDecodeError as exc:
+            failure = f"{where}: invalid JSON (column {exc.colno}: {exc.msg}); fix or remove the line"
+        else:
+            good += 1
+            yield from _article_from_record(record, path, max_bytes, where)
+            continue
+        bad += 1
+        yield LoadFailure(str(path), failure)
+        if bad >= _MAX_BAD_LINES_BEFORE_GIVING_UP and good == 0:
+            yield LoadFailure(
+                str(path),
+                f"stopped after {bad} bad lines and no good one: JSON Lines needs one JSON object "
+                "per line (a single JSON document should be named .json)",
+            )
+            return
+    if good == bad == too_big == 0:
         raise _BadFile("empty file: no JSON lines; add one article object per line")
 
 
-def _article_from_record(record: Any, path: Path, where: str) -> Iterator[LoadEvent]:
+def _article_from_record(record: Any, path: Path, max_bytes: int, where: str) -> Iterator[LoadEvent]:
     problem = _record_problem(record)
     if problem:
         yield LoadFailure(str(path), f"{where}: {problem}")
@@ -521,7 +625,7 @@ def _article_from_record(record: Any, path: Path, where: str) -> Iterator[LoadEv
     record_id = record.get("id")
     record_id = str(record_id).strip() if record_id is not None and str(record_id).strip() else None
     meta = {key: record.get(key) for key in ("title", "date", "url", "source")}
-    yield from _build_article(record["text"], meta, path, record_id=record_id, where=where)
+    yield from _build_article(record["text"], meta, path, max_bytes, record_id=record_id, where=where)
 
 
 def _record_problem(record: Any) -> str | None:
@@ -537,7 +641,7 @@ def _record_problem(record: Any) -> str | None:
     return None
 
 
-_LOADERS: dict[str, Callable[[Path], Iterator[LoadEvent]]] = {
+_LOADERS: dict[str, Callable[[BinaryIO, Path, int], Iterator[LoadEvent]]] = {
     ".txt": _load_plain_text,
     ".md": _load_markdown,
     ".markdown": _load_markdown,
@@ -545,4 +649,6 @@ _LOADERS: dict[str, Callable[[Path], Iterator[LoadEvent]]] = {
     ".htm": _load_html,
     ".json": _load_json,
     ".jsonl": _load_jsonl,
+    ".pdf": _load_pdf,
+    ".docx": _load_docx,
 }

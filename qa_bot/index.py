@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from qa_bot.chunking import Chunker
-from qa_bot.corpus import Article, LoadFailure, LoadWarning, iter_articles
+from qa_bot.corpus import Article, CorpusOptions, LoadFailure, LoadWarning, iter_articles
 from qa_bot.embeddings import build_embeddings, embedding_name
 from qa_bot.settings import Settings
 from qa_bot.sqlite_store import SQLiteStore
@@ -63,7 +63,8 @@ class IndexStats:
     embedding: str
 
 
-ProgressCallback = Callable[[str, int], None]  # (event, amount): "article" per article seen
+# (event, amount): "article" per article seen; "chunk" per chunk as it is taken in to be embedded.
+ProgressCallback = Callable[[str, int], None]
 
 
 def content_hash(article: Article, chunking: str = "") -> str:
@@ -337,7 +338,7 @@ class Index:
         seen: set[str] = set()
         failed_files: set[str] = set()
         batch: list[Article] = []
-        for item in iter_articles(paths):
+        for item in iter_articles(paths, CorpusOptions.from_settings(self.settings)):
             if isinstance(item, LoadWarning):
                 report.warnings.append(item)
                 continue
@@ -382,7 +383,7 @@ class Index:
             docs.extend(chunks)
             per_article.append((article, len(chunks)))
         result = index(
-            docs,
+            _counted(docs, progress),
             self.record_manager,
             self.vectorstore,
             cleanup="incremental",
@@ -467,3 +468,11 @@ class Index:
 def _notify(progress: ProgressCallback | None, event: str, amount: int) -> None:
     if progress is not None:
         progress(event, amount)
+
+
+def _counted(chunks: list[Any], progress: ProgressCallback | None) -> Iterator[Any]:
+    """The chunks, each reported as LangChain's index() takes it (a batch at a time, each batch
+    embedded before the next is taken): a large article visibly moves while it is embedded."""
+    for chunk in chunks:
+        _notify(progress, "chunk", 1)
+        yield chunk

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     # Embed each chunk with its article's title in front (the stored text stays the exact slice).
     embed_titles: bool = Field(True, validation_alias=_env("EMBED_TITLES"))
 
+    # --- ingest ----------------------------------------------------------------------------------
+    # The most text one article may have, in MB. News articles are 5-50 KB; on 2 cores 1 MB of text
+    # is ~2,100 chunks and ~2 minutes of embedding, and a 30 MB file would hold an ingest for an hour.
+    # HTML, PDF and Word files may be ten times this (markup, images); .jsonl is checked per line.
+    max_article_mb: float = Field(1.0, gt=0, validation_alias=_env("MAX_ARTICLE_MB"))
+    # Read the files that links in an ingested folder point to outside it (`ingest --follow-links`).
+    follow_links: bool = Field(False, validation_alias=_env("FOLLOW_LINKS"))
+
     # --- retrieval -------------------------------------------------------------------------------
     # Passages retrieved per question; their best sentences become the evidence the answerer reads.
     top_k: int = Field(6, ge=1, le=50, validation_alias=_env("TOP_K"))

@@ -13,6 +13,7 @@ from qa_bot.corpus import (
     Article,
     LoadFailure,
     LoadWarning,
+    SkippedFile,
     content_id,
     iter_articles,
     load_corpus,
@@ -268,16 +269,18 @@ def test_bad_file_is_a_named_failure_and_the_good_files_still_load(tmp_path, nam
     assert reason in result.failures[0].reason
 
 
-def test_unsupported_files_are_skipped_in_a_folder_but_reported_when_named(tmp_path):
+def test_unsupported_files_are_skipped_and_listed_in_a_folder_but_fail_when_named(tmp_path):
     write(tmp_path, "good.txt", "A perfectly good article.")
-    pdf = write(tmp_path, "scan.pdf", b"%PDF-1.4")
+    old_word = write(tmp_path, "letter.doc", b"\xd0\xcf\x11\xe0")
 
     in_folder = load_corpus([tmp_path])
-    named = load_corpus([pdf])
+    named = load_corpus([old_word])
 
     assert len(in_folder.articles) == 1 and in_folder.failures == []
+    assert [(w.path, type(w)) for w in in_folder.warnings] == [(str(old_word), SkippedFile)]
+    assert "unsupported type '.doc'; skipped" in in_folder.warnings[0].reason
     assert named.articles == []
-    assert "unsupported file type '.pdf'" in named.failures[0].reason
+    assert "unsupported file type '.doc'" in named.failures[0].reason
     assert ".jsonl" in named.failures[0].reason
 
 
@@ -370,7 +373,7 @@ def test_iter_articles_streams_records_before_reading_the_rest(tmp_path):
 
 
 def test_supported_suffixes_cover_every_documented_format():
-    assert {".txt", ".md", ".html", ".htm", ".json", ".jsonl"} <= SUPPORTED_SUFFIXES
+    assert {".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".pdf", ".docx"} <= SUPPORTED_SUFFIXES
 
 
 # --- dates -------------------------------------------------------------------------------------------
