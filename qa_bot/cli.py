@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -36,6 +38,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 EXIT_LLM_FAILED = 3
+EXIT_FILES_FAILED = 4  # ingest: some files or records could not be read
 
 
 def _bot():
@@ -59,26 +62,80 @@ def _parse_date(value: str | None, option: str) -> date | None:
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path], typer.Argument(help="Files or folders of .txt, .md, .html, .json, .jsonl articles.")
+        list[Path],
+        typer.Argument(help="Files or folders of .txt, .md, .html, .json, .jsonl, .pdf and .docx articles."),
     ],
     prune: Annotated[
         bool, typer.Option(help="Remove indexed articles that are gone from these paths.")
     ] = False,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-links",
+            help="Also read files that links in the folders point to outside them (default: skip them, "
+            "with a warning; or set QA_BOT_FOLLOW_LINKS=true).",
+        ),
+    ] = False,
 ) -> None:
-    """Add articles to the index. Unchanged articles are skipped; changed ones are replaced."""
-    bot = _bot()
+    """Add articles to the index. Unchanged articles are skipped; changed ones are replaced.
+
+    Each file that failed is listed with its reason.
+    Files left alone on purpose are listed as skipped, not failed:
+    other file types, links out of the folders, pipes and other special files.
+
+    Exit codes:
+    0  nothing failed (skipped files do not count)
+    4  some files or records failed; each is listed, and the rest was still ingested
+    2  wrong usage, e.g. an unknown option
+    """
+    from qa_bot.service import QABot
+
+    settings = get_settings()
+    if follow_links:
+        settings = settings.model_copy(update={"follow_links": True})
+    bot = QABot(settings)
+    with _ingest_progress() as advance:
+        report = bot.ingest(paths, prune=prune, progress=advance)
+    _print_ingest_report(report)
+    if report.failed:
+        err_console.print(
+            f"{len(report.failed)} failed (listed above); everything else was ingested. "
+            f"Exit code {EXIT_FILES_FAILED}."
+        )
+        raise typer.Exit(EXIT_FILES_FAILED)
+
+
+@contextmanager
+def _ingest_progress() -> Iterator[Callable[[str, int], None]]:
+    """A progress line counting articles and chunks: a large article moves while it is embedded."""
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]Ingesting[/]"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("articles"),
+        TextColumn("{task.completed:.0f} articles, {task.fields[chunks]} chunks"),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("ingest", total=None)
-        report = bot.ingest(paths, prune=prune, progress=lambda _event, n: progress.advance(task, n))
+        task = progress.add_task("ingest", total=None, chunks=0)
+        chunks = 0
+
+        def advance(event: str, n: int) -> None:
+            nonlocal chunks
+            if event == "chunk":
+                chunks += n
+                progress.update(task, chunks=chunks)
+            else:
+                progress.advance(task, n)
+
+        yield advance
+
+
+def _print_ingest_report(report) -> None:
+    from qa_bot.corpus import SkippedFile
+
+    skipped = [w for w in report.warnings if isinstance(w, SkippedFile)]
+    warnings = [w for w in report.warnings if not isinstance(w, SkippedFile)]
     table = Table(title=f"Ingest summary ({report.seconds:.1f} s)", show_header=False)
     for label, value in [
         ("added", report.added),
@@ -86,14 +143,16 @@ def ingest(
         ("unchanged", report.unchanged),
         ("removed", report.removed),
         ("failed", len(report.failed)),
+        ("skipped", len(skipped)),
         ("chunks added", report.chunks_added),
         ("chunks deleted", report.chunks_deleted),
     ]:
         table.add_row(label, str(value))
     console.print(table)
-    for failure in report.failed:
-        console.print(f"[red]failed[/] {escape(failure.path)}: {escape(failure.reason)}", soft_wrap=True)
-    for warning in report.warnings:
+    for kind, items in (("[red]failed[/]", report.failed), ("[yellow]skipped[/]", skipped)):
+        for item in items:
+            console.print(f"{kind} {escape(item.path)}: {escape(item.reason)}", soft_wrap=True)
+    for warning in warnings:
         console.print(f"[yellow]warning[/] {escape(warning.path)}: {escape(warning.reason)}", soft_wrap=True)
 
 
