@@ -40,9 +40,21 @@ def test_ingest_prints_a_summary_and_names_failed_files(run, tmp_path):
 
     result = run("ingest", str(corpus))
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 4, result.output  # some files failed: scripts can notice
     assert "added" in result.output and "3" in result.output  # two seeds + the good jsonl line
     assert "broken.jsonl" in result.output and "line 2" in result.output
+    assert "1 failed (listed above); everything else was ingested. Exit code 4." in result.output
+
+
+def test_ingest_exits_0_when_nothing_failed_even_with_files_skipped(run, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    (corpus / "photo.png").write_bytes(b"\x89PNG")
+
+    result = run("ingest", str(corpus))
+
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output and "photo.png: file of unsupported type '.png'" in result.output
 
 
 def test_ask_json_gives_the_answer_with_citations_to_the_article(run):

@@ -1,57 +1,153 @@
-"""Adding articles from the chat: uploads saved under the data directory, ingest with a progress bar."""
+"""Adding articles from the chat: uploads saved under the data directory, ingest with a progress bar.
+
+Uploads are kept under their own names (Unicode included) in one folder, and a file never replaces
+a different one: an upload whose name is taken gets a numbered name ("日本 (2).txt"), and one whose
+bytes are already stored is not stored again. Each uploaded file's fate is shown.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import html
 import logging
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
 
-from qa_bot.corpus import SUPPORTED_SUFFIXES
+from qa_bot.corpus import (
+    SUPPORTED_SUFFIXES,
+    CorpusOptions,
+    SkippedFile,
+    file_size_problem,
+    find_article_files,
+)
 from qa_bot.index import IngestReport
 from qa_bot.service import QABot
-from ui.render import failures_html
+from ui.render import CAPTION_STYLE, failures_html
 
 logger = logging.getLogger("qa_bot.ui")
 
 UPLOAD_TYPES = sorted(suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES)
-_UNSAFE_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9._ -]+")
+# Refused in a name by Windows, macOS or Linux, or invisible and confusing: control characters.
+_FORBIDDEN_IN_NAMES = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
+# Bidirectional controls can make "evil\u202etxt.exe" display as "evilexe.txt".
+_BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_MAX_NAME_BYTES = 255  # one name on most file systems, in UTF-8 bytes
+_MAX_NUMBERED_COPIES = 10_000
 
 
 def uploads_dir(data_dir: Path) -> Path:
     return data_dir / "uploads"
 
 
+# --- saving uploads --------------------------------------------------------------------------------
+
+
 def safe_filename(name: str) -> str:
-    """The uploaded file's own name, with no folders and no characters a file system might reject."""
-    base = _UNSAFE_NAME_CHARACTERS.sub("_", Path(name.replace("\\", "/")).name).strip(" .")
-    return base or "upload.txt"
+    """The uploaded file's own name: no folders, Unicode kept (NFC), characters file systems refuse as _.
+
+    Leading dots go too: a hidden file would be left out of the next re-index.
+    """
+    base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    base = _FORBIDDEN_IN_NAMES.sub("_", _BIDI_CONTROLS.sub("", base)).strip(" .")
+    return _within_name_limit(base) or "upload.txt"
 
 
-def save_uploads(files: Sequence, folder: Path) -> list[Path]:
-    """Write each uploaded file into `folder`; a file uploaded again under its name replaces the old one."""
+def _within_name_limit(name: str) -> str:
+    stem, suffix = _split_suffix(name)
+    while len((stem + suffix).encode("utf-8")) > _MAX_NAME_BYTES and stem:
+        stem = stem[:-1]
+    return (stem.rstrip(" .") + suffix) if stem else name[:_MAX_NAME_BYTES]
+
+
+def _split_suffix(name: str) -> tuple[str, str]:
+    suffix = Path(name).suffix
+    return (name[: -len(suffix)], suffix) if suffix else (name, "")
+
+
+@dataclass(frozen=True)
+class SavedUpload:
+    """What became of one uploaded file."""
+
+    name: str  # as uploaded
+    path: Path | None  # where it is stored; None when it was not stored
+    fate: str  # for the user: "saved", "saved as 日本 (2).txt: ...", "not saved: ..."
+
+
+def save_uploads(files: Sequence, folder: Path, options: CorpusOptions | None = None) -> list[SavedUpload]:
+    """Store each uploaded file in `folder` without ever replacing a different file.
+
+    A name already taken by other bytes gets a number ("name (2).txt"); bytes already stored, under
+    any name, are not stored twice; a file over the size limit of one article is not stored at all.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    saved = []
-    for upload in files:
-        target = folder / safe_filename(upload.name)
-        target.write_bytes(upload.getvalue())
-        saved.append(target)
-    return saved
+    return [_save_upload(upload.name, upload.getvalue(), folder, options) for upload in files]
 
 
-def estimate_articles(paths: Sequence[Path]) -> int:
+def _save_upload(name: str, data: bytes, folder: Path, options: CorpusOptions | None) -> SavedUpload:
+    wanted = safe_filename(name)
+    too_big = file_size_problem(wanted, len(data), options)
+    if too_big:
+        return SavedUpload(name, None, f"not saved: {too_big}")
+    stored = _stored_copy_of(data, folder)
+    if stored is not None:
+        return SavedUpload(name, stored, f"already uploaded as {stored.name}; not stored twice")
+    for candidate in _numbered_names(wanted):
+        if _write_new_file(folder / candidate, data):
+            if candidate == wanted:
+                return SavedUpload(name, folder / candidate, "saved")
+            return SavedUpload(
+                name, folder / candidate, f"saved as {candidate}: another file was uploaded as {wanted}"
+            )
+    return SavedUpload(name, None, f"not saved: {_MAX_NUMBERED_COPIES} files are already named like {wanted}")
+
+
+def _stored_copy_of(data: bytes, folder: Path) -> Path | None:
+    digest = hashlib.sha256(data).digest()
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.stat().st_size == len(data) and _sha256(path) == digest:
+            return path
+    return None
+
+
+def _sha256(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").digest()
+
+
+def _numbered_names(name: str) -> Iterator[str]:
+    yield name
+    stem, suffix = _split_suffix(name)
+    for number in range(2, _MAX_NUMBERED_COPIES + 1):
+        yield _within_name_limit(f"{stem} ({number}){suffix}")
+
+
+def _write_new_file(path: Path, data: bytes) -> bool:
+    """Writes `data` to `path` unless something is there already (checked and created in one step)."""
+    try:
+        handle = path.open("xb")
+    except FileExistsError:
+        return False
+    try:
+        with handle:
+            handle.write(data)
+    except BaseException:
+        path.unlink(missing_ok=True)  # no half-written article for the next re-index to read
+        raise
+    return True
+
+
+# --- ingesting -------------------------------------------------------------------------------------
+
+
+def estimate_articles(paths: Sequence[Path], options: CorpusOptions | None = None) -> int:
     """About how many articles the paths hold (a .jsonl line each), for the progress bar's scale."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += [f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES]
-        elif path.is_file():
-            files.append(path)
     total = 0
-    for file in files:
+    for file in find_article_files(paths, options):
         if file.suffix.lower() == ".jsonl":
             with file.open("rb") as handle:
                 total += sum(1 for line in handle if line.strip())
@@ -66,17 +162,41 @@ class IngestOutcome:
 
     label: str
     report: IngestReport | None  # None: the ingest itself failed (the reason is in the server log)
+    uploads: list[SavedUpload] = field(default_factory=list)  # each uploaded file's fate, if any
+
+
+def ingest_uploads(bot: QABot, files: Sequence) -> IngestOutcome:
+    """Save the uploaded files, then ingest the ones stored, keeping each file's fate."""
+    options = CorpusOptions.from_settings(bot.settings)
+    try:
+        saved = save_uploads(files, uploads_dir(bot.settings.data_dir), options)
+    except OSError:
+        logger.exception("Could not save the uploaded files")
+        return IngestOutcome("Saving the uploaded files", None)
+    label = f"Adding {len(saved)} file{'s' if len(saved) != 1 else ''}"
+    stored = list(dict.fromkeys(upload.path for upload in saved if upload.path is not None))
+    outcome = (
+        ingest_with_progress(bot, stored, label=label) if stored else IngestOutcome(label, IngestReport())
+    )
+    outcome.uploads = saved
+    return outcome
 
 
 def ingest_with_progress(bot: QABot, paths: list[Path], *, label: str, prune: bool = False) -> IngestOutcome:
-    total = estimate_articles(paths)
+    total = estimate_articles(paths, CorpusOptions.from_settings(bot.settings))
     bar = st.progress(0.0, text=f"{label}…")
-    seen = 0
+    articles = chunks = 0
 
-    def advance(_event: str, amount: int) -> None:
-        nonlocal seen
-        seen += amount
-        bar.progress(min(seen / total, 1.0), text=f"{label}: {seen} of about {total} articles")
+    def advance(event: str, amount: int) -> None:
+        # Chunks move while a long article is embedded, when the article count cannot.
+        nonlocal articles, chunks
+        if event == "chunk":
+            chunks += amount
+        else:
+            articles += amount
+        bar.progress(
+            min(articles / total, 1.0), text=f"{label}: {articles} of about {total} articles, {chunks} chunks"
+        )
 
     try:
         report = bot.ingest(paths, prune=prune, progress=advance)
@@ -88,22 +208,47 @@ def ingest_with_progress(bot: QABot, paths: list[Path], *, label: str, prune: bo
     return IngestOutcome(label, report)
 
 
+# --- showing what happened -------------------------------------------------------------------------
+
+
+def skipped_files(report: IngestReport) -> list[SkippedFile]:
+    return [w for w in report.warnings if isinstance(w, SkippedFile)]
+
+
 def summary(report: IngestReport) -> str:
     parts = [f"{report.added} added", f"{report.updated} updated", f"{report.unchanged} unchanged"]
     if report.removed:
         parts.append(f"{report.removed} removed")
     if report.failed:
         parts.append(f"{len(report.failed)} failed")
+    if skipped := skipped_files(report):
+        parts.append(f"{len(skipped)} skipped")
     return ", ".join(parts)
 
 
 def show_outcome(outcome: IngestOutcome) -> None:
-    """The summary, and each file that failed with its reason (as HTML text: names are untrusted)."""
+    """The summary, each upload's fate, and each file that failed or was skipped, with its reason.
+
+    File names and reasons are shown as HTML text: names are untrusted.
+    """
     if outcome.report is None:
         st.error(f"{outcome.label} failed. The details are in the server log.")
         return
     report = outcome.report
     message = f"{outcome.label}: {summary(report)}."  # our own words and numbers only
-    (st.warning if report.failed else st.success)(message)
+    refused = any(upload.path is None for upload in outcome.uploads)
+    (st.warning if report.failed or refused else st.success)(message)
+    if outcome.uploads:
+        st.html(_named_list_html("qa-uploads", [(upload.name, upload.fate) for upload in outcome.uploads]))
     if report.failed:
         st.html(failures_html([(Path(f.path).name, f.reason) for f in report.failed]))
+    if skipped := skipped_files(report):
+        st.html(_named_list_html("qa-skipped", [(Path(s.path).name, s.reason) for s in skipped]))
+
+
+def _named_list_html(css_class: str, items: Sequence[tuple[str, str]]) -> str:
+    """A list of (file name, what happened), both as text."""
+    rows = "".join(
+        f"<li><strong>{html.escape(name)}</strong>: {html.escape(text)}</li>" for name, text in items
+    )
+    return f'<ul class="{css_class}" style="{CAPTION_STYLE} padding-left: 1.2rem;">{rows}</ul>'

@@ -16,14 +16,7 @@ from qa_bot.service import QABot
 from ui import conversation
 from ui.export import conversation_markdown
 from ui.feedback import FeedbackStore, approved, evaluation_jsonl
-from ui.ingest import (
-    UPLOAD_TYPES,
-    IngestOutcome,
-    ingest_with_progress,
-    save_uploads,
-    show_outcome,
-    uploads_dir,
-)
+from ui.ingest import UPLOAD_TYPES, ingest_uploads, ingest_with_progress, show_outcome, uploads_dir
 from ui.render import model_html, notice_html
 from ui.runtime import model_status
 
@@ -197,14 +190,7 @@ def _articles_section(bot: QABot) -> None:
 
 
 def _ingest_uploads(bot: QABot, files) -> None:
-    try:
-        saved = save_uploads(files, uploads_dir(bot.settings.data_dir))
-    except OSError:
-        logger.exception("Could not save the uploaded files")
-        st.session_state[_OUTCOME_KEY] = IngestOutcome("Saving the uploaded files", None)
-        return
-    label = f"Adding {len(saved)} file{'s' if len(saved) != 1 else ''}"
-    st.session_state[_OUTCOME_KEY] = ingest_with_progress(bot, saved, label=label)
+    st.session_state[_OUTCOME_KEY] = ingest_uploads(bot, files)
     st.session_state[_UPLOADER_GENERATION] += 1
     st.rerun()
 
