@@ -39,6 +39,7 @@ err_console = Console(stderr=True)
 
 EXIT_LLM_FAILED = 3
 EXIT_FILES_FAILED = 4  # ingest: some files or records could not be read
+WAITING_FOR_INGEST = "Another ingest into this index is running: waiting for it to finish..."
 
 
 def _bot():
@@ -122,7 +123,9 @@ def _ingest_progress() -> Iterator[Callable[[str, int], None]]:
 
         def advance(event: str, n: int) -> None:
             nonlocal chunks
-            if event == "chunk":
+            if event == "waiting":
+                err_console.print(WAITING_FOR_INGEST)
+            elif event == "chunk":
                 chunks += n
                 progress.update(task, chunks=chunks)
             else:
@@ -388,12 +391,14 @@ def _holds_an_index(folder: Path) -> bool:
 
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
-    """What is indexed, where it is stored, and which models answer."""
+    """What is indexed, where it is stored, whether its indexes agree, and which models answer."""
     bot = _bot()
     info = bot.status()
+    consistency = info.index.consistency
     rows = {
         "articles": info.index.articles,
         "chunks": info.index.chunks,
+        "consistency": consistency.summary(),
         "dates": f"{info.index.first_date or '-'} .. {info.index.last_date or '-'}",
         "sources": ", ".join(info.index.sources) or "-",
         "index": info.index.location,
@@ -403,12 +408,15 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON 
         "LLM state": info.llm.state,
     }
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({**rows, "consistency": consistency.as_dict()}, indent=2))
         return
     table = Table(show_header=False)
     for key, value in rows.items():
-        table.add_row(key, escape(str(value)))
+        style = "bold yellow" if key == "consistency" and not consistency.ok else ""
+        table.add_row(key, Text(str(value), style=style))
     console.print(table)
+    for problem in consistency.problems():
+        console.print(Text(problem, style="yellow"), soft_wrap=True)
 
 
 @app.command()

@@ -4,32 +4,33 @@ Re-ingest goes through LangChain's indexing API with a SQL record manager, so it
 idempotent: unchanged articles are skipped (cheaply, by content hash in the catalog, before any
 chunking or embedding), changed ones have their old chunks replaced, and `prune` removes articles
 that are gone from the source. Chunk ids are content hashes and Chroma upserts them, so an ingest
-killed half-way leaves no duplicates, and running it again completes it.
+killed at any point leaves no duplicates, and running it again completes it.
 
-The catalog (SQLite, beside the record manager) keeps each article's text and metadata: the UI
-shows a whole article with the cited span highlighted, `status` counts articles, and `prune` knows
-what came from where. The keyword index is rebuilt once at the end of an ingest that changed
-something, saved under the data directory, and loaded once per process.
+The catalog (qa_bot/catalog.py, SQLite beside the record manager) keeps each article's text and
+metadata: the UI shows a whole article with the cited span highlighted, `status` counts articles,
+and `prune` knows what came from where. Its rows are written before their chunks, and its corpus
+version changes with every write. The keyword index (qa_bot/keyword_index.py) records the version
+it was built from and is rebuilt when that differs: at the end of every ingest, changed or not, and
+on the first search after a change. One ingest runs at a time per index (qa_bot/ingest_lock.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from qa_bot.catalog import ArticleState, Catalog
 from qa_bot.chunking import Chunker
 from qa_bot.corpus import Article, CorpusOptions, LoadFailure, LoadWarning, iter_articles
 from qa_bot.embeddings import build_embeddings, embedding_name
+from qa_bot.ingest_lock import IngestLock
+from qa_bot.keyword_index import BuildStamp, KeywordIndex, KeywordRows
 from qa_bot.settings import Settings
-from qa_bot.sqlite_store import SQLiteStore
 
 ARTICLES_PER_BATCH = 32
 CHROMA_PAGE = 5000
@@ -52,6 +53,64 @@ class IngestReport:
         return bool(self.added or self.updated or self.removed)
 
 
+@dataclass(frozen=True)
+class Consistency:
+    """Whether what is derived from the catalog matches it: what `qa-bot status` reports."""
+
+    corpus_version: int
+    chunks: int  # in Chroma
+    keyword_index: BuildStamp | None  # what the BM25 index was built from; None: missing or unstamped
+    not_indexed: int  # articles whose chunks an interrupted ingest left unfinished
+
+    @property
+    def keyword_index_current(self) -> bool:
+        never_built_for_nothing = self.keyword_index is None and self.chunks == 0
+        return never_built_for_nothing or self.keyword_index == BuildStamp(self.corpus_version, self.chunks)
+
+    @property
+    def ok(self) -> bool:
+        return self.keyword_index_current and not self.not_indexed
+
+    def problems(self) -> list[str]:
+        """Each inconsistency, with what to do about it."""
+        found = []
+        if not self.keyword_index_current:
+            built = self.keyword_index
+            was = (
+                f"built from corpus version {built.corpus_version} with {built.chunks} chunks"
+                if built
+                else "missing, or saved by an older qa-bot"
+            )
+            found.append(
+                f"keyword index out of date ({was}; the corpus is at version {self.corpus_version} "
+                f"with {self.chunks} chunks): it is rebuilt on the next question or ingest"
+            )
+        if self.not_indexed:
+            found.append(
+                f"{self.not_indexed} article(s) not fully indexed (an ingest was interrupted): "
+                "run the same `qa-bot ingest` again"
+            )
+        return found
+
+    def as_dict(self) -> dict[str, Any]:
+        built = self.keyword_index
+        return {
+            "ok": self.ok,
+            "corpus_version": self.corpus_version,
+            "keyword_index": {
+                "current": self.keyword_index_current,
+                "built_from_version": built.corpus_version if built else None,
+                "chunks": built.chunks if built else None,
+            },
+            "articles_not_fully_indexed": self.not_indexed,
+            "problems": self.problems(),
+        }
+
+    def summary(self) -> str:
+        """One short line; `problems()` has the details."""
+        return f"consistent (corpus version {self.corpus_version})" if self.ok else "NOT consistent"
+
+
 @dataclass
 class IndexStats:
     articles: int
@@ -61,9 +120,12 @@ class IndexStats:
     sources: list[str]
     location: str
     embedding: str
+    consistency: Consistency
 
 
-# (event, amount): "article" per article seen; "chunk" per chunk as it is taken in to be embedded.
+# (event, amount): "article" per article seen; "chunk" per chunk as it is taken in to be embedded;
+# "waiting" (amount 0) once, when another ingest into the same index is running and this one waits
+# for it to finish.
 ProgressCallback = Callable[[str, int], None]
 
 
@@ -74,161 +136,6 @@ def content_hash(article: Article, chunking: str = "") -> str:
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-class Catalog(SQLiteStore):
-    """Articles by source key (SQLite): text and metadata for display, hashes for re-ingest."""
-
-    SCHEMA = """
-    CREATE TABLE IF NOT EXISTS articles (
-        source_key TEXT PRIMARY KEY, id TEXT NOT NULL, path TEXT, title TEXT, date TEXT, source TEXT,
-        url TEXT, text TEXT NOT NULL, content_hash TEXT NOT NULL, chunks INTEGER NOT NULL);
-    CREATE INDEX IF NOT EXISTS articles_id ON articles(id);
-    """
-
-    def hashes(self) -> dict[str, str]:
-        with closing(self._connect()) as db:
-            return dict(db.execute("SELECT source_key, content_hash FROM articles"))
-
-    def save(self, article: Article, fingerprint: str, chunks: int) -> None:
-        row = (
-            article.source_key, article.id, article.path, article.title, article.date, article.source,
-            article.url, article.text, fingerprint, chunks,
-        )  # fmt: skip
-        with closing(self._connect()) as db, db:
-            db.execute("INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?)", row)
-
-    def delete(self, source_keys: Iterable[str]) -> None:
-        with closing(self._connect()) as db, db:
-            db.executemany("DELETE FROM articles WHERE source_key = ?", [(k,) for k in source_keys])
-
-    def keys_under(self, paths: Iterable[Path]) -> list[tuple[str, str]]:
-        """(source key, file) of the articles that were last loaded from these files or folders."""
-        roots = [str(Path(p).resolve()) for p in paths]
-        with closing(self._connect()) as db:
-            rows = db.execute("SELECT source_key, path FROM articles").fetchall()
-        return [(key, path) for key, path in rows if path and any(_is_under(path, root) for root in roots)]
-
-    def get(self, article_id: str) -> Article | None:
-        with closing(self._connect()) as db:
-            row = db.execute(
-                "SELECT id, text, title, date, source, url, path, source_key FROM articles WHERE id = ?",
-                (article_id,),
-            ).fetchone()
-        return Article(*row) if row else None
-
-    def stats(self) -> tuple[int, int, str | None, str | None, list[str]]:
-        with closing(self._connect()) as db:
-            articles, chunks, first, last = db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(chunks), 0), MIN(date), MAX(date) FROM articles"
-            ).fetchone()
-            sources = [
-                s for (s,) in db.execute("SELECT DISTINCT source FROM articles WHERE source IS NOT NULL")
-            ]
-        return articles, chunks, first, last, sorted(sources)
-
-
-def _is_under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
-
-
-class KeywordIndex:
-    """BM25 (bm25s) over every chunk, saved beside the catalog; rows map to Chroma chunk ids."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._lock = threading.Lock()
-        self._loaded: tuple[Any, list[str], np.ndarray, list[str]] | None = None
-        self._stemmer = _stemmer()
-
-    def tokenize(self, texts: list[str]):
-        import bm25s
-
-        return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
-
-    def terms(self, text: str) -> set[str]:
-        """The stemmed, stop-word-free terms BM25 matches on."""
-        import bm25s
-
-        tokens = bm25s.tokenize(
-            [text], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
-        )
-        return set(tokens[0])
-
-    def rebuild(self, ids: list[str], texts: list[str], date_ints: list[int], sources: list[str]) -> None:
-        import bm25s
-
-        self.directory.mkdir(parents=True, exist_ok=True)
-        retriever = bm25s.BM25()
-        if texts:
-            retriever.index(self.tokenize(texts), show_progress=False)
-        tmp = self.directory.with_name(self.directory.name + ".tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
-        if texts:
-            retriever.save(str(tmp), show_progress=False)
-        (tmp / "rows.json").write_text(json.dumps({"ids": ids, "date_int": date_ints, "source": sources}))
-        # Swap in the new index in one rename, so a reader never sees half of it.
-        old = self.directory.with_name(self.directory.name + ".old")
-        if self.directory.exists():
-            self.directory.rename(old)
-        tmp.rename(self.directory)
-        if old.exists():
-            _remove_tree(old)
-        with self._lock:
-            self._loaded = None
-
-    def _load(self):
-        import bm25s
-
-        with self._lock:
-            if self._loaded is None:
-                rows_file = self.directory / "rows.json"
-                if not rows_file.exists():
-                    return None
-                rows = json.loads(rows_file.read_text())
-                retriever = bm25s.BM25.load(str(self.directory), show_progress=False) if rows["ids"] else None
-                self._loaded = (retriever, rows["ids"], np.array(rows["date_int"]), rows["source"])
-            return self._loaded
-
-    def search(
-        self, query: str, k: int, *, since: int | None, until: int | None, sources: list[str] | None
-    ) -> list[tuple[str, float]]:
-        """Top-k (chunk id, BM25 score), the filters applied before ranking."""
-        loaded = self._load()
-        if loaded is None or loaded[0] is None:
-            return []
-        retriever, ids, date_ints, chunk_sources = loaded
-        mask = np.ones(len(ids), dtype=bool)
-        if since is not None:
-            mask &= date_ints >= since
-        if until is not None:
-            mask &= date_ints <= until
-        if sources:
-            wanted = {s.lower() for s in sources}
-            mask &= np.array([s.lower() in wanted for s in chunk_sources])
-        tokens = self.tokenize([query])
-        if not tokens.vocab or not mask.any():
-            return []
-        k = min(k, int(mask.sum()))
-        docs, scores = retriever.retrieve(
-            tokens, k=k, show_progress=False, weight_mask=mask.astype(np.float32), n_threads=1
-        )
-        return [(ids[int(i)], float(s)) for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
-
-
-def _stemmer():
-    try:
-        import Stemmer  # PyStemmer: a C Snowball stemmer; bm25s calls it per word
-
-        return Stemmer.Stemmer("english")
-    except ImportError:  # pragma: no cover - a hard dependency, but BM25 still works without stemming
-        return None
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def titled_text(title: str | None, text: str) -> str:
@@ -301,7 +208,8 @@ class Index:
         )
         self.record_manager.create_schema()
         self.catalog = Catalog(store_dir / "catalog.sqlite")
-        self.keywords = KeywordIndex(store_dir / "bm25")
+        self.ingest_lock = IngestLock(store_dir / "ingest.lock")
+        self.keywords = KeywordIndex(store_dir / "bm25", source=self)
         self.chunker = Chunker.from_settings(settings)
 
     def _local_store_dir(self) -> Path:
@@ -333,8 +241,15 @@ class Index:
     def ingest(
         self, paths: list[Path], *, prune: bool = False, progress: ProgressCallback | None = None
     ) -> IngestReport:
+        with self.ingest_lock.hold(on_wait=lambda: _notify(progress, "waiting", 0)):
+            report = self._ingest(paths, prune, progress)
+            # Even when nothing changed: an earlier ingest may have been killed before its rebuild.
+            self.keywords.refresh()
+        return report
+
+    def _ingest(self, paths: list[Path], prune: bool, progress: ProgressCallback | None) -> IngestReport:
         report = IngestReport()
-        known = self.catalog.hashes()
+        known = self.catalog.states()
         seen: set[str] = set()
         failed_files: set[str] = set()
         batch: list[Article] = []
@@ -348,11 +263,12 @@ class Index:
                 _notify(progress, "article", 1)
                 continue
             seen.add(item.source_key)
-            if known.get(item.source_key) == self._fingerprint(item):
+            outcome = _outcome(known.get(item.source_key), self._fingerprint(item))
+            if outcome == "unchanged":
                 report.unchanged += 1
                 _notify(progress, "article", 1)
                 continue
-            if item.source_key in known:
+            if outcome == "updated":
                 report.updated += 1
             else:
                 report.added += 1
@@ -364,8 +280,6 @@ class Index:
             self._index_articles(batch, report, progress)
         if prune:
             self._prune(paths, seen, failed_files, report)
-        if report.changed or not self.keywords.directory.exists():
-            self.rebuild_keyword_index()
         return report
 
     def _index_articles(
@@ -374,14 +288,18 @@ class Index:
         from langchain_core.indexing import index
 
         docs = []
-        per_article: list[tuple[Article, int]] = []
+        rows: list[tuple[Article, str, int]] = []
         for article in articles:
             chunks = self.chunker.chunk(article)
             for doc in chunks:
                 # Undated articles get 0: they pass an "until" filter and fail a "since" one.
                 doc.metadata.setdefault("date_int", 0)
             docs.extend(chunks)
-            per_article.append((article, len(chunks)))
+            rows.append((article, self._fingerprint(article), len(chunks)))
+        # Catalog rows first, marked unfinished: an answer never cites an article the catalog lacks,
+        # and the corpus version has moved on before Chroma changes (so a kill from here on leaves the
+        # keyword index visibly out of date, and these articles visibly unfinished).
+        self.catalog.begin_indexing(rows)
         result = index(
             _counted(docs, progress),
             self.record_manager,
@@ -393,9 +311,8 @@ class Index:
         )
         report.chunks_added += result["num_added"]
         report.chunks_deleted += result["num_deleted"]
-        # The catalog is written after the chunks: an article missing here is simply redone.
-        for article, count in per_article:
-            self.catalog.save(article, self._fingerprint(article), count)
+        for article, fingerprint, _count in rows:
+            self.catalog.finish_indexing(article.source_key, fingerprint)
             _notify(progress, "article", 1)
 
     def _prune(self, paths: list[Path], seen: set[str], failed_files: set[str], report: IngestReport) -> None:
@@ -404,6 +321,9 @@ class Index:
             for key, path in self.catalog.keys_under(paths)
             if key not in seen and path not in failed_files  # a file that failed to load loses nothing
         ]
+        if not gone:
+            return
+        self.catalog.begin_removing(gone)  # as in _index_articles: the catalog moves before Chroma does
         for key in gone:
             chunk_ids = self.record_manager.list_keys(group_ids=[key])
             if chunk_ids:
@@ -413,15 +333,23 @@ class Index:
         self.catalog.delete(gone)
         report.removed += len(gone)
 
-    def rebuild_keyword_index(self) -> None:
-        ids, texts, date_ints, sources = [], [], [], []
+    # --- what the keyword index is derived from (KeywordSource) --------------------------------------
+
+    def corpus_version(self) -> int:
+        return self.catalog.version()
+
+    def try_ingest_lock(self) -> AbstractContextManager[bool]:
+        return self.ingest_lock.try_hold()
+
+    def keyword_rows(self) -> KeywordRows:
+        rows = KeywordRows([], [], [], [])
         for chunk_id, text, meta in self.iter_chunks():
-            ids.append(chunk_id)
+            rows.ids.append(chunk_id)
             # The title is part of what a keyword search should match, as readers name stories by it.
-            texts.append(f"{meta.get('title') or ''}\n{text}")
-            date_ints.append(int(meta.get("date_int") or 0))
-            sources.append(str(meta.get("source") or ""))
-        self.keywords.rebuild(ids, texts, date_ints, sources)
+            rows.texts.append(f"{meta.get('title') or ''}\n{text}")
+            rows.date_ints.append(int(meta.get("date_int") or 0))
+            rows.sources.append(str(meta.get("source") or ""))
+        return rows
 
     def iter_chunks(self) -> Iterator[tuple[str, str, dict]]:
         offset = 0
@@ -438,15 +366,17 @@ class Index:
         return self.collection.count()
 
     def stats(self) -> IndexStats:
-        articles, _, first, last, sources = self.catalog.stats()
+        catalog = self.catalog.stats()
+        chunks = self.chunk_count()
         return IndexStats(
-            articles=articles,
-            chunks=self.chunk_count(),
-            first_date=first,
-            last_date=last,
-            sources=sources,
+            articles=catalog.articles,
+            chunks=chunks,
+            first_date=catalog.first_date,
+            last_date=catalog.last_date,
+            sources=catalog.sources,
             location=self.location,
             embedding=embedding_name(self.settings),
+            consistency=Consistency(catalog.version, chunks, self.keywords.stamp(), catalog.not_indexed),
         )
 
     def get_chunks(
@@ -463,6 +393,15 @@ class Index:
                 got["ids"], got["documents"], got["metadatas"], vectors, strict=True
             )
         }
+
+
+def _outcome(state: ArticleState | None, fingerprint: str) -> str:
+    """The IngestReport count an article goes to: an unfinished new article is still "added"."""
+    if state is None:
+        return "added"
+    if state.is_indexed(fingerprint):
+        return "unchanged"
+    return "updated" if state.indexed_hash is not None else "added"
 
 
 def _notify(progress: ProgressCallback | None, event: str, amount: int) -> None:

@@ -1,0 +1,243 @@
+"""The BM25 keyword index (bm25s) over every chunk, saved beside the catalog, stamped with the corpus
+version it was built from.
+
+It is derived data: rebuilt from the chunks in Chroma whenever the catalog's corpus version (or the
+number of chunks) differs from its stamp, at the end of every ingest and on the first search after a
+change. So an ingest killed before the rebuild, or a build from an older qa-bot, is repaired by the
+next search or ingest instead of missing articles for ever.
+
+On disk, `bm25` is a symbolic link to the current build, a sibling folder `bm25.build-<unique>`. A
+rebuild writes a new build folder of its own (two processes never share one), then replaces the link
+in one rename: a reader sees the old index or the new one, never half of one, and a crash at any point
+leaves the current index intact. Builds happen only under the ingest lock, so the builder may delete
+every other build and any leftover (`bm25.old`, `bm25.tmp` of older versions, folders of killed builds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+STAMP_FILE = "built_from.json"
+ROWS_FILE = "rows.json"
+
+
+@dataclass(frozen=True)
+class BuildStamp:
+    """What a keyword index was built from."""
+
+    corpus_version: int
+    chunks: int
+
+
+@dataclass
+class KeywordRows:
+    """One row per chunk: its Chroma id, the text BM25 matches, and the filter fields."""
+
+    ids: list[str]
+    texts: list[str]
+    date_ints: list[int]
+    sources: list[str]
+
+
+class KeywordSource(Protocol):
+    """What the keyword index is derived from (the Index: catalog, Chroma and the ingest lock)."""
+
+    def corpus_version(self) -> int: ...
+
+    def chunk_count(self) -> int: ...
+
+    def keyword_rows(self) -> KeywordRows: ...
+
+    def try_ingest_lock(self) -> AbstractContextManager[bool]: ...
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    stamp: BuildStamp | None
+    retriever: Any  # bm25s.BM25, or None for an empty corpus
+    ids: list[str]
+    date_ints: np.ndarray
+    sources: list[str]
+
+
+class KeywordIndex:
+    def __init__(self, directory: Path, source: KeywordSource) -> None:
+        self.directory = directory
+        self.source = source
+        self._lock = threading.Lock()
+        self._loaded: _Loaded | None = None
+        self._stemmer = _stemmer()
+
+    # --- consistency --------------------------------------------------------------------------------
+
+    def stamp(self) -> BuildStamp | None:
+        """What the saved index was built from; None when there is none, or it predates stamps."""
+        return _read_stamp(self.directory)
+
+    def is_current(self, corpus_version: int, chunks: int) -> bool:
+        return self.stamp() == BuildStamp(corpus_version, chunks)
+
+    def refresh(self) -> bool:
+        """Rebuilds unless current; the caller holds the ingest lock. Returns whether it rebuilt."""
+        if self.is_current(self.source.corpus_version(), self.source.chunk_count()):
+            return False
+        self.rebuild()
+        return True
+
+    def rebuild(self) -> None:
+        """Builds from every chunk into a folder of its own, then swaps it in. Hold the ingest lock."""
+        version = self.source.corpus_version()  # read first: the rows can only be as new as this
+        rows = self.source.keyword_rows()
+        build = self._write_build(rows, BuildStamp(version, len(rows.ids)))
+        self._point_at(build)
+        self._remove_leftovers(keep=build)
+        self._loaded = None  # this process's searches load the new build
+
+    # --- building -----------------------------------------------------------------------------------
+
+    def _write_build(self, rows: KeywordRows, stamp: BuildStamp) -> Path:
+        import bm25s
+
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        build = Path(tempfile.mkdtemp(prefix=f"{self.directory.name}.build-", dir=self.directory.parent))
+        if rows.texts:
+            retriever = bm25s.BM25()
+            retriever.index(self.tokenize(rows.texts), show_progress=False)
+            retriever.save(str(build), show_progress=False)
+        (build / ROWS_FILE).write_text(
+            json.dumps({"ids": rows.ids, "date_int": rows.date_ints, "source": rows.sources})
+        )
+        # The stamp is written last: a build folder without one is never trusted.
+        (build / STAMP_FILE).write_text(json.dumps(stamp.__dict__))
+        return build
+
+    def _point_at(self, build: Path) -> None:
+        """Makes `directory` the new build in one rename (a relative link, so the data dir can move)."""
+        link = build.with_name(build.name + ".link")
+        link.symlink_to(build.name)
+        if self.directory.is_dir() and not self.directory.is_symlink():
+            # A plain folder, from before builds were stamped: it cannot be swapped atomically, once.
+            self.directory.rename(build.with_name(build.name + ".replaced"))
+        os.replace(link, self.directory)
+
+    def _remove_leftovers(self, keep: Path) -> None:
+        for path in self._siblings():
+            if path != keep:
+                _remove(path)
+
+    def _siblings(self) -> Iterator[Path]:
+        yield from self.directory.parent.glob(f"{self.directory.name}.*")
+
+    # --- searching ----------------------------------------------------------------------------------
+
+    def tokenize(self, texts: list[str]):
+        import bm25s
+
+        return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
+
+    def terms(self, text: str) -> set[str]:
+        """The stemmed, stop-word-free terms BM25 matches on."""
+        import bm25s
+
+        tokens = bm25s.tokenize(
+            [text], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+        )
+        return set(tokens[0])
+
+    def search(
+        self, query: str, k: int, *, since: int | None, until: int | None, sources: list[str] | None
+    ) -> list[tuple[str, float]]:
+        """Top-k (chunk id, BM25 score), the filters applied before ranking."""
+        loaded = self._current()
+        if loaded is None or loaded.retriever is None:
+            return []
+        mask = np.ones(len(loaded.ids), dtype=bool)
+        if since is not None:
+            mask &= loaded.date_ints >= since
+        if until is not None:
+            mask &= loaded.date_ints <= until
+        if sources:
+            wanted = {s.lower() for s in sources}
+            mask &= np.array([s.lower() in wanted for s in loaded.sources])
+        tokens = self.tokenize([query])
+        if not tokens.vocab or not mask.any():
+            return []
+        k = min(k, int(mask.sum()))
+        docs, scores = loaded.retriever.retrieve(
+            tokens, k=k, show_progress=False, weight_mask=mask.astype(np.float32), n_threads=1
+        )
+        return [(loaded.ids[int(i)], float(s)) for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    def _current(self) -> _Loaded | None:
+        """The index for the corpus as it is now: kept in memory, reloaded when another process rebuilt
+        it, rebuilt here when it is out of date and no ingest is running (a running one rebuilds when it
+        ends; until then the last build serves)."""
+        version = self.source.corpus_version()
+        with self._lock:
+            loaded = self._loaded
+            if loaded is not None and loaded.stamp is not None and loaded.stamp.corpus_version == version:
+                return loaded
+            if not self.is_current(version, self.source.chunk_count()):
+                self._rebuild_unless_an_ingest_runs()
+            if self._loaded is None or self.stamp() != self._loaded.stamp:
+                self._loaded = self._load()
+            return self._loaded
+
+    def _rebuild_unless_an_ingest_runs(self) -> None:
+        with self.source.try_ingest_lock() as locked:
+            if locked:
+                self.refresh()  # again under the lock: another process may have rebuilt meanwhile
+
+    def _load(self) -> _Loaded | None:
+        # Resolve the link once, so the stamp and the rows come from the same build; a build removed by
+        # a newer one between resolving and reading is simply resolved again.
+        for _attempt in range(3):
+            build = self.directory.resolve()
+            try:
+                return _load_build(build)
+            except FileNotFoundError:
+                if not self.directory.exists():
+                    return None
+        return _load_build(self.directory.resolve())
+
+
+def _load_build(build: Path) -> _Loaded:
+    import bm25s
+
+    rows = json.loads((build / ROWS_FILE).read_text())
+    retriever = bm25s.BM25.load(str(build), show_progress=False) if rows["ids"] else None
+    return _Loaded(_read_stamp(build), retriever, rows["ids"], np.array(rows["date_int"]), rows["source"])
+
+
+def _read_stamp(build: Path) -> BuildStamp | None:
+    try:
+        return BuildStamp(**json.loads((build / STAMP_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _stemmer():
+    try:
+        import Stemmer  # PyStemmer: a C Snowball stemmer; bm25s calls it per word
+
+        return Stemmer.Stemmer("english")
+    except ImportError:  # pragma: no cover - a hard dependency, but BM25 still works without stemming
+        return None

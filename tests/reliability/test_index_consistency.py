@@ -1,0 +1,231 @@
+"""The keyword index follows the corpus: `qa-bot status` says whether it does, a stale one is rebuilt
+by the next ingest or search, leftovers and older layouts do not break an ingest, and two ingests
+into one index run one after the other."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from qa_bot.cli import WAITING_FOR_INGEST
+from qa_bot.service import QABot
+from tests.reliability.ingest_runs import (
+    BASE_ARTICLES,
+    MORE_ARTICLES,
+    cli_env,
+    keyword_hits,
+    qa_bot_command,
+    run_qa_bot,
+    status_json,
+    summary_count,
+    write_corpus,
+)
+
+ALL_ARTICLES = BASE_ARTICLES + MORE_ARTICLES
+NEW_ARTICLE = BASE_ARTICLES + 1  # one of corpus/more
+LEFTOVERS = ("bm25.old", "bm25.tmp", "bm25.build-killed")  # what crashed runs of older and newer code left
+_HANG_GUARD_S = 300  # how long to wait for a subprocess to reach a point before failing, not a timing check
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def bot_at(settings_factory):
+    """`bot_at(data_dir)`: a QABot in this process (open it only once no subprocess writes there)."""
+
+    def open_at(data_dir: Path) -> QABot:
+        return QABot(settings_factory(data_dir=data_dir, llm="extractive", search_mode="keyword"))
+
+    return open_at
+
+
+def store_dir(data: Path) -> Path:
+    return data / "index" / "local" / "qa_bot"
+
+
+def ingest_base_then_die_before_the_keyword_rebuild(data: Path, corpus: Path) -> None:
+    assert run_qa_bot(data, "ingest", str(corpus / "base")).returncode == 0
+    killed = run_qa_bot(data, "ingest", str(corpus), hook=("kill", "catalog_complete"))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+
+# --- status --------------------------------------------------------------------------------------
+
+
+def test_status_says_the_indexes_are_consistent_after_an_ingest(data, corpus):
+    assert run_qa_bot(data, "ingest", str(corpus)).returncode == 0
+
+    text = run_qa_bot(data, "status").stdout
+    consistency = status_json(data)["consistency"]
+
+    assert "consistency" in text and "consistent (corpus version" in text
+    assert consistency["ok"] is True and consistency["problems"] == []
+    assert consistency["keyword_index"]["current"] is True
+    assert consistency["keyword_index"]["built_from_version"] == consistency["corpus_version"]
+    assert consistency["articles_not_fully_indexed"] == 0
+
+
+def test_a_keyword_index_a_kill_left_stale_is_shown_and_rebuilt_by_the_next_ingest(data, corpus, bot_at):
+    ingest_base_then_die_before_the_keyword_rebuild(data, corpus)
+
+    stale_text = run_qa_bot(data, "status").stdout
+    stale = status_json(data)
+    rerun = run_qa_bot(data, "ingest", str(corpus))
+    after = status_json(data)
+
+    assert "NOT consistent" in stale_text
+    assert "keyword index out of date" in stale_text
+    assert "rebuilt on the next question or ingest" in stale_text
+    assert stale["articles"] == ALL_ARTICLES  # the catalog rows were all written before the kill
+    assert stale["consistency"]["keyword_index"]["current"] is False
+    assert rerun.returncode == 0 and summary_count(rerun.stdout, "unchanged") == ALL_ARTICLES
+    assert after["consistency"]["ok"] is True and after["chunks"] == stale["chunks"]
+    assert keyword_hits(bot_at(data), [NEW_ARTICLE]) == {NEW_ARTICLE: {f"story_{NEW_ARTICLE:02d}.txt"}}
+
+
+def test_a_stale_keyword_index_is_rebuilt_on_the_first_search(data, corpus, bot_at):
+    ingest_base_then_die_before_the_keyword_rebuild(data, corpus)
+    bot = bot_at(data)
+    assert not bot.index_stats().consistency.keyword_index_current
+
+    hits = keyword_hits(bot, [NEW_ARTICLE])
+
+    assert hits == {NEW_ARTICLE: {f"story_{NEW_ARTICLE:02d}.txt"}}
+    assert status_json(data)["consistency"]["ok"] is True  # rebuilt for every process, not in memory
+
+
+# --- leftovers and older layouts -----------------------------------------------------------------
+
+
+def test_leftover_bm25_old_and_tmp_folders_do_not_break_the_next_ingest(data, corpus, bot_at):
+    bot = bot_at(data)
+    bot.ingest([corpus / "base"])
+    for leftover in LEFTOVERS:
+        (store_dir(data) / leftover).mkdir()
+        (store_dir(data) / leftover / "rows.json").write_text("{}")
+
+    report = bot.ingest([corpus])
+
+    assert report.added == MORE_ARTICLES and bot.index_stats().consistency.ok
+    assert not any((store_dir(data) / name).exists() for name in LEFTOVERS)
+    assert keyword_hits(bot, [NEW_ARTICLE]) == {NEW_ARTICLE: {f"story_{NEW_ARTICLE:02d}.txt"}}
+
+
+def test_an_index_saved_by_an_older_qa_bot_is_upgraded_without_re_embedding(data, corpus, bot_at):
+    assert run_qa_bot(data, "ingest", str(corpus / "base")).returncode == 0
+    make_it_look_like_an_older_qa_bot_saved_it(store_dir(data))
+
+    before = status_json(data)
+    rerun = run_qa_bot(data, "ingest", str(corpus / "base"))
+
+    assert before["consistency"]["keyword_index"]["current"] is False
+    assert "saved by an older qa-bot" in before["consistency"]["problems"][0]
+    assert before["consistency"]["articles_not_fully_indexed"] == 0  # old rows were complete rows
+    assert summary_count(rerun.stdout, "unchanged") == BASE_ARTICLES
+    assert summary_count(rerun.stdout, "chunks added") == 0
+    assert status_json(data)["consistency"]["ok"] is True
+    assert keyword_hits(bot_at(data), [0]) == {0: {"story_00.txt"}}
+
+
+def make_it_look_like_an_older_qa_bot_saved_it(store: Path) -> None:
+    """The layout before corpus versions: a plain bm25 folder without a stamp, and a catalog without
+    the indexed_hash column, the corpus_version table or its triggers."""
+    build = (store / "bm25").resolve()
+    (store / "bm25").unlink()
+    shutil.copytree(build, store / "bm25")
+    (store / "bm25" / "built_from.json").unlink()
+    shutil.rmtree(build)
+    with closing(sqlite3.connect(store / "catalog.sqlite")) as db, db:
+        for trigger in ("article_inserted", "article_updated", "article_deleted"):
+            db.execute(f"DROP TRIGGER {trigger}")
+        db.execute("DROP TABLE corpus_version")
+        db.execute("ALTER TABLE articles DROP COLUMN indexed_hash")
+
+
+# --- two ingests at once -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def start_qa_bot(tmp_path):
+    """`start_qa_bot(data, log, *args, hook=())`: a running `qa-bot`, its output going to `log`; killed
+    at the end of the test if it is still running (a failed test must not leave a paused ingest)."""
+    started: list[subprocess.Popen] = []
+
+    def start(data: Path, log: Path, *args: str, hook: tuple[str, ...] = ()) -> subprocess.Popen:
+        data.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "w") as output:
+            process = subprocess.Popen(
+                qa_bot_command(*args, hook=hook),
+                env=cli_env(data),
+                cwd=data.parent,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_second_ingest_waits_for_the_first_and_says_so(data, corpus, bot_at, tmp_path, start_qa_bot):
+    handshake = tmp_path / "handshake"
+    handshake.mkdir()
+    first = start_qa_bot(
+        data, tmp_path / "first.log", "ingest", str(corpus / "base"),
+        hook=("pause", "catalog_rows_written", str(handshake)),
+    )  # fmt: skip
+    wait_until(lambda: (handshake / "paused").exists(), first, "the first ingest to hold the lock")
+    second = start_qa_bot(data, tmp_path / "second.log", "ingest", str(corpus / "more"))
+    second_log = tmp_path / "second.log"
+    wait_until(lambda: WAITING_FOR_INGEST in second_log.read_text(), second, "the second ingest to wait")
+
+    (handshake / "resume").touch()
+    first_rc, second_rc = first.wait(timeout=_HANG_GUARD_S), second.wait(timeout=_HANG_GUARD_S)
+
+    first_output, second_output = (tmp_path / "first.log").read_text(), second_log.read_text()
+    assert (first_rc, second_rc) == (0, 0), first_output + second_output
+    assert WAITING_FOR_INGEST not in first_output
+    assert summary_count(first_output, "added") == BASE_ARTICLES
+    assert summary_count(second_output, "added") == MORE_ARTICLES
+    status = status_json(data)
+    assert status["articles"] == ALL_ARTICLES and status["consistency"]["ok"] is True
+    assert keyword_hits(bot_at(data), [0, NEW_ARTICLE]) == {
+        0: {"story_00.txt"},
+        NEW_ARTICLE: {f"story_{NEW_ARTICLE:02d}.txt"},
+    }
+
+
+def wait_until(condition, process: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + _HANG_GUARD_S
+    while not condition():
+        if process.poll() is not None:
+            pytest.fail(f"the process ended (exit {process.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_an_empty_index_is_consistent(data):
+    payload = status_json(data)
+
+    assert payload["articles"] == payload["chunks"] == 0
+    assert payload["consistency"]["ok"] is True
