@@ -115,15 +115,20 @@ def _walk(
     while stack:
         folder, ancestors = stack.pop()
         try:
-            names = sorted(os.listdir(folder))
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
         except OSError as exc:
             yield FileUnusable(str(folder), f"cannot list the folder: {exc.strerror or exc}")
             continue
         subfolders = []
-        for name in names:
+        for entry in entries:
+            name = entry.name
             if name.startswith("."):
                 continue
-            found = _entry(folder / name, roots, suffixes, follow_links)
+            # Only a link needs resolving; anything else is where its folder really is.
+            is_link = entry.is_symlink()
+            real = Path(os.path.realpath(entry.path)) if is_link else ancestors[-1] / name
+            found = _entry(folder / name, real, is_link, roots, suffixes, follow_links)
             if not isinstance(found, _Subfolder):
                 yield found
             elif found.real in ancestors:
@@ -137,14 +142,17 @@ def _walk(
 
 
 def _entry(
-    path: Path, roots: tuple[Path, ...], suffixes: Collection[str], follow_links: bool
+    path: Path,
+    real: Path,
+    is_link: bool,
+    roots: tuple[Path, ...],
+    suffixes: Collection[str],
+    follow_links: bool,
 ) -> Found | _Subfolder:
-    is_link = path.is_symlink()
     status = _stat(path)
     if isinstance(status, str):
-        # Only a link can vanish or loop between listing and looking; anything else is a real problem.
+        # A link may be broken or loop; for anything else this is a real problem (e.g. permissions).
         return FileSkipped(str(path), f"{status}; skipped") if is_link else FileUnusable(str(path), status)
-    real = Path(os.path.realpath(path))
     inside = any(real.is_relative_to(root) for root in roots)
     if is_link and not inside and not follow_links:
         return FileSkipped(
