@@ -190,9 +190,11 @@ class KeywordIndex:
                 return loaded
             if not self.is_current(version, self.source.chunk_count()):
                 self._rebuild_unless_an_ingest_runs()
-            if self._loaded is None or self.stamp() != self._loaded.stamp:
-                self._loaded = self._load()
-            return self._loaded
+            # A local: an ingest in another thread may reset self._loaded at any moment.
+            loaded = self._loaded
+            if loaded is None or self.stamp() != loaded.stamp:
+                loaded = self._loaded = self._load()
+            return loaded
 
     def _rebuild_unless_an_ingest_runs(self) -> None:
         with self.source.try_ingest_lock() as locked:
