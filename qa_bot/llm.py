@@ -10,32 +10,34 @@
 - `extractive`: no LLM; the answer stage quotes passages instead.
 
 Every LLM is reached through LangChain's `ChatOpenAI`, so retries and timeouts are the openai
-client's own. `describe_llm_error` turns any failure into one sentence a user can act on, with
-secrets scrubbed; `llm_status` reports what the CLI and the UI sidebar show.
+client's own; its HTTP client holds each answer to one total deadline (`qa_bot.deadline`).
+`describe_llm_error` turns any failure into one sentence a user can act on, with secrets scrubbed;
+`llm_status` reports what the CLI and the UI sidebar show.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import re
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
+import httpx2
 from pydantic import SecretStr
 
+from qa_bot.deadline import AnswerDeadlineExceeded, DeadlineHttpClient
 from qa_bot.local_llm import (
     LOCAL_MODEL_ALIAS,
     LOCAL_MODEL_LABEL,
     LocalModelError,
     describe_unexpected,
     ensure_local_model,
-    local_model_secret,
     local_model_state,
     local_model_url,
 )
+from qa_bot.redaction import redact
 from qa_bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -46,6 +48,9 @@ DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 PLACEHOLDER_API_KEY = "not-needed"
 
 _STATUS_TIMEOUT_S = 3.0
+# A server that has not accepted the connection by then is tried again (inside the answer's deadline)
+# rather than waited for until the deadline ends.
+CONNECT_TIMEOUT_S = 10.0
 
 
 class LLMConfigError(ValueError):
@@ -106,6 +111,9 @@ def _chat_openai(
 ) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
 
+    # Per attempt: the whole deadline to read, less to connect. Under an AnswerDeadline (the service
+    # opens one per question) the HTTP client cuts both to the time left.
+    timeout = httpx2.Timeout(settings.llm_timeout, connect=min(settings.llm_timeout, CONNECT_TIMEOUT_S))
     # `streaming` stays unset on purpose: then invoke() is one request and stream() streams, while an
     # explicit streaming=False would make stream() silently fall back to a single chunk.
     return ChatOpenAI(
@@ -114,8 +122,9 @@ def _chat_openai(
         model=model,
         temperature=settings.temperature,
         max_tokens=settings.max_answer_tokens,
-        timeout=settings.llm_timeout,
+        timeout=timeout,
         max_retries=settings.llm_max_retries,
+        http_client=DeadlineHttpClient(timeout=timeout),
     )
 
 
@@ -202,40 +211,46 @@ def _endpoint(url: str | None) -> str | None:
 
 # --- errors for people -------------------------------------------------------------------------
 
-_SECRET_PATTERNS = [
-    re.compile(r"sk-[A-Za-z0-9_\-*]{4,}"),
-    re.compile(r"(Bearer\s+)\S+", re.IGNORECASE),
-    re.compile(r"((?:api[_-]?key|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+", re.IGNORECASE),
-]
 
-
-def scrub_secrets(text: str, extra: Sequence[str | None] = ()) -> str:
-    """Blank anything that looks like a key, plus the given secrets and the local server's key."""
-    for secret in (*extra, local_model_secret()):
-        if secret and secret != PLACEHOLDER_API_KEY:
-            text = text.replace(secret, "***")
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
-    return text
+def scrub_secrets(text: str, extra: Iterable[str | None] = ()) -> str:
+    """Blank every known secret, the given ones, and anything shaped like a key (see qa_bot.redaction)."""
+    return redact(text, extra)
 
 
 def describe_llm_error(exc: BaseException, settings: Settings | None = None) -> str:
     """One clear sentence about an LLM failure, naming the setting to change; never a secret."""
+    known = settings.secret_values() if settings else []
+    return redact(_describe_llm_error(exc, settings), known)
+
+
+def _describe_llm_error(exc: BaseException, settings: Settings | None) -> str:
     import openai
 
-    known = [settings.openai_api_key.get_secret_value()] if settings and settings.openai_api_key else []
     cause = _find_cause(exc, (openai.OpenAIError, LocalModelError, LLMConfigError))
     if isinstance(cause, LocalModelError | LLMConfigError):
-        return scrub_secrets(str(cause), known)
+        return str(cause)
     if not isinstance(cause, openai.APIError):
-        return scrub_secrets(f"The language model failed unexpectedly: {describe_unexpected(exc)}", known)
+        return f"The language model failed unexpectedly: {describe_unexpected(exc)}"
 
     where = _endpoint(str(cause.request.url)) or "the server"
     is_local = where == _endpoint(local_model_url())
+    who = "The embedded local model" if is_local else f"The language model at {where}"
+    if isinstance(cause, AnswerDeadlineExceeded):
+        return (
+            f"{who} did not answer within {cause.seconds:g} s, the limit for a whole answer "
+            "(QA_BOT_LLM_TIMEOUT). Try again, raise QA_BOT_LLM_TIMEOUT, or ask with fewer passages "
+            "(QA_BOT_TOP_K)."
+        )
     if isinstance(cause, openai.APITimeoutError):
-        seconds = settings.llm_timeout if settings else _read_timeout(cause)
+        if isinstance(cause.__cause__, httpx2.ConnectTimeout):
+            seconds = _request_timeout(cause, "connect")
+            within = f" within {seconds:g} s" if seconds else ""
+            return (
+                f"{who} did not accept the connection{within}. Check that it is running and that "
+                "OPENAI_BASE_URL is right."
+            )
+        seconds = settings.llm_timeout if settings else _request_timeout(cause, "read")
         after = f" within {seconds:g} s" if seconds else " in time"
-        who = "The embedded local model" if is_local else f"The language model at {where}"
         return (
             f"{who} did not answer{after}. Try again, raise QA_BOT_LLM_TIMEOUT, "
             "or ask with fewer passages (QA_BOT_TOP_K)."
@@ -247,7 +262,7 @@ def describe_llm_error(exc: BaseException, settings: Settings | None = None) -> 
             f"Cannot reach the language model server at {where}. Check that it is running and that "
             "OPENAI_BASE_URL is right, or choose another provider with QA_BOT_LLM."
         )
-    return scrub_secrets(_describe_status_error(cause, where), known)
+    return _describe_status_error(cause, where)
 
 
 def _describe_status_error(exc, where: str) -> str:
@@ -295,10 +310,11 @@ def _find_cause(exc: BaseException, kinds: tuple[type, ...]) -> BaseException:
     return exc
 
 
-def _read_timeout(exc) -> float | None:
+def _request_timeout(exc, phase: str) -> float | None:
+    """The request's own limit for a phase ("connect", "read"), as it was sent."""
     with contextlib.suppress(Exception):
         timeout = exc.request.extensions.get("timeout") or {}
-        return float(timeout.get("read"))
+        return float(timeout.get(phase))
     return None
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
+from qa_bot.redaction import register_secret
 from qa_bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -224,7 +225,7 @@ class LocalLLMServer:
         return self._base_url
 
     def secret(self) -> str | None:
-        """The current API key, only so describe_llm_error can scrub it from messages."""
+        """The current API key, for tools that talk to the server directly (benchmarks)."""
         return self._api_key.get_secret_value() if self._api_key else None
 
     def ensure_started(self, settings: Settings) -> tuple[str, SecretStr]:
@@ -285,6 +286,7 @@ class LocalLLMServer:
     def _launch_locked(self, model_path: Path, settings: Settings) -> None:
         xlc = _import_xllamacpp()
         api_key = secrets.token_urlsafe(32)
+        register_secret(api_key)  # before any request can carry it into an error message or a log
         params = xlc.CommonParams()
         params.model.path = str(model_path)
         params.model_alias = {LOCAL_MODEL_ALIAS}
@@ -376,7 +378,7 @@ def local_model_url() -> str | None:
 
 
 def local_model_secret() -> str | None:
-    """The running server's API key, only so error messages can be scrubbed of it."""
+    """The running server's API key, for tools that talk to the server directly (benchmarks)."""
     return _LOCAL_SERVER.secret()
 
 

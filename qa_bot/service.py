@@ -17,6 +17,7 @@ from pathlib import Path
 
 from qa_bot.answer import REFUSAL_MESSAGE, Answer, Turn, date_the_answer, finalize_answer
 from qa_bot.corpus import Article
+from qa_bot.deadline import AnswerDeadline
 from qa_bot.evidence import Evidence, select_evidence
 from qa_bot.extractive import extractive_answer
 from qa_bot.index import Index, IndexStats, IngestReport, ProgressCallback
@@ -135,8 +136,11 @@ class QABot:
             raise ValueError("The question is empty: type a question about the articles.")
         timings: dict[str, float] = {}
         started = time.perf_counter()
+        # One limit for all the model's work on this question (condensing and answering), from its
+        # first request on: a model still loading is not counted.
+        deadline = AnswerDeadline(self.settings.llm_timeout)
 
-        standalone = self._standalone_question(question, history or [], timings)
+        standalone = self._standalone_question(question, history or [], timings, deadline)
         step = time.perf_counter()
         passages = self.retrieve(standalone, as_of=as_of, k=k, since=since, until=until, sources=sources)
         timings["retrieve"] = time.perf_counter() - step
@@ -154,7 +158,7 @@ class QABot:
             answer = finalize_answer(question, raw, evidence.passages, as_of=as_of, planted=evidence.planted)
             timings["generate"] = time.perf_counter() - step
         else:
-            answer = yield from self._generate(question, standalone, evidence, as_of, timings)
+            answer = yield from self._generate(question, standalone, evidence, as_of, timings, deadline)
         answer = date_the_answer(answer, as_of)
         answer.planted = evidence.planted
         answer.standalone_question = standalone if standalone != question else None
@@ -179,7 +183,9 @@ class QABot:
         article = self.index.catalog.get(article_id)
         return article.text if article else None
 
-    def _generate(self, question, standalone, evidence: Evidence, as_of, timings) -> Iterator[AnswerEvent]:
+    def _generate(
+        self, question, standalone, evidence: Evidence, as_of, timings, deadline: AnswerDeadline
+    ) -> Iterator[AnswerEvent]:
         """Streams the model's tokens; returns the verified answer (or the failure, with sources)."""
         passages = evidence.passages
         step = time.perf_counter()
@@ -187,20 +193,22 @@ class QABot:
         try:
             model = self.chat_model()
             messages = build_answer_messages(standalone, passages, as_of, self.settings.prompts_dir)
-            for chunk in model.stream(messages):
+            for chunk in deadline.iterate(model.stream(messages)):
                 if chunk.content:
                     if not pieces:
                         timings["first_token"] = time.perf_counter() - step
                     pieces.append(chunk.content)
                     yield Token(chunk.content)
         except Exception as exc:  # the model is an edge we don't control: any failure becomes a message
-            message = describe_llm_error(exc)
+            message = describe_llm_error(exc, self.settings)
             timings["generate"] = time.perf_counter() - step
             return Answer(question=question, text=message, refused=False, passages=passages, error=message)
         timings["generate"] = time.perf_counter() - step
         return finalize_answer(question, "".join(pieces), passages, as_of=as_of, planted=evidence.planted)
 
-    def _standalone_question(self, question: str, history: list[Turn], timings: dict[str, float]) -> str:
+    def _standalone_question(
+        self, question: str, history: list[Turn], timings: dict[str, float], deadline: AnswerDeadline
+    ) -> str:
         """From the second turn on, rewrite a follow-up into a question that stands on its own."""
         if not history:
             return question
@@ -209,7 +217,10 @@ class QABot:
             if self.settings.llm == "extractive":
                 return _concatenate_with_previous(question, history)
             messages = build_condense_messages(history, question, self.settings.prompts_dir)
-            return parse_condensed_question(str(self.chat_model().invoke(messages).content), question)
+            model = self.chat_model()
+            with deadline.applied():
+                reply = model.invoke(messages)
+            return parse_condensed_question(str(reply.content), question)
         except Exception:
             # Condensing is an aid to retrieval; if the model fails here, the answer step reports it.
             return _concatenate_with_previous(question, history)

@@ -11,8 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qa_bot.redaction import register_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,12 +85,27 @@ class Settings(BaseSettings):
     local_threads: int = Field(2, ge=1, validation_alias=_env("LOCAL_THREADS"))
     temperature: float = Field(0.0, ge=0, le=2, validation_alias=_env("TEMPERATURE"))
     max_answer_tokens: int = Field(256, ge=16, validation_alias=_env("MAX_ANSWER_TOKENS"))
+    # The limit for one whole answer, from the first request to the model to its last token:
+    # connecting, waiting for the first token, streaming and the openai client's retries all count
+    # (qa_bot/deadline.py). A per-request limit would let retries and keep-alive streams run on.
     llm_timeout: float = Field(120.0, gt=0, validation_alias=_env("LLM_TIMEOUT"))
     llm_max_retries: int = Field(2, ge=0, validation_alias=_env("LLM_MAX_RETRIES"))
     # Evaluation only: a model that grades each answer's faithfulness (off unless set). It is served
     # by the same endpoint as the answerer's OpenAI settings (OPENAI_BASE_URL, or OpenAI itself).
     judge_model: str | None = Field(None, validation_alias=_env("JUDGE_MODEL"))
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", validation_alias=_env("PROMPTS_DIR"))
+
+    @model_validator(mode="after")
+    def _register_secrets(self) -> Settings:
+        # Every exit (messages, logs, stored rows, reports) blanks these values, whatever their shape.
+        for value in self.secret_values():
+            register_secret(value)
+        return self
+
+    def secret_values(self) -> list[str]:
+        """The values of every SecretStr setting (API keys), for scrubbing text that leaves the app."""
+        values = (getattr(self, name) for name in type(self).model_fields)
+        return [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
 
     @property
     def chroma_dir(self) -> Path:
