@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.progress import (
@@ -28,14 +27,16 @@ from rich.text import Text
 
 from qa_bot.answer import Answer, answer_to_json
 from qa_bot.settings import PROJECT_ROOT, get_settings
+from qa_bot.terminal import TerminalConsole, json_for_terminal
 
 app = typer.Typer(
     help="Answers questions about a corpus of news articles, citing the passages it used.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals can hold API keys
 )
-console = Console()
-err_console = Console(stderr=True)
+# Article text and model output are printed: these consoles let no control character through.
+console = TerminalConsole()
+err_console = TerminalConsole(stderr=True)
 
 EXIT_LLM_FAILED = 3
 EXIT_FILES_FAILED = 4  # ingest: some files or records could not be read
@@ -185,7 +186,7 @@ def ask(
     bot = _bot()
     answer = _run_question(bot, question, options, stream=not as_json and console.is_terminal)
     if as_json:
-        print(json.dumps(answer_to_json(answer), ensure_ascii=False, indent=2))
+        print(json_for_terminal(answer_to_json(answer)))
     else:
         print_answer(answer)
     if answer.error:

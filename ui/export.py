@@ -1,4 +1,8 @@
-"""The conversation as a Markdown document, each answer followed by the passages it cites."""
+"""The conversation as a Markdown document, each answer followed by the passages it cites.
+
+Every text from outside (questions, answers, errors, articles) goes through `neutralise_markdown`,
+which also blanks secrets: an LLM error can quote the key the server was sent.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from qa_bot.answer import Answer
+from qa_bot.redaction import redact
 from ui.conversation import Exchange
 from ui.render import quoted_text
 
@@ -17,7 +22,8 @@ _LINK_AND_HTML = re.compile(r"([\\`\[\]<>])")
 
 
 def neutralise_markdown(text: str) -> str:
-    return _LINK_AND_HTML.sub(r"\\\1", text)
+    # Redacted before escaping, which could split a secret that holds one of those characters.
+    return _LINK_AND_HTML.sub(r"\\\1", redact(text))
 
 
 def conversation_markdown(exchanges: Sequence[Exchange], *, now: datetime | None = None) -> str:
@@ -26,7 +32,7 @@ def conversation_markdown(exchanges: Sequence[Exchange], *, now: datetime | None
     for number, exchange in enumerate(exchanges, start=1):
         lines += [f"## {number}. {neutralise_markdown(exchange.question)}", ""]
         lines += _answer_lines(exchange.answer)
-    return "\n".join(lines).rstrip() + "\n"
+    return redact("\n".join(lines).rstrip() + "\n")
 
 
 def _answer_lines(answer: Answer) -> list[str]:

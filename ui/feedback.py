@@ -1,7 +1,8 @@
 """Reviewers' thumbs up/down and comments on answers, kept in SQLite in the data directory.
 
 Each row keeps what is needed to judge the answer later (question, answer, citations, the settings
-that produced it, the conversation before it) and never a secret. Approved answers export as JSONL
+that produced it, the conversation before it) and never a secret: every text in it is redacted as it
+is saved (an LLM error can quote the key the server was sent). Approved answers export as JSONL
 in the evaluation dataset format, so that a reviewed answer becomes a regression test:
     {"id", "question", "answers", "all", "unanswerable", "articles", "date", "history"}
 """
@@ -11,9 +12,10 @@ from __future__ import annotations
 import json
 import re
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+from qa_bot.redaction import redact_data
 from qa_bot.settings import Settings
 from qa_bot.sqlite_store import SQLiteStore
 
@@ -53,11 +55,12 @@ class FeedbackStore(SQLiteStore):
     def save(self, record: FeedbackRecord) -> None:
         """Insert or replace the feedback on one answer."""
         record.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
+        safe = FeedbackRecord(**redact_data(asdict(record)))
         row = (
-            record.id, record.question, record.answer, int(record.refused), record.error,
-            json.dumps(record.citations, ensure_ascii=False), json.dumps(record.settings, ensure_ascii=False),
-            json.dumps(record.history, ensure_ascii=False), record.asked_on, record.rating, record.comment,
-            record.updated_at,
+            safe.id, safe.question, safe.answer, int(safe.refused), safe.error,
+            json.dumps(safe.citations, ensure_ascii=False), json.dumps(safe.settings, ensure_ascii=False),
+            json.dumps(safe.history, ensure_ascii=False), safe.asked_on, safe.rating, safe.comment,
+            safe.updated_at,
         )  # fmt: skip
         with closing(self._connect()) as db, db:
             db.execute(

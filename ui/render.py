@@ -5,7 +5,8 @@ to call a remote server from a reader's browser. So untrusted text never goes th
 (Streamlit's Markdown turns any bare URL into a link, escaped or not): it goes through
 `html.escape` into `st.html`, and the only tags in the output are the ones built here (`div`, `span`,
 `mark`, `strong`, `ul`, `li`, and `a` for a validated http(s) article URL). `st.html` also runs
-DOMPurify over it, which is a second line, not the first.
+DOMPurify over it, which is a second line, not the first. Messages, captions and the streamed answer
+are also redacted (`_text`): an LLM error can quote the key the server was sent.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from qa_bot.answer import Answer, AnswerSentence, Citation
+from qa_bot.redaction import redact
 from qa_bot.retrieval import Passage
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -42,6 +44,11 @@ NOTICE_STYLES = {
 }
 NOTICE_BOX = "padding: 0.75rem 1rem; border-radius: 0.5rem; white-space: pre-wrap; line-height: 1.5;"
 CAPTION_STYLE = "font-size: 0.875rem; opacity: 0.7;"
+
+
+def _text(text: str) -> str:
+    """Untrusted text for the page: secrets blanked, then HTML-escaped (escaping could split a secret)."""
+    return html.escape(redact(text))
 
 
 def _span(text: str, style: str, **attributes: str) -> str:
@@ -122,23 +129,23 @@ def plain_html(text: str) -> str:
 def notice_html(text: str, kind: str) -> str:
     """A message box (kind: error, warning or info) around untrusted text."""
     style = f"{NOTICE_STYLES[kind]} {NOTICE_BOX}"
-    return f'<div class="qa-notice qa-{kind}" style="{style}">{html.escape(text)}</div>'
+    return f'<div class="qa-notice qa-{kind}" style="{style}">{_text(text)}</div>'
 
 
 def caption_html(text: str) -> str:
-    return f'<div class="qa-caption" style="{CAPTION_STYLE}">{html.escape(text)}</div>'
+    return f'<div class="qa-caption" style="{CAPTION_STYLE}">{_text(text)}</div>'
 
 
 def failures_html(failures: Sequence[tuple[str, str]]) -> str:
     """Files that could not be read, each with its reason: [(file name, reason)]."""
     items = "".join(
-        f"<li><strong>{html.escape(name)}</strong>: {html.escape(reason)}</li>" for name, reason in failures
+        f"<li><strong>{_text(name)}</strong>: {_text(reason)}</li>" for name, reason in failures
     )
     return f'<ul class="qa-failures" style="{CAPTION_STYLE} padding-left: 1.2rem;">{items}</ul>'
 
 
 def model_html(provider: str, model: str) -> str:
-    return f'<div class="qa-model"><strong>{html.escape(provider)}</strong> · {html.escape(model)}</div>'
+    return f'<div class="qa-model"><strong>{_text(provider)}</strong> · {_text(model)}</div>'
 
 
 # --- answers ---------------------------------------------------------------------------------------
@@ -146,7 +153,7 @@ def model_html(provider: str, model: str) -> str:
 
 def streaming_html(partial_text: str) -> str:
     """The answer as the tokens arrive, with a cursor."""
-    return _block(html.escape(partial_text) + CURSOR, css_class="qa-streaming")
+    return _block(_text(partial_text) + CURSOR, css_class="qa-streaming")
 
 
 def answer_html(answer: Answer) -> str:

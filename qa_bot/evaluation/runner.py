@@ -2,6 +2,7 @@
 
 Each finished question is appended to `out_dir/rows.jsonl` at once, so a crash or Ctrl-C loses at most
 the question in flight; the next run with the same configuration skips the questions already there.
+Rows and reports are redacted before they are written: an LLM error can quote the key it was sent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import subprocess
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from qa_bot.evaluation.metrics import (
     token_f1,
 )
 from qa_bot.evaluation.report import EvalReport, check_thresholds, compare_reports, load_report
+from qa_bot.redaction import redact, redact_data
 from qa_bot.support import source_text
 
 ROWS_FILE = "rows.jsonl"
@@ -115,6 +117,7 @@ def run_eval(
     with rows_path.open("a", encoding="utf-8") as rows_file:
         for item in pending:
             row = evaluate_item(bot, item, k=k, retrieval_depth=retrieval_depth, support=support, judge=judge)
+            row = redact_data(row)
             row["fingerprint"] = fingerprint
             rows_file.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
             rows_file.flush()
@@ -177,6 +180,7 @@ def rescore_run(
             rows.append(by_id[item.id])
     if not rows:
         raise ValueError(f"{rows_path} holds no answer to any question of this dataset.")
+    rows = redact_data(rows)
     rows_path.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
     old_config = load_report(out_dir)["config"] if (out_dir / "report.json").is_file() else {}
     metrics, counts = aggregate(rows)
@@ -213,15 +217,29 @@ def _finish(report: EvalReport, out_dir: Path, previous, compare, thresholds) ->
 
 
 def write_reports(report: EvalReport, out_dir: Path) -> dict[str, Path]:
-    """report.json, report.md and report.html in out_dir; returns their paths."""
+    """report.json, report.md and report.html in out_dir, secrets blanked; returns their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "report.json", "md": out_dir / "report.md", "html": out_dir / "report.html"}
-    paths["json"].write_text(json.dumps(report.to_json(), indent=1, ensure_ascii=False, default=str) + "\n")
-    paths["md"].write_text(render_markdown(report), encoding="utf-8")
-    paths["html"].write_text(render_html(report), encoding="utf-8")
+    safe = _redacted(report)
+    as_json = json.dumps(safe.to_json(), indent=1, ensure_ascii=False, default=str) + "\n"
+    paths["json"].write_text(redact(as_json), encoding="utf-8")
+    paths["md"].write_text(redact(render_markdown(safe)), encoding="utf-8")
+    paths["html"].write_text(redact(render_html(safe)), encoding="utf-8")
     report.paths.update(paths)
     return paths
+
+
+def _redacted(report: EvalReport) -> EvalReport:
+    """The report with every text from outside redacted before rendering, where escaping (JSON,
+    HTML, Markdown) could split a secret that holds a special character."""
+    return replace(
+        report,
+        config=redact_data(report.config),
+        rows=redact_data(report.rows),
+        warnings=redact_data(report.warnings),
+        gate_failures=redact_data(report.gate_failures),
+    )
 
 
 def _comparability_warnings(report: EvalReport, previous: Mapping[str, Any]) -> list[str]:
