@@ -55,13 +55,18 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+_NEXT_CHARACTER = re.compile(r"\s*(\S?)")
+_WORD_BEFORE = re.compile(r"[\w.]*$")
+_LONGEST_ABBREVIATION = 40  # look back no further: slicing the whole text per full stop was quadratic
+
+
 def _ends_sentence(text: str, match: re.Match[str]) -> bool:
-    following = text[match.end() :].lstrip()[:1]
+    following = _NEXT_CHARACTER.match(text, match.end()).group(1)
     if following.islower():
         return False
     if text[match.start()] != ".":
         return True
-    word = re.search(r"[\w.]*$", text[: match.start()]).group()
+    word = _WORD_BEFORE.search(text, max(0, match.start() - _LONGEST_ABBREVIATION), match.start()).group()
     is_initial = len(word) == 1 and word.isalpha()
     return not (is_initial or "." in word or word.lower() in _ABBREVIATIONS)
 
