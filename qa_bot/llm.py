@@ -235,14 +235,14 @@ def _describe_llm_error(exc: BaseException, settings: Settings | None) -> str:
     where = _endpoint(str(cause.request.url)) or "the server"
     is_local = where == _endpoint(local_model_url())
     who = "The embedded local model" if is_local else f"The language model at {where}"
-    if isinstance(cause, AnswerDeadlineExceeded):
+    if deadline := _in_chain(cause, AnswerDeadlineExceeded):
         return (
-            f"{who} did not answer within {cause.seconds:g} s, the limit for a whole answer "
+            f"{who} did not answer within {deadline.seconds:g} s, the limit for a whole answer "
             "(QA_BOT_LLM_TIMEOUT). Try again, raise QA_BOT_LLM_TIMEOUT, or ask with fewer passages "
             "(QA_BOT_TOP_K)."
         )
     if isinstance(cause, openai.APITimeoutError):
-        if isinstance(cause.__cause__, httpx2.ConnectTimeout):
+        if _in_chain(cause, httpx2.ConnectTimeout):
             seconds = _request_timeout(cause, "connect")
             within = f" within {seconds:g} s" if seconds else ""
             return (
@@ -299,15 +299,21 @@ def _describe_status_error(exc, where: str) -> str:
 
 
 def _find_cause(exc: BaseException, kinds: tuple[type, ...]) -> BaseException:
-    """The first exception of `kinds` along the __cause__/__context__ chain (wrappers hide it)."""
+    """The first exception of `kinds` along the __cause__/__context__ chain, else `exc` itself."""
+    return _in_chain(exc, kinds) or exc
+
+
+def _in_chain(exc: BaseException | None, kinds: type | tuple[type, ...]) -> BaseException | None:
+    """The first exception of `kinds` along the __cause__/__context__ chain (wrappers hide it):
+    LangChain re-raises the openai client's errors as its own, and ours inside those."""
     seen = set()
-    current: BaseException | None = exc
+    current = exc
     while current is not None and id(current) not in seen:
         if isinstance(current, kinds):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
-    return exc
+    return None
 
 
 def _request_timeout(exc, phase: str) -> float | None:
