@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from qa_bot.answer import Answer, answer_to_json
+from qa_bot.ingest_lock import WAITING_FOR_INGEST
 from qa_bot.settings import PROJECT_ROOT, get_settings
 from qa_bot.terminal import TerminalConsole, json_for_terminal
 
@@ -40,7 +41,6 @@ err_console = TerminalConsole(stderr=True)
 
 EXIT_LLM_FAILED = 3
 EXIT_FILES_FAILED = 4  # ingest: some files or records could not be read
-WAITING_FOR_INGEST = "Another ingest into this index is running: waiting for it to finish..."
 
 
 def _bot():

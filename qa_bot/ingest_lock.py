@@ -13,6 +13,9 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+# What the CLI and the chat show while an ingest waits for another one into the same index.
+WAITING_FOR_INGEST = "Another ingest into this index is running: waiting for it to finish..."
+
 
 class IngestLock:
     def __init__(self, path: Path) -> None:

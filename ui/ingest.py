@@ -26,6 +26,7 @@ from qa_bot.corpus import (
     find_article_files,
 )
 from qa_bot.index import IngestReport
+from qa_bot.ingest_lock import WAITING_FOR_INGEST
 from qa_bot.service import QABot
 from ui.render import CAPTION_STYLE, failures_html
 
@@ -163,6 +164,7 @@ class IngestOutcome:
     label: str
     report: IngestReport | None  # None: the ingest itself failed (the reason is in the server log)
     uploads: list[SavedUpload] = field(default_factory=list)  # each uploaded file's fate, if any
+    waited: bool = False  # another ingest into the same index ran first (one at a time per index)
 
 
 def ingest_uploads(bot: QABot, files: Sequence) -> IngestOutcome:
@@ -186,10 +188,15 @@ def ingest_with_progress(bot: QABot, paths: list[Path], *, label: str, prune: bo
     total = estimate_articles(paths, CorpusOptions.from_settings(bot.settings))
     bar = st.progress(0.0, text=f"{label}…")
     articles = chunks = 0
+    waited = False
 
     def advance(event: str, amount: int) -> None:
         # Chunks move while a long article is embedded, when the article count cannot.
-        nonlocal articles, chunks
+        nonlocal articles, chunks, waited
+        if event == "waiting":
+            waited = True
+            bar.progress(0.0, text=WAITING_FOR_INGEST)
+            return
         if event == "chunk":
             chunks += amount
         else:
@@ -205,7 +212,7 @@ def ingest_with_progress(bot: QABot, paths: list[Path], *, label: str, prune: bo
         return IngestOutcome(label, None)
     finally:
         bar.empty()
-    return IngestOutcome(label, report)
+    return IngestOutcome(label, report, waited=waited)
 
 
 # --- showing what happened -------------------------------------------------------------------------
@@ -238,6 +245,8 @@ def show_outcome(outcome: IngestOutcome) -> None:
     message = f"{outcome.label}: {summary(report)}."  # our own words and numbers only
     refused = any(upload.path is None for upload in outcome.uploads)
     (st.warning if report.failed or refused else st.success)(message)
+    if outcome.waited:
+        st.caption("It waited for another ingest into this index to finish first.")
     if outcome.uploads:
         st.html(_named_list_html("qa-uploads", [(upload.name, upload.fate) for upload in outcome.uploads]))
     if report.failed:

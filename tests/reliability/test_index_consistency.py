@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot.cli import WAITING_FOR_INGEST
+from qa_bot.ingest_lock import WAITING_FOR_INGEST
 from qa_bot.service import QABot
 from tests.reliability.ingest_runs import (
     BASE_ARTICLES,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import json
 import sqlite3
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +15,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from qa_bot.answer import REFUSAL_MESSAGE
-from qa_bot.settings import PROJECT_ROOT
+from qa_bot.index import Index
+from qa_bot.settings import PROJECT_ROOT, Settings
 
 APP = str(PROJECT_ROOT / "ui" / "app.py")
 CALL_ARTICLE = "000_092cfdeac746b4f0.txt"
@@ -286,6 +289,28 @@ def test_reindex_reads_the_corpus_and_the_uploads_again(app_env, scripted_llm):
 
     assert not app.exception
     assert any(s.value == "Re-indexing: 0 added, 0 updated, 3 unchanged." for s in app.sidebar.success)
+
+
+def test_a_reindex_while_another_ingest_runs_says_it_waits_then_finishes(app_env, scripted_llm):
+    app, env = start(app_env, scripted_llm)
+    lock = Index(Settings(_env_file=None, data_dir=Path(env["QA_BOT_DATA_DIR"]))).ingest_lock
+    taken = threading.Event()
+
+    def another_ingest() -> None:
+        with lock.hold():
+            taken.set()
+            time.sleep(3)  # long enough for the chat's re-index to find the index busy
+
+    other = threading.Thread(target=another_ingest)
+    other.start()
+    taken.wait()
+    click(app.sidebar, "Re-index")
+    other.join()
+
+    assert not app.exception
+    assert any(s.value.startswith("Re-indexing: 0 added") for s in app.sidebar.success)
+    captions = [c.value for c in app.sidebar.caption]
+    assert "It waited for another ingest into this index to finish first." in captions
 
 
 def test_a_source_filter_and_top_k_change_what_is_retrieved(app_env, down_llm_url):
