@@ -2,12 +2,15 @@
 
 Secrets are known by value, whatever their shape (`sk-...`, `ollama-...`, a password): every
 Settings registers its SecretStr fields when it is built, and the embedded model registers the key
-it makes per start. Text is also scrubbed of what merely looks like a key (`sk-...`, `Bearer ...`,
-`api_key=...`), for keys a server echoes that we were never told about.
+it makes per start.
 
-The exits call `redact` (one string) or `redact_data` (rows and reports, before they are
-serialised, so JSON or HTML escaping cannot hide a secret from the scrubber). Logging is covered
-once for the whole process: see `install_log_redaction`.
+- `redact_known` / `redact_data` blank the known values and change nothing else: for what the app
+  shows and stores (answers, passages, rows, reports, exports), where a word like "bearer" is news.
+  Data is redacted before it is serialised, so JSON or HTML escaping cannot hide a secret.
+- `redact` also blanks what merely looks like a key (`sk-...`, `Bearer ...`, `api_key=...`): for
+  error messages and logs, where a server may echo a key we were never told about.
+
+Logging is covered once for the whole process: see `install_log_redaction`.
 """
 
 from __future__ import annotations
@@ -51,22 +54,32 @@ def register_secret(value: str | SecretStr | None) -> None:
 
 
 def redact(text: str, extra: Iterable[str | SecretStr | None] = ()) -> str:
-    """The text with every registered secret (and `extra`) and anything shaped like a key blanked."""
-    if not text:
-        return text
-    for secret in (*_plain(extra), *_ordered):
-        if secret in text:
-            text = text.replace(secret, MASK)
+    """A message with every registered secret (and `extra`) and anything shaped like a key blanked."""
+    text = redact_known(text, extra)
     for pattern in _KEY_SHAPES:
         text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
     return text
 
 
+def redact_known(text: str, extra: Iterable[str | SecretStr | None] = ()) -> str:
+    """The text with every registered secret (and `extra`) blanked, and nothing else changed.
+
+    Also for whole serialised documents (a report's JSON, HTML or Markdown), where the key shapes
+    would match their syntax (`"api_key": null`).
+    """
+    if not text:
+        return text
+    for secret in (*_plain(extra), *_ordered):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
 def redact_data(value: T, extra: Iterable[str | SecretStr | None] = ()) -> T:
-    """A copy of JSON-like data (dicts, lists, strings) with every string redacted, keys included."""
+    """A copy of JSON-like data (dicts, lists, strings) with the known secrets blanked in every string."""
     extra = tuple(_plain(extra))
     if isinstance(value, str):
-        return redact(value, extra)
+        return redact_known(value, extra)
     if isinstance(value, dict):
         return {redact_data(k, extra): redact_data(v, extra) for k, v in value.items()}
     if isinstance(value, list | tuple):

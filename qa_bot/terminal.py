@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
 
-from qa_bot.redaction import redact, redact_data
+from qa_bot.redaction import redact_data, redact_known
 
 # Bidirectional overrides and isolates reorder what a terminal shows ("Trojan Source"), so the text
 # read on screen differs from the text in the article.
@@ -47,7 +47,7 @@ class TerminalConsole(Console):
                 yield segment
                 continue
             style = segment.style.clear_meta_and_links() if segment.style else segment.style
-            yield Segment(redact(strip_control_characters(segment.text)), style)
+            yield Segment(redact_known(strip_control_characters(segment.text)), style)
 
 
 def json_for_terminal(data: Any) -> str:

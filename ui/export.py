@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from qa_bot.answer import Answer
-from qa_bot.redaction import redact
+from qa_bot.redaction import redact_known
 from ui.conversation import Exchange
 from ui.render import quoted_text
 
@@ -23,7 +23,7 @@ _LINK_AND_HTML = re.compile(r"([\\`\[\]<>])")
 
 def neutralise_markdown(text: str) -> str:
     # Redacted before escaping, which could split a secret that holds one of those characters.
-    return _LINK_AND_HTML.sub(r"\\\1", redact(text))
+    return _LINK_AND_HTML.sub(r"\\\1", redact_known(text))
 
 
 def conversation_markdown(exchanges: Sequence[Exchange], *, now: datetime | None = None) -> str:
@@ -32,7 +32,7 @@ def conversation_markdown(exchanges: Sequence[Exchange], *, now: datetime | None
     for number, exchange in enumerate(exchanges, start=1):
         lines += [f"## {number}. {neutralise_markdown(exchange.question)}", ""]
         lines += _answer_lines(exchange.answer)
-    return redact("\n".join(lines).rstrip() + "\n")
+    return redact_known("\n".join(lines).rstrip() + "\n")
 
 
 def _answer_lines(answer: Answer) -> list[str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from qa_bot.answer import Answer, AnswerSentence, Citation
-from qa_bot.redaction import redact
+from qa_bot.redaction import redact_known
 from qa_bot.retrieval import Passage
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -48,7 +48,7 @@ CAPTION_STYLE = "font-size: 0.875rem; opacity: 0.7;"
 
 def _text(text: str) -> str:
     """Untrusted text for the page: secrets blanked, then HTML-escaped (escaping could split a secret)."""
-    return html.escape(redact(text))
+    return html.escape(redact_known(text))
 
 
 def _span(text: str, style: str, **attributes: str) -> str:
@@ -138,9 +138,7 @@ def caption_html(text: str) -> str:
 
 def failures_html(failures: Sequence[tuple[str, str]]) -> str:
     """Files that could not be read, each with its reason: [(file name, reason)]."""
-    items = "".join(
-        f"<li><strong>{_text(name)}</strong>: {_text(reason)}</li>" for name, reason in failures
-    )
+    items = "".join(f"<li><strong>{_text(name)}</strong>: {_text(reason)}</li>" for name, reason in failures)
     return f'<ul class="qa-failures" style="{CAPTION_STYLE} padding-left: 1.2rem;">{items}</ul>'
 
 

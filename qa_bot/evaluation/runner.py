@@ -39,7 +39,7 @@ from qa_bot.evaluation.metrics import (
     token_f1,
 )
 from qa_bot.evaluation.report import EvalReport, check_thresholds, compare_reports, load_report
-from qa_bot.redaction import redact, redact_data
+from qa_bot.redaction import redact_data, redact_known
 from qa_bot.support import source_text
 
 ROWS_FILE = "rows.jsonl"
@@ -223,9 +223,9 @@ def write_reports(report: EvalReport, out_dir: Path) -> dict[str, Path]:
     paths = {"json": out_dir / "report.json", "md": out_dir / "report.md", "html": out_dir / "report.html"}
     safe = _redacted(report)
     as_json = json.dumps(safe.to_json(), indent=1, ensure_ascii=False, default=str) + "\n"
-    paths["json"].write_text(redact(as_json), encoding="utf-8")
-    paths["md"].write_text(redact(render_markdown(safe)), encoding="utf-8")
-    paths["html"].write_text(redact(render_html(safe)), encoding="utf-8")
+    paths["json"].write_text(redact_known(as_json), encoding="utf-8")
+    paths["md"].write_text(redact_known(render_markdown(safe)), encoding="utf-8")
+    paths["html"].write_text(redact_known(render_html(safe)), encoding="utf-8")
     report.paths.update(paths)
     return paths
 

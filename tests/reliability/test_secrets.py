@@ -120,3 +120,20 @@ def test_every_secret_setting_is_known_by_value(settings_factory):
     settings = settings_factory(openai_api_key="a-password-of-any-shape")
     assert settings.secret_values() == ["a-password-of-any-shape"]
     assert "a-password-of-any-shape" not in repr(settings)
+
+
+def test_only_the_secret_is_blanked_from_what_the_app_shows(settings_factory):
+    from datetime import date
+
+    from qa_bot.answer import Answer
+    from ui.conversation import Exchange
+    from ui.export import conversation_markdown
+
+    settings_factory(openai_api_key=SECRET_KEY)
+    text = f"Bearer bonds were sold; the api_key: field was empty; {SECRET_KEY} leaked."
+    answer = Answer("Who sold bonds?", text, refused=False)
+    exchange = Exchange("Who sold bonds?", answer, date(2023, 4, 20), [])
+
+    markdown = conversation_markdown([exchange])
+
+    assert "Bearer bonds were sold; the api_key: field was empty; *** leaked." in markdown
