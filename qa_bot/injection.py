@@ -17,15 +17,23 @@ from qa_bot.support import split_sentences
 # instruction (imperatives aimed at an AI, role headers, forged markers), not about topics, so real
 # reporting about AI ("the chatbot told users ...") is not flagged by a single word.
 _PATTERNS = [
-    r"\b(?:ignore|disregard|forget|override)\b[^.]{0,40}\b(?:instructions?|prompts?|rules|guidelines|context|passages?|above|directions?\s+you)\b",
+    # An override names what the model was given; "ignore the state's guidelines" is news.
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+|these\s+|those\s+)?(?:(?:previous|prior|above|earlier|preceding|original|system|other)\s+)?(?:instructions?|prompts?|directions?\s+you)\b",
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:the\s+|your\s+)?(?:previous|prior|above|earlier|preceding|original|system)\s+(?:rules|guidelines|context|passages?|text|evidence)\b",
+    r"\b(?:ignore|disregard|forget)\s+(?:everything|all)\s+(?:above|before|else)\b|\b(?:ignore|disregard|forget)\s+(?:the\s+)?(?:passages?|text|evidence|context)\s+above\b",
     # The same override in the languages a newsroom's wires carry (the model reads them all).
     r"\b(?:ignorez|oubliez|ignora|ignore[nz]?|olvida|ignoriere|ignorieren|vergiss)\b[^.]{0,40}\b(?:instructions|consignes|instrucciones|istruzioni|instruções|anweisungen)\b",
-    r"\b(?:when|if)\s+(?:you\s+are\s+|you['’]re\s+)?(?:asked|questioned|prompted)\b[^.]{0,80}\b(?:say|answer|reply|respond|state|tell|claim|write)\b",
-    r"\b(?:always|you\s+must|you\s+should|please)\s+(?:say|answer|reply|respond|state|claim|tell\s+(?:the\s+)?users?)\b",
+    # "When asked about X, say ...": the imperative right after the clause. Reporting reads "When asked
+    # about X, the minister said ..." (about one news sentence in ten thousand had the looser form).
+    r"\b(?:when|if)\s+(?:you\s+are\s+|you['’]re\s+)?(?:asked|questioned|prompted)\b[^.,]{0,80},\s*(?:just\s+|simply\s+)?(?:say|answer|reply|respond|state|tell|claim|write)\b",
+    r"(?:^|[.;:!?]\s+)always\s+(?:say|answer|reply|respond|state|claim)\b",  # not "I always say"
+    r"\b(?:you\s+must|you\s+should|please)\s+(?:say|answer|reply|respond|state)\s+(?:that|with|only)\b",
     r"\b(?:assistant|chatbot|language\s+model|ai\s+model|llm)\s*[,:]\s*(?:you|please|ignore|say|answer)",
     r"\b(?:as\s+an?\s+)?(?:ai|language\s+model)\s+(?:assistant\s+)?(?:you|reading\s+this)\b",
     r"\byou\s+are\s+(?:now\s+)?(?:an?\s+)?(?:ai|assistant|chatbot|language\s+model|helpful)\b",
-    r"(?:^|\s)(?:system|assistant|user|developer|ai)\s*:\s",
+    # A role header opens a line or sentence ("the education system: they were not ready" is prose),
+    # or shouts anywhere.
+    r"(?:^|[\[(<|>])\s*(?:system|assistant|user|developer|ai)\s*:\s|(?-i:\b(?:SYSTEM|ASSISTANT|DEVELOPER)\s*:)",
     r"\bdear\s+(?:ai|assistant|chatbot|llm|language\s+model)\b",
     r"\b(?:ai|llm|chatbot|language\s+model)s?\s+(?:tools?|systems?|models?|assistants?|summari[sz]ers?|readers?)\s+(?:must|should|shall|need\s+to)\b",
     r"(?:^|[;:]\s*)(?:please\s+)?(?:tell|inform)\s+(?:the\s+)?(?:users?|readers?)\b",
@@ -34,7 +42,7 @@ _PATTERNS = [
     r"<\|[a-z_]+\|>|\[/?INST\]|<</?SYS>>|^\s*#{2,}\s*(?:system|instructions?)\b",
     r"\bEND\s+OF\s+(?:THE\s+)?(?:EVIDENCE|PASSAGES?|CONTEXT|DOCUMENTS?|SOURCES)\b|\bfinal\s+answer\s*:",
     r"</?\s*(?:system|instructions?|evidence|passages?)\s*>",
-    r"\b(?:new|updated|real|actual)\s+instructions?\b",
+    r"\b(?:new|updated|real|actual)\s+instructions?\s*:",
     r"\bsystem\s+prompt\b",
     r"\bnotes?\s+(?:to|for)\s+(?:ai|llms?|chatbots?|assistants?|language\s+models?|summari[sz]ers?)\b",
     r"\b(?:ai|llm|chatbot)\s+(?:summar(?:y|ies)|summari[sz]ers?|assistants?|readers?)\s*:",

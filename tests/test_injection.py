@@ -50,6 +50,12 @@ def test_text_addressing_the_assistant_is_planted(sentence):
         "Drivers ignored the directions of officers at the junction.",
         "The app will tell users when their data is shared, the company said.",
         "The final answer will come from the Supreme Court next year.",
+        # False alarms of earlier patterns, found by scanning the RealTime QA corpus (docs/security.md).
+        "When asked about the cease-fire, Biden said he was reluctant to respond.",
+        "“I always say go public.",
+        "They were not ready, they were not prepared for this moment: the public education system: They failed.",
+        "You should claim a tax credit for the Rhode Island taxes on your California return.",
+        "The court used the decision to provide new instructions for how courts should rule.",
     ],
 )
 def test_ordinary_news_sentences_are_not_planted(sentence):
