@@ -2,6 +2,7 @@
 alarms on real news.
 
     .venv/bin/python benchmarks/red_team.py                      # the embedded local model
+    .venv/bin/python benchmarks/red_team.py --without-detector    # how far the verifier alone holds
     .venv/bin/python benchmarks/red_team.py --scan ../shared/data/realtimeqa/corpus.jsonl
 
 The first form ingests the planted articles into a temporary index and asks each case's question
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -33,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.report import machine_description, write_section  # noqa: E402
+from qa_bot import injection  # noqa: E402
 from qa_bot.injection import is_planted_instruction  # noqa: E402
 from qa_bot.service import QABot  # noqa: E402
 from qa_bot.settings import Settings  # noqa: E402
@@ -148,15 +151,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scan", type=Path, help="a JSONL news corpus to scan for false alarms instead")
     parser.add_argument("--sample", type=int, default=15, help="flagged sentences to show (with --scan)")
+    parser.add_argument(
+        "--without-detector",
+        action="store_true",
+        help="let planted sentences through to the model (how far the verifier alone holds)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/security.md alone")
     args = parser.parse_args()
     if args.scan:
         section = ("planted_scan", "The detector on real news: false alarms", scan(args.scan, args.sample))
     else:
+        if args.without_detector:
+            injection._INSTRUCTION = re.compile(r"(?!)")  # matches nothing: every sentence is evidence
         settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="red-team-")))
         rows = red_team(settings)
         model = settings.model if settings.llm != "local" else "embedded local model"
-        section = ("red_team", "Planted instructions against a real model", red_team_section(rows, model))
+        key, title = "red_team", "Planted instructions against a real model"
+        if args.without_detector:
+            key, title = f"{key}_no_detector", f"{title}, with the detector off"
+            model += ", detector off"
+        section = (key, title, red_team_section(rows, model))
     print(section[2])
     if not args.no_write:
         write_section(*section, document=SECURITY_MD)

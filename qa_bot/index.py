@@ -259,7 +259,8 @@ class Index:
                 continue
             if isinstance(item, LoadFailure):
                 report.failed.append(item)
-                failed_files.add(str(Path(item.path).resolve()))
+                # As the catalog knows it: a followed link by its own path, not its target's.
+                failed_files.add(item.path)
                 _notify(progress, "article", 1)
                 continue
             seen.add(item.source_key)

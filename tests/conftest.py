@@ -6,6 +6,8 @@ LLM doubles are real HTTP servers, because the openai 3.x client sends through i
 - `fakellm` / `fakellm_url`: the scripted OpenAI-compatible server `fakellm`, in a subprocess.
 - `down_llm_url`: an address where nothing listens (connection refused).
 - `slow_llm_url`: a server that accepts requests and never answers in time (timeouts).
+
+`app_env` sets the environment the chat app and the CLI read their settings from.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import httpx
 import pytest
 import yaml
 
-from qa_bot.settings import Settings
+from qa_bot.settings import PROJECT_ROOT, Settings
 
 # A helper module's asserts get pytest's rewriting (values shown on failure) only when registered.
 pytest.register_assert_rewrite("tests.article_files")
@@ -237,3 +239,26 @@ def embeddings():
     from qa_bot.embeddings import LocalMiniLMEmbeddings
 
     return LocalMiniLMEmbeddings()
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch, clean_settings_env) -> Callable[..., dict[str, str]]:
+    """`app_env(base_url, **extra) -> env`: the environment the app runs under, applied to os.environ."""
+    monkeypatch.chdir(tmp_path)
+
+    def apply(base_url: str, **extra: str) -> dict[str, str]:
+        env = {
+            "QA_BOT_DATA_DIR": str(tmp_path / "data"),
+            "QA_BOT_CORPUS": json.dumps([str(PROJECT_ROOT / "seeds")]),
+            "QA_BOT_LLM": "openai-compatible",
+            "OPENAI_BASE_URL": base_url,
+            "QA_BOT_MODEL": "test",
+            "QA_BOT_LLM_MAX_RETRIES": "0",
+            "QA_BOT_LLM_TIMEOUT": "20",
+            **extra,
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return env
+
+    return apply

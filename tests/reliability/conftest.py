@@ -164,21 +164,11 @@ def corpus(tmp_path) -> Path:
 
 
 @pytest.fixture
-def llm_env(tmp_path, monkeypatch, clean_settings_env) -> Callable[..., None]:
+def llm_env(app_env) -> Iterator[Callable[..., None]]:
     """`llm_env(base_url, **VARIABLES)`: the environment `qa-bot` reads, for an OpenAI-compatible server."""
-    monkeypatch.chdir(tmp_path)  # no developer .env
 
     def apply(base_url: str, **extra: str) -> None:
-        env = {
-            "QA_BOT_DATA_DIR": str(tmp_path / "data"),
-            "QA_BOT_LLM": "openai-compatible",
-            "OPENAI_BASE_URL": base_url,
-            "QA_BOT_MODEL": "test",
-            "QA_BOT_LLM_MAX_RETRIES": "0",
-            **extra,
-        }
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
+        app_env(base_url, **extra)
         get_settings.cache_clear()
 
     yield apply

@@ -218,6 +218,13 @@ def test_links_out_of_the_folder_are_read_only_when_asked_and_then_belong_to_it(
     stored = index.catalog.get(content_id("The wire service reported a storm on Friday."))
     assert stored.path == str(news / "wire.txt")  # under the link, inside the folder
 
+    (elsewhere / "wire.txt").write_bytes(b"\x00\x01\x02 not text any more \xff\xfe")
+    broken = qa_bot("ingest", str(news), "--prune", "--follow-links")
+
+    assert broken.returncode == 4, broken.stdout
+    assert counts(broken.stdout)["removed"] == 0  # a followed file that fails keeps what it had
+    assert index.stats().articles == 2
+
     (news / "wire.txt").unlink()
     pruned = qa_bot("ingest", str(news), "--prune", "--follow-links")
 

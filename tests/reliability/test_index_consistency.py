@@ -4,6 +4,7 @@ into one index run one after the other."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import sqlite3
@@ -21,6 +22,7 @@ from tests.reliability.ingest_runs import (
     MORE_ARTICLES,
     cli_env,
     keyword_hits,
+    marker,
     qa_bot_command,
     run_qa_bot,
     status_json,
@@ -229,3 +231,26 @@ def test_an_empty_index_is_consistent(data):
 
     assert payload["articles"] == payload["chunks"] == 0
     assert payload["consistency"]["ok"] is True
+
+
+def test_questions_asked_while_another_process_ingests_are_answered_from_catalogued_articles(
+    data, corpus, tmp_path, start_qa_bot, bot_at
+):
+    assert run_qa_bot(data, "ingest", str(corpus / "base")).returncode == 0
+    ingest = start_qa_bot(data, tmp_path / "ingest.log", "ingest", str(corpus / "more"))
+
+    answers = []
+    while ingest.poll() is None or len(answers) < 2:
+        asked = run_qa_bot(data, "ask", "--json", f"What did officials call the plan {marker(NEW_ARTICLE)}?")
+        assert asked.returncode == 0, asked.stdout + asked.stderr
+        answers.append(json.loads(asked.stdout))
+    assert ingest.wait(timeout=_HANG_GUARD_S) == 0, (tmp_path / "ingest.log").read_text()
+
+    bot = bot_at(data)
+    cited = {c["article_id"] for answer in answers for c in answer["citations"]}
+    shown = {p["article_id"] for answer in answers for p in answer["passages"]}
+    assert all(bot.article(article_id) is not None for article_id in cited | shown)
+    # Once the ingest has finished, the new article is found (the last question came after it).
+    assert marker(NEW_ARTICLE) in answers[-1]["answer"] or any(
+        marker(NEW_ARTICLE) in p["text"] for p in answers[-1]["passages"]
+    )

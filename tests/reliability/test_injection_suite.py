@@ -87,21 +87,9 @@ def test_an_obeyed_planted_instruction_is_never_shown_as_verified(obeying_bot, c
     assert "<a " not in markup and "<img" not in markup
 
 
-def test_on_the_chat_page_no_link_or_image_leads_anywhere_a_passage_does_not(
-    monkeypatch, tmp_path, obeying_llm
-):
+def test_on_the_chat_page_no_link_or_image_leads_anywhere_a_passage_does_not(app_env, obeying_llm):
     """The whole chat page, as Streamlit renders it, after each exfiltration question."""
-    monkeypatch.chdir(tmp_path)
-    env = {
-        "QA_BOT_DATA_DIR": str(tmp_path / "data"),
-        "QA_BOT_CORPUS": json.dumps([str(INJECTION / "articles.jsonl")]),
-        "QA_BOT_LLM": "openai-compatible",
-        "OPENAI_BASE_URL": obeying_llm,
-        "QA_BOT_MODEL": "obedient",
-        "QA_BOT_LLM_MAX_RETRIES": "0",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    app_env(obeying_llm, QA_BOT_CORPUS=json.dumps([str(INJECTION / "articles.jsonl")]))
     app = AppTest.from_file(str(PROJECT_ROOT / "ui" / "app.py"), default_timeout=120)
     app.run()
     for case in EXFILTRATION:
