@@ -53,7 +53,7 @@ def test_text_addressing_the_assistant_is_planted(sentence):
         # False alarms of earlier patterns, found by scanning the RealTime QA corpus (docs/security.md).
         "When asked about the cease-fire, Biden said he was reluctant to respond.",
         "“I always say go public.",
-        "They were not ready, they were not prepared for this moment: the public education system: They failed.",
+        "It was a catastrophic failure of our public education system: They were not ready.",
         "You should claim a tax credit for the Rhode Island taxes on your California return.",
         "The court used the decision to provide new instructions for how courts should rule.",
     ],
