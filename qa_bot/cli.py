@@ -29,6 +29,7 @@ from qa_bot.answer import Answer, answer_to_json
 from qa_bot.ingest_lock import WAITING_FOR_INGEST
 from qa_bot.settings import PROJECT_ROOT, get_settings
 from qa_bot.terminal import TerminalConsole, json_for_terminal
+from qa_bot.users import OPEN_WITHOUT_LOGIN, UsersFile, UsersFileError, is_loopback, login_problem
 
 app = typer.Typer(
     help="Answers questions about a corpus of news articles, citing the passages it used.",
@@ -426,8 +427,27 @@ def ui(
     address: Annotated[
         str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")
     ] = "127.0.0.1",
+    no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--no-auth",
+            help="Serve beyond this machine without a login, on purpose (every page then says so).",
+        ),
+    ] = False,
 ) -> None:
-    """Start the chat UI (Streamlit) on http://127.0.0.1:8501."""
+    """Start the chat UI (Streamlit) on http://127.0.0.1:8501.
+
+    On any address but a loopback one it needs a login (QA_BOT_AUTH=password with users from
+    `qa-bot users add`, or QA_BOT_AUTH=oidc) or --no-auth; otherwise it refuses to start (exit 2).
+    """
+    settings = get_settings()
+    problem = login_problem(settings, address, no_auth=no_auth)
+    if problem:
+        err_console.print(f"[red]{escape(problem)}[/red]")
+        raise typer.Exit(2)
+    if no_auth and not is_loopback(address):
+        err_console.print(f"[yellow]Warning: {escape(OPEN_WITHOUT_LOGIN.format(address=address))}[/yellow]")
+        os.environ["QA_BOT_NO_AUTH"] = "true"  # the page shows the same warning
     command = [
         sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
         "--server.headless", "true", "--server.address", address, "--server.port", str(port),
@@ -436,6 +456,52 @@ def ui(
     console.print(f"Chat UI on http://{address}:{port} (Ctrl-C stops it)")
     # Become Streamlit (no child process), so that signals that stop `qa-bot ui` stop the server.
     os.execv(sys.executable, command)
+
+
+users_app = typer.Typer(
+    help="Users of the chat's password login (QA_BOT_AUTH=password).", no_args_is_help=True
+)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The user name to sign in with.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input (for scripts).")
+    ] = False,
+) -> None:
+    """Add a user, or set a new password for one (stored as an scrypt hash, never in clear)."""
+    settings = get_settings()
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if password_stdin
+        else typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    )
+    try:
+        added = UsersFile(settings.users_path).add(name, password)
+    except UsersFileError as exc:
+        err_console.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
+    what = "added" if added else "password changed"
+    console.print(f"{escape(name)}: {what} in {escape(str(settings.users_path))}")
+
+
+@users_app.command("remove")
+def users_remove(name: Annotated[str, typer.Argument(help="The user to remove.")]) -> None:
+    """Remove a user: they can no longer sign in (a session already open stays open until it ends)."""
+    settings = get_settings()
+    if not UsersFile(settings.users_path).remove(name):
+        err_console.print(f"[red]No user {escape(name)!s} in {escape(str(settings.users_path))}.[/red]")
+        raise typer.Exit(1)
+    console.print(f"{escape(name)}: removed")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """The user names (never the hashes)."""
+    for name in UsersFile(get_settings().users_path).names():
+        console.print(escape(name))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     judge_model: str | None = Field(None, validation_alias=_env("JUDGE_MODEL"))
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", validation_alias=_env("PROMPTS_DIR"))
 
+    # Who may use the chat (ui/auth.py). "password": names and scrypt hashes in users_file, managed
+    # with `qa-bot users`; "oidc": Streamlit's st.login, configured in .streamlit/secrets.toml.
+    # Served beyond this machine, the chat refuses to start with "none" unless no_auth says it is meant.
+    auth: Literal["none", "password", "oidc"] = Field("none", validation_alias=_env("AUTH"))
+    users_file: Path | None = Field(None, validation_alias=_env("USERS_FILE"))
+    no_auth: bool = Field(False, validation_alias=_env("NO_AUTH"))
+
     @model_validator(mode="after")
     def _register_secrets(self) -> Settings:
         # Every exit (messages, logs, stored rows, reports) blanks these values, whatever their shape.
@@ -106,6 +113,10 @@ class Settings(BaseSettings):
         """The values of every SecretStr setting (API keys), for scrubbing text that leaves the app."""
         values = (getattr(self, name) for name in type(self).model_fields)
         return [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
+
+    @property
+    def users_path(self) -> Path:
+        return self.users_file or self.data_dir / "users.json"
 
     @property
     def chroma_dir(self) -> Path:

@@ -242,9 +242,15 @@ def embeddings():
 
 
 @pytest.fixture
-def app_env(tmp_path, monkeypatch, clean_settings_env) -> Callable[..., dict[str, str]]:
+def app_env(request, tmp_path, monkeypatch, clean_settings_env) -> Callable[..., dict[str, str]]:
     """`app_env(base_url, **extra) -> env`: the environment the app runs under, applied to os.environ."""
     monkeypatch.chdir(tmp_path)
+    # As `qa-bot ui` serves it: on this machine only (served beyond it, the chat asks for a login).
+    from streamlit import config as streamlit_config
+
+    served_on = streamlit_config.get_option("server.address")
+    streamlit_config.set_option("server.address", "127.0.0.1")
+    request.addfinalizer(lambda: streamlit_config.set_option("server.address", served_on))
 
     def apply(base_url: str, **extra: str) -> dict[str, str]:
         env = {

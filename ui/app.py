@@ -18,7 +18,8 @@ if _PROJECT_ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from qa_bot.service import QABot  # noqa: E402
-from ui import chat, conversation, runtime  # noqa: E402
+from qa_bot.settings import Settings  # noqa: E402
+from ui import auth, chat, conversation, runtime  # noqa: E402
 from ui.ingest import ingest_with_progress, show_outcome  # noqa: E402
 from ui.sidebar import show_conversation_controls, show_sidebar  # noqa: E402
 
@@ -36,12 +37,18 @@ def main() -> None:
     # root: an error that slips through shows no traceback, and there is no "Deploy" button.
     st.set_option("client.showErrorDetails", "none")
     st.set_option("client.toolbarMode", "minimal")
-    bot = _start()
+    settings = _settings()
+    if settings is None:
+        return
+    auth.require_user(settings)  # stops here until the person may use the chat
+    bot = _start(settings)
     if bot is None:
         return
     _seed_once(bot)
     store = runtime.get_feedback_store(bot.settings)
     options = show_sidebar(bot)
+    with st.sidebar:
+        auth.show_sign_out(settings)
     _intro()
     chat.show_conversation(bot, store)
     question = st.chat_input("Ask a question about the articles")
@@ -50,12 +57,20 @@ def main() -> None:
     show_conversation_controls(store)
 
 
-def _start() -> QABot | None:
+def _settings() -> Settings | None:
     try:
-        settings = runtime.load_settings()
+        return runtime.load_settings()
+    except Exception:  # a bad setting: a message, never a traceback
+        logger.exception("The chat UI could not read its settings")
+        st.error(STARTUP_FAILURE, icon=":material/error:")
+        return None
+
+
+def _start(settings: Settings) -> QABot | None:
+    try:
         with st.spinner("Opening the index…"):
             return runtime.get_bot(settings)
-    except Exception:  # a bad setting or an unreadable index: a message, never a traceback
+    except Exception:  # an unreadable index: a message, never a traceback
         logger.exception("The chat UI could not start")
         st.error(STARTUP_FAILURE, icon=":material/error:")
         return None

@@ -12,6 +12,7 @@ from qa_bot.local_llm import local_model_state
 from qa_bot.service import Finished, QABot, Retrieved, Token
 from qa_bot.settings import Settings
 from ui import conversation
+from ui.auth import signed_in_name
 from ui.conversation import Exchange
 from ui.feedback import FeedbackRecord, FeedbackStore, settings_snapshot
 from ui.render import answer_html, caption_html, notice_html, plain_html, streaming_html, unverified_count
@@ -164,4 +165,5 @@ def feedback_record(
         asked_on=exchange.asked_on.isoformat(),
         rating=rating,
         comment=comment,
+        user=signed_in_name(),
     )

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from qa_bot.redaction import redact_data
 from qa_bot.settings import Settings
-from qa_bot.sqlite_store import SQLiteStore
+from qa_bot.sqlite_store import SQLiteStore, add_columns
 
 THUMBS_UP = 1  # st.feedback("thumbs") gives 1 for up, 0 for down
 THUMBS_DOWN = 0
@@ -38,6 +38,7 @@ class FeedbackRecord:
     rating: int | None = None  # THUMBS_UP, THUMBS_DOWN or None
     comment: str = ""
     updated_at: str = ""
+    user: str | None = None  # who rated it, when the chat has a login (ui/auth.py)
 
 
 class FeedbackStore(SQLiteStore):
@@ -45,11 +46,11 @@ class FeedbackStore(SQLiteStore):
     CREATE TABLE IF NOT EXISTS feedback (
         id TEXT PRIMARY KEY, question TEXT NOT NULL, answer TEXT NOT NULL, refused INTEGER NOT NULL,
         error TEXT, citations TEXT NOT NULL, settings TEXT NOT NULL, history TEXT NOT NULL,
-        asked_on TEXT, rating INTEGER, comment TEXT NOT NULL, updated_at TEXT NOT NULL);
+        asked_on TEXT, rating INTEGER, comment TEXT NOT NULL, updated_at TEXT NOT NULL, user TEXT);
     """
     _COLUMNS = ", ".join(
         ["id", "question", "answer", "refused", "error", "citations", "settings", "history", "asked_on",
-         "rating", "comment", "updated_at"]
+         "rating", "comment", "updated_at", "user"]
     )  # fmt: skip
 
     def save(self, record: FeedbackRecord) -> None:
@@ -60,12 +61,15 @@ class FeedbackStore(SQLiteStore):
             safe.id, safe.question, safe.answer, int(safe.refused), safe.error,
             json.dumps(safe.citations, ensure_ascii=False), json.dumps(safe.settings, ensure_ascii=False),
             json.dumps(safe.history, ensure_ascii=False), safe.asked_on, safe.rating, safe.comment,
-            safe.updated_at,
+            safe.updated_at, safe.user,
         )  # fmt: skip
         with closing(self._connect()) as db, db:
             db.execute(
-                f"INSERT OR REPLACE INTO feedback ({self._COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row
+                f"INSERT OR REPLACE INTO feedback ({self._COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row
             )
+
+    def _upgrade(self, db) -> None:
+        add_columns(db, "feedback", {"user": "TEXT"})  # files from before the chat had a login
 
     def records(self) -> list[FeedbackRecord]:
         with closing(self._connect()) as db:
@@ -87,11 +91,12 @@ def _record(row: tuple) -> FeedbackRecord:
         rating,
         comment,
         updated,
+        user,
     ) = row
     return FeedbackRecord(
         id=id_, question=question, answer=answer, refused=bool(refused), error=error,
         citations=json.loads(citations), settings=json.loads(settings), history=json.loads(history),
-        asked_on=asked_on, rating=rating, comment=comment, updated_at=updated,
+        asked_on=asked_on, rating=rating, comment=comment, updated_at=updated, user=user,
     )  # fmt: skip
 
 

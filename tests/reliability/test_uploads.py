@@ -6,7 +6,6 @@ page (AppTest), where the user sees the summary and one line per uploaded file.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from pathlib import Path
 
@@ -126,14 +125,8 @@ def test_a_file_over_the_size_limit_is_not_stored_and_says_why(tmp_path):
     assert saved.fate.startswith("not saved: file is 2 KB, over the 1 KB limit for one article")
 
 
-def test_the_chat_adds_every_upload_and_lists_each_files_fate(tmp_path, monkeypatch, clean_settings_env):
-    monkeypatch.chdir(tmp_path)
-    for name, value in {
-        "QA_BOT_DATA_DIR": str(tmp_path / "data"),
-        "QA_BOT_CORPUS": json.dumps([str(PROJECT_ROOT / "seeds")]),
-        "QA_BOT_LLM": "extractive",
-    }.items():
-        monkeypatch.setenv(name, value)
+def test_the_chat_adds_every_upload_and_lists_each_files_fate(tmp_path, app_env, down_llm_url):
+    app_env(down_llm_url, QA_BOT_LLM="extractive")
     app = AppTest.from_file(str(PROJECT_ROOT / "ui" / "app.py"), default_timeout=120)
     app.run()
     files = [
