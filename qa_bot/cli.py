@@ -489,7 +489,7 @@ def users_add(
 
 @users_app.command("remove")
 def users_remove(name: Annotated[str, typer.Argument(help="The user to remove.")]) -> None:
-    """Remove a user: they can no longer sign in (a session already open stays open until it ends)."""
+    """Remove a user: they can no longer sign in, and an open session of theirs ends at its next click."""
     settings = get_settings()
     if not UsersFile(settings.users_path).remove(name):
         err_console.print(f"[red]No user {escape(name)!s} in {escape(str(settings.users_path))}.[/red]")

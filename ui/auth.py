@@ -82,16 +82,17 @@ def _throttle() -> LoginThrottle:
 
 
 def _password_user(settings: Settings) -> str:
-    name = signed_in_name()
-    if name is not None:
-        return name
     users = UsersFile(settings.users_path)
     try:
-        has_users = bool(users.names())
+        names = users.names()
     except UsersFileError as exc:
         st.error(str(exc))
         st.stop()
-    if not has_users:
+    name = signed_in_name()
+    if name is not None and name in names:  # a user removed with `qa-bot users remove` is out at once
+        return name
+    st.session_state.pop(_USER_KEY, None)
+    if not names:
         st.error(NO_USERS)
         st.stop()
     with st.form("sign_in"):

@@ -54,6 +54,17 @@ def test_a_wrong_password_is_refused_and_the_right_one_opens_the_chat(password_a
     assert app.chat_input and "Signed in as alice" in [c.value for c in app.sidebar.caption]
 
 
+def test_a_removed_user_is_signed_out_at_the_next_click(password_app, tmp_path):
+    app, _ = password_app
+    sign_in(app, "alice", PASSWORD)
+    UsersFile(tmp_path / "users.json").remove("alice")
+    UsersFile(tmp_path / "users.json").add("bob", PASSWORD)
+
+    app.run()
+
+    assert not app.chat_input and [t.label for t in app.text_input] == ["User name", "Password"]
+
+
 def test_ratings_carry_the_signed_in_name(password_app):
     app, env = password_app
     sign_in(app, "alice", PASSWORD)
