@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from qa_bot.answer import REFUSAL_MESSAGE, Answer, Turn, date_the_answer, finalize_answer
+from qa_bot.answer_queue import AnswerQueue
 from qa_bot.corpus import Article
 from qa_bot.deadline import AnswerDeadline
 from qa_bot.evidence import Evidence, select_evidence
@@ -43,13 +44,24 @@ class Token:
 
 
 @dataclass(frozen=True)
+class Queued:
+    """Stream event: the model is writing other people's answers; `ahead` of this one, then it starts."""
+
+    ahead: int
+    estimate_s: float | None  # until this answer starts, from recent answer times; None: no history
+
+
+@dataclass(frozen=True)
 class Finished:
     """Stream event: the verified answer; replaces whatever the tokens showed."""
 
     answer: Answer
 
 
-AnswerEvent = Retrieved | Token | Finished
+AnswerEvent = Retrieved | Queued | Token | Finished
+
+# How often a question waiting in line checks its place (the line also wakes it when it moves).
+_QUEUE_POLL_S = 1.0
 
 
 @dataclass
@@ -65,6 +77,8 @@ class QABot:
         self.retriever = HybridRetriever(self.index, self.settings)
         self._chat_model = None
         self._chat_model_lock = threading.Lock()
+        slots = self.settings.answer_slots
+        self.answer_queue = AnswerQueue(slots) if slots else None
 
     # --- ingest -------------------------------------------------------------------------------------
 
@@ -158,7 +172,9 @@ class QABot:
             answer = finalize_answer(question, raw, evidence.passages, as_of=as_of, planted=evidence.planted)
             timings["generate"] = time.perf_counter() - step
         else:
-            answer = yield from self._generate(question, standalone, evidence, as_of, timings, deadline)
+            answer = yield from self._generate_in_turn(
+                question, standalone, evidence, as_of, timings, deadline
+            )
         answer = date_the_answer(answer, as_of)
         answer.planted = evidence.planted
         answer.standalone_question = standalone if standalone != question else None
@@ -182,6 +198,29 @@ class QABot:
     def _article_text(self, article_id: str) -> str | None:
         article = self.index.catalog.get(article_id)
         return article.text if article else None
+
+    def _generate_in_turn(
+        self, question, standalone, evidence: Evidence, as_of, timings, deadline: AnswerDeadline
+    ) -> Iterator[AnswerEvent]:
+        """`_generate`, once the questions asked before this one have their answers."""
+        if self.answer_queue is None:
+            return (yield from self._generate(question, standalone, evidence, as_of, timings, deadline))
+        line = self.answer_queue
+        ticket = line.join()
+        answered_in = None
+        try:
+            step = time.perf_counter()
+            ahead = line.ahead_of(ticket)
+            while ahead:
+                yield Queued(ahead, line.estimate_s(ahead))
+                ahead = line.wait_for_change(ticket, timeout=_QUEUE_POLL_S)
+            timings["queued"] = time.perf_counter() - step
+            step = time.perf_counter()
+            answer = yield from self._generate(question, standalone, evidence, as_of, timings, deadline)
+            answered_in = time.perf_counter() - step
+            return answer
+        finally:  # also when the asker goes away mid-answer (the stream is closed): the line moves on
+            line.leave(ticket, answered_in)
 
     def _generate(
         self, question, standalone, evidence: Evidence, as_of, timings, deadline: AnswerDeadline

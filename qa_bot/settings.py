@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # (qa_bot/deadline.py). A per-request limit would let retries and keep-alive streams run on.
     llm_timeout: float = Field(120.0, gt=0, validation_alias=_env("LLM_TIMEOUT"))
     llm_max_retries: int = Field(2, ge=0, validation_alias=_env("LLM_MAX_RETRIES"))
+    # Answers the model writes at once; more questions wait in line, first come first served
+    # (qa_bot/answer_queue.py). Unset: 1 for the embedded model, no limit for a server (which batches).
+    llm_concurrent_answers: int | None = Field(None, ge=1, validation_alias=_env("LLM_CONCURRENT_ANSWERS"))
     # Evaluation only: a model that grades each answer's faithfulness (off unless set). It is served
     # by the same endpoint as the answerer's OpenAI settings (OPENAI_BASE_URL, or OpenAI itself).
     judge_model: str | None = Field(None, validation_alias=_env("JUDGE_MODEL"))
@@ -113,6 +116,13 @@ class Settings(BaseSettings):
         """The values of every SecretStr setting (API keys), for scrubbing text that leaves the app."""
         values = (getattr(self, name) for name in type(self).model_fields)
         return [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
+
+    @property
+    def answer_slots(self) -> int | None:
+        """How many answers the model writes at once; None: no line (no LLM, or a server's own)."""
+        if self.llm == "extractive":
+            return None
+        return self.llm_concurrent_answers or (1 if self.llm == "local" else None)
 
     @property
     def users_path(self) -> Path:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from qa_bot.answer import REFUSAL_MESSAGE
-from qa_bot.service import Finished, QABot, Retrieved, Token, Turn
+from qa_bot.service import Finished, QABot, Queued, Retrieved, Token, Turn
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 CALL_ARTICLE = "000_092cfdeac746b4f0.txt"
@@ -66,6 +68,38 @@ def test_the_answer_streams_passages_then_tokens_then_the_verified_answer(script
     tokens = [e.text for e in events if isinstance(e, Token)]
     assert len(tokens) > 1 and "Sunday" in "".join(tokens)
     assert isinstance(events[-1], Finished) and events[-1].answer.citations
+
+
+def test_a_question_asked_while_the_model_is_busy_waits_its_turn_with_the_passages_shown(
+    settings_factory, fakellm
+):
+    settings = settings_factory(
+        llm="openai-compatible", openai_base_url=fakellm(RULES), model="test-model", llm_concurrent_answers=1
+    )
+    bot = QABot(settings)
+    bot.ingest([SEEDS])
+    someone_else = bot.answer_queue.join()  # another session's answer is being written
+    events: list = []
+
+    def ask() -> None:
+        for event in bot.ask_stream(CALL_QUESTION):
+            events.append(event)
+
+    asking = threading.Thread(target=ask)
+    asking.start()
+    hang_guard = time.monotonic() + 60
+    while not any(isinstance(e, Queued) for e in events):
+        assert asking.is_alive() and time.monotonic() < hang_guard, events
+        time.sleep(0.05)
+    bot.answer_queue.leave(someone_else, answered_in=4.0)  # the other answer is done
+    asking.join(timeout=60)
+
+    assert isinstance(events[0], Retrieved) and events[0].passages  # the sources did not wait
+    queued = [e for e in events if isinstance(e, Queued)]
+    assert queued and queued[0].ahead == 1 and queued[0].estimate_s is None  # no answer timed yet
+    answer = events[-1].answer
+    assert "Sunday" in answer.text and answer.timings["queued"] > 0
+    assert bot.answer_queue.estimate_s(1) is not None  # this answer's time now informs the next
 
 
 def test_an_out_of_range_citation_is_repaired(scripted_bot):

@@ -9,7 +9,7 @@ import streamlit as st
 
 from qa_bot.answer import Answer, answer_to_json, stream_display_text
 from qa_bot.local_llm import local_model_state
-from qa_bot.service import Finished, QABot, Retrieved, Token
+from qa_bot.service import Finished, QABot, Queued, Retrieved, Token
 from qa_bot.settings import Settings
 from ui import conversation
 from ui.auth import signed_in_name
@@ -61,6 +61,8 @@ def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions)
             if isinstance(event, Retrieved):
                 passages = event.passages
                 status.caption(_waiting_message(bot.settings, len(passages)))
+            elif isinstance(event, Queued):
+                status.caption(queued_message(len(passages), event.ahead, event.estimate_s))
             elif isinstance(event, Token):
                 received += event.text
                 shown = stream_display_text(received)
@@ -77,6 +79,22 @@ def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions)
         failure = UNEXPECTED_FAILURE
         answer = Answer(question, failure, refused=False, passages=passages, error=failure)
     return answer
+
+
+def queued_message(passages: int, ahead: int, estimate_s: float | None) -> str:
+    """While other people's answers are written first (one model, first come, first served)."""
+    questions = "question" if ahead == 1 else "questions"
+    wait = f", about {max(1, round(estimate_s))} s" if estimate_s is not None else ""
+    return (
+        f"Found {passages} passages. The model answers one question at a time: "
+        f"{ahead} {questions} ahead of yours{wait}."
+    )
+
+
+def waited_message(answer: Answer) -> str | None:
+    """Under an answer that waited in line: how long, so that a slow answer is not a mystery."""
+    queued = (answer.timings or {}).get("queued", 0.0)
+    return f"Waited {round(queued)} s in line for the model." if queued >= 1 else None
 
 
 def _waiting_message(settings: Settings, passages: int) -> str:
@@ -107,6 +125,9 @@ def show_answer(bot: QABot, store: FeedbackStore, exchange: Exchange) -> None:
             )
         show_citations(bot, answer.citations, key=exchange.id)
         show_planted(answer.planted)
+    waited = waited_message(answer)
+    if waited:
+        st.caption(waited)
     _feedback_controls(bot.settings, store, exchange)
 
 
