@@ -6,6 +6,7 @@ Screenshots go to test-artifacts/ (look at them: the test checks the DOM, a pers
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -79,14 +80,21 @@ def _free_port() -> int:
 @pytest.fixture
 def chat_url(tmp_path, fakellm, clean_settings_env) -> Iterator[str]:
     """A running `streamlit run ui/app.py`; its data directory is fresh, so the seeds get indexed."""
+    with serve_chat(tmp_path, fakellm(RULES)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_chat(tmp_path: Path, llm_url: str, **settings: str) -> Iterator[str]:
     env = dict(os.environ)
     env.update(
         QA_BOT_DATA_DIR=str(tmp_path / "data"),
         QA_BOT_CORPUS=json.dumps([str(PROJECT_ROOT / "seeds")]),
         QA_BOT_LLM="openai-compatible",
-        OPENAI_BASE_URL=fakellm(RULES),
+        OPENAI_BASE_URL=llm_url,
         QA_BOT_MODEL="test",
         QA_BOT_LLM_MAX_RETRIES="0",
+        **settings,
     )
     port = _free_port()
     log_path = tmp_path / "streamlit.log"
@@ -128,7 +136,7 @@ def _wait_for_health(root: str, process: subprocess.Popen, log_path: Path) -> No
 
 
 @pytest.fixture
-def page(tmp_path):
+def browser():
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: install Debian's Chromium (`apt-get install -y chromium`); "
@@ -138,15 +146,26 @@ def page(tmp_path):
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        alerts: list[str] = []
-        page.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
-        page.alerts = alerts
-        yield page
-        context.close()
+        yield browser
         browser.close()
+
+
+def open_page(browser):
+    """A page in a browser context of its own: another person, with their own Streamlit session."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    alerts: list[str] = []
+    page.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
+    page.alerts = alerts
+    return page
+
+
+@pytest.fixture
+def page(browser):
+    page = open_page(browser)
+    yield page
+    page.context.close()
 
 
 def ask(page, question: str) -> None:
@@ -241,3 +260,71 @@ def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_r
     assert page.evaluate("() => window.__xss") is None
     assert page.alerts == []
     screenshot(page, "chat-upload.png")
+
+
+# --- the team: several people at once, and the password login ----------------------------------------
+
+# Long enough (fakellm streams a word every 10 ms: about 4 s) that a second question arrives while
+# the model is still writing the first answer.
+BUSY_ANSWER = " ".join(["They spoke on Sunday [1]."] * 80)
+TEAM_RULES = [{"name": "day", "when": {"messages_contain": "which day did jaishankar"},
+               "respond": {"content": BUSY_ANSWER}}]  # fmt: skip
+# Records every status line a page showed while its answer was on the way (they are replaced after).
+WATCH_STATUS = """() => {
+    window.__status = [];
+    new MutationObserver(() => {
+        for (const el of document.querySelectorAll('[data-testid="stCaptionContainer"]')) {
+            if (!window.__status.includes(el.textContent)) window.__status.push(el.textContent);
+        }
+    }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_two_people_asking_at_once_both_get_answers_and_the_later_one_sees_its_place_in_line(
+    tmp_path, fakellm, clean_settings_env, browser
+):
+    with serve_chat(tmp_path, fakellm(TEAM_RULES), QA_BOT_LLM_CONCURRENT_ANSWERS="1") as url:
+        first, second = open_page(browser), open_page(browser)
+        for page in (first, second):
+            page.goto(url)
+            page.get_by_test_id("stChatInputTextArea").wait_for(timeout=ANSWER_TIMEOUT_MS)
+            page.evaluate(WATCH_STATUS)
+
+        ask(first, DAY_QUESTION)
+        first.locator(".qa-streaming").first.wait_for(timeout=ANSWER_TIMEOUT_MS)  # the model is busy
+        ask(second, DAY_QUESTION)
+        for page in (first, second):
+            page.locator(".qa-answer").last.wait_for(timeout=ANSWER_TIMEOUT_MS)
+
+        assert "Sunday" in first.locator(".qa-answer").last.inner_text()
+        assert "Sunday" in second.locator(".qa-answer").last.inner_text()
+        seen = second.evaluate("window.__status")
+        assert any("1 question ahead of yours" in line for line in seen), seen
+        assert second.get_by_text("in line for the model").count() == 1  # under its answer
+        screenshot(second, "chat-queued.png")
+
+
+def test_with_a_password_login_a_wrong_password_is_refused_and_the_right_one_gets_in(
+    tmp_path, fakellm, clean_settings_env, page
+):
+    from qa_bot.users import UsersFile
+
+    users_file = tmp_path / "users.json"
+    UsersFile(users_file).add("alice", "correct horse battery")
+    with serve_chat(
+        tmp_path, fakellm(RULES), QA_BOT_AUTH="password", QA_BOT_USERS_FILE=str(users_file)
+    ) as url:
+        page.goto(url)
+        page.get_by_role("textbox", name="User name").fill("alice")
+        page.get_by_role("textbox", name="Password").fill("not the password")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("Wrong user name or password.").wait_for()
+        assert page.get_by_test_id("stChatInputTextArea").count() == 0
+
+        page.get_by_role("textbox", name="Password").fill("correct horse battery")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_test_id("stChatInputTextArea").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        assert page.get_by_test_id("stSidebar").get_by_text("Signed in as alice").count() == 1
+        ask(page, DAY_QUESTION)
+        assert "Sunday" in page.locator(".qa-answer").last.inner_text(timeout=ANSWER_TIMEOUT_MS)
+        screenshot(page, "chat-signed-in.png")
