@@ -14,6 +14,7 @@ from qa_bot.settings import Settings
 
 if TYPE_CHECKING:
     from qa_bot.index import Index
+    from qa_bot.keyword_index import FilterMask
 
 
 @dataclass
@@ -46,6 +47,24 @@ class Query:
     until: date | None = None
     sources: list[str] | None = None
     window_days: int = 0  # with as_of: only articles from this many days before it (0: no window)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The date range (YYYYMMDD) and sources a search keeps to."""
+
+    since: int | None
+    until: int | None
+    sources: list[str] | None
+
+    @property
+    def active(self) -> bool:
+        return self.since is not None or self.until is not None or bool(self.sources)
+
+    def chroma_where(self, mask: FilterMask | None) -> dict | None:
+        """The same filter as Chroma's `where`; sources spelled as stored, since the mask ignores case."""
+        sources = mask.stored_spellings(self.sources) if mask is not None and self.sources else self.sources
+        return chroma_where(self.since, self.until, sources)
 
 
 # Words that say the question is about the newest state of things ("this week", "latest").
@@ -114,8 +133,22 @@ def chroma_where(since: int | None, until: int | None, sources: list[str] | None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-# Neighbours fetched per wanted passage when filtering dates and sources after the vector search.
-OVERFETCH = 4
+# The dense search filters dates and sources itself instead of asking Chroma to: Chroma applies a
+# metadata `where` by scanning the collection for every question (~140-280 ms at 71k chunks, linear in
+# the corpus), while a nearest-neighbour query without one takes a few ms. It fetches enough
+# neighbours that about k of them should pass (judged from the share of the corpus that passes),
+# then filters them against the keyword index's rows in memory, fetching more when too few pass.
+#
+# The margin over the expected count of neighbours, since the filter and nearness are not independent
+# (a question's nearest articles cluster around its own date, which the as-of cut-off sits on).
+OVERFETCH_MARGIN = 2.0
+# The most neighbours fetched without a filter. Past this the filter is narrow (an explicit short
+# --since/--until, a rare source) and Chroma searches only the allowed chunks, named by id: ~10-20 ms
+# where fetching more neighbours costs ~1 ms per hundred and `where` ~550 ms at 258k chunks
+# (docs/performance.md, "Retrieval at scale").
+MAX_UNFILTERED_FETCH = 1000
+# How much more to fetch when too few neighbours passed.
+REFETCH_FACTOR = 4
 
 
 def _passes(meta: dict, since: int | None, until: int | None, sources: list[str] | None) -> bool:
@@ -126,6 +159,11 @@ def _passes(meta: dict, since: int | None, until: int | None, sources: list[str]
     if until is not None and (day is None or day > until):
         return False
     return not sources or meta.get("source") in sources
+
+
+def first_fetch_size(k: int, allowed: int, total: int) -> int:
+    """Neighbours to fetch so that about k pass a filter that `allowed` of `total` chunks pass."""
+    return max(k, math.ceil(k * total / allowed * OVERFETCH_MARGIN))
 
 
 def term_coverage(question_terms: set[str], passage_terms: set[str]) -> float:
@@ -169,18 +207,20 @@ class HybridRetriever:
         query_vector = np.asarray(self.index.embeddings.embed_query(query.text))
         fetch_k = max(self.settings.fetch_k, query.k)
         mode = self.settings.search_mode
-        dense = self._dense(query_vector, fetch_k, since, until, query.sources) if mode != "keyword" else []
+        # One mask for both retrievers; None when there is no keyword index yet (nothing ingested).
+        mask = self.index.keywords.mask(since=since, until=until, sources=query.sources)
+        filters = Filters(since, until, query.sources)
+        dense = self._dense(query_vector, fetch_k, filters, mask) if mode != "keyword" else []
         keyword = (
-            self.index.keywords.search(query.text, fetch_k, since=since, until=until, sources=query.sources)
-            if mode != "dense"
-            else []
+            self.index.keywords.search_masked(query.text, fetch_k, mask) if mode != "dense" and mask else []
         )
         fused = reciprocal_rank_fusion([cid for cid, _ in dense], [cid for cid, _ in keyword])
         candidates = self._load_candidates(list(fused), query_vector)
         cue = wants_recent(query.text)
         question_terms = self.index.keywords.terms(query.text)
-        for passage in candidates:
-            coverage = term_coverage(question_terms, self.index.keywords.terms(passage.text))
+        passage_terms = self.index.keywords.terms_of_each([p.text for p in candidates])
+        for passage, terms in zip(candidates, passage_terms, strict=True):
+            coverage = term_coverage(question_terms, terms)
             passage.scores = {"rrf": fused[passage.chunk_id], "coverage": coverage}
             passage.score = fused[passage.chunk_id]
             if query.as_of is not None:
@@ -195,37 +235,59 @@ class HybridRetriever:
             passage.scores.get("coverage", 0.0) >= COVERAGE_FLOOR
         )
 
-    def _dense(self, vector: np.ndarray, k: int, since, until, sources) -> list[tuple[str, float]]:
-        if self.index.chunk_count() == 0:
+    def _dense(
+        self, vector: np.ndarray, k: int, filters: Filters, mask: FilterMask | None
+    ) -> list[tuple[str, float]]:
+        """The k nearest chunks that pass the filters, nearest first: what Chroma's `where` would give."""
+        if not filters.active:
+            return self._nearest(vector, k)
+        if mask is None:  # no keyword index yet: nothing to filter with but Chroma's own filter
+            return self._nearest(vector, k, where=filters.chroma_where(None))
+        allowed = mask.count()
+        if allowed == 0:
             return []
-        where = chroma_where(since, until, sources)
-        if where is None:
-            return self._dense_query(vector, k, None)
-        # Chroma applies a metadata `where` by scanning the collection (hundreds of ms at tens of
-        # thousands of chunks), while the vector search itself takes a few ms. So fetch more
-        # neighbours without it and filter here; only when too few survive (a narrow date window, a
-        # rare source) does Chroma filter.
-        candidates = self._dense_query(vector, k * OVERFETCH, None, with_metadata=True)
-        kept = [(cid, sim) for cid, sim, meta in candidates if _passes(meta, since, until, sources)]
-        if len(kept) >= k or len(candidates) < k * OVERFETCH:
-            return kept[:k]
-        return [(cid, sim) for cid, sim, _ in self._dense_query(vector, k, where, with_metadata=True)]
+        fetch = first_fetch_size(k, allowed, mask.rows)
+        while fetch <= MAX_UNFILTERED_FETCH:
+            neighbours = self._nearest(vector, fetch)
+            kept = self._keep_passing(neighbours, filters, mask)
+            if len(kept) >= k or len(neighbours) < fetch:  # enough, or the whole collection was seen
+                return kept[:k]
+            fetch *= REFETCH_FACTOR
+        return self._nearest_among_allowed(vector, k, filters, mask)
 
-    def _dense_query(self, vector: np.ndarray, k: int, where: dict | None, *, with_metadata: bool = False):
+    def _keep_passing(
+        self, neighbours: list[tuple[str, float]], filters: Filters, mask: FilterMask
+    ) -> list[tuple[str, float]]:
+        verdicts = {cid: mask.passes(cid) for cid, _ in neighbours}
+        unseen = [cid for cid, verdict in verdicts.items() if verdict is None]
+        if unseen:  # ingested after the keyword index was built: ask Chroma for their metadata
+            sources = mask.stored_spellings(filters.sources) if filters.sources else None
+            for cid, (_text, meta, _vector) in self.index.get_chunks(unseen).items():
+                verdicts[cid] = _passes(meta, filters.since, filters.until, sources)
+        return [(cid, sim) for cid, sim in neighbours if verdicts.get(cid)]
+
+    def _nearest_among_allowed(
+        self, vector: np.ndarray, k: int, filters: Filters, mask: FilterMask
+    ) -> list[tuple[str, float]]:
+        """A narrow filter: Chroma searches only the allowed chunks, named by id (several times faster
+        than its `where`). While an ingest runs the mask may lack new chunks, so then `where` it is."""
+        from chromadb.errors import ChromaError
+
+        if mask.current:
+            try:
+                return self._nearest(vector, k, ids=mask.allowed_ids())
+            except ChromaError:  # a chunk pruned since the mask was made: Chroma errs on its id
+                pass
+        return self._nearest(vector, k, where=filters.chroma_where(mask))
+
+    def _nearest(
+        self, vector: np.ndarray, k: int, *, where: dict | None = None, ids: list[str] | None = None
+    ) -> list[tuple[str, float]]:
         result = self.index.collection.query(
-            query_embeddings=[vector.tolist()],
-            n_results=k,
-            where=where,
-            include=["distances", "metadatas"] if with_metadata else ["distances"],
+            query_embeddings=[vector.tolist()], n_results=k, where=where, ids=ids, include=["distances"]
         )
         # The collection uses cosine space: similarity = 1 - distance.
-        ids, distances = result["ids"][0], result["distances"][0]
-        if not with_metadata:
-            return [(cid, 1.0 - d) for cid, d in zip(ids, distances, strict=True)]
-        return [
-            (cid, 1.0 - d, meta or {})
-            for cid, d, meta in zip(ids, distances, result["metadatas"][0], strict=True)
-        ]
+        return [(cid, 1.0 - d) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     def _load_candidates(self, chunk_ids: list[str], query_vector: np.ndarray) -> list[Passage]:
         chunks = self.index.get_chunks(chunk_ids, include_embeddings=True)

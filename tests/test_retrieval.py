@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -143,3 +144,89 @@ def test_dates_are_filtered_after_the_vector_search_and_a_narrow_window_still_fi
 
     assert {p.article_id for p in window} == {"d14", "d15"}
     assert as_of and all(p.date <= "2024-03-17" for p in as_of)  # as-of plus its 7 days of slack
+
+
+# --- the dense search filters dates and sources itself, exactly as Chroma's `where` would ----------
+
+TOPICS = [
+    "Dockers at the port went on strike over wages and night shifts; the port authority offered {n} percent.",
+    "The city council debated the stadium budget again and cut {n} million dollars from the plan.",
+    "Farmers asked the ministry for drought relief after {n} weeks without rain in the valley.",
+]
+SOURCES = ["cnn.com", "usatoday.com", "theweek.co.uk"]
+K = 12
+
+
+@pytest.fixture(scope="module")
+def dated_dense_bot(tmp_path_factory) -> QABot:
+    """48 one-chunk articles on three stories, one every 15 days of 2023-24, from three sources; a
+    dense-only bot whose order is the vector search's own (no recency boost, no relevance floor)."""
+    from datetime import timedelta
+
+    from qa_bot.settings import Settings
+
+    folder = tmp_path_factory.mktemp("dated")
+    lines = []
+    for i in range(48):
+        day = date(2023, 1, 1) + timedelta(days=15 * i)
+        text = f"Report {i}. " + TOPICS[i % 3].format(n=i + 2)
+        record = {"id": f"a{i:02d}", "date": day.isoformat(), "source": SOURCES[(i // 3) % 3], "text": text}
+        lines.append(json.dumps(record) + "\n")
+    (folder / "corpus.jsonl").write_text("".join(lines))
+    settings = Settings(
+        _env_file=None, data_dir=folder / "data", llm="extractive", embedding="local", chroma_host=None,
+        search_mode="dense", relevance_floor=-1, recency_weight=0, fetch_k=K,
+    )  # fmt: skip
+    bot = QABot(settings)
+    bot.ingest([folder / "corpus.jsonl"])
+    return bot
+
+
+FILTERS = {
+    "as-of cut-off": {"as_of": date(2023, 12, 1)},
+    "as-of and a source": {"as_of": date(2024, 3, 1), "sources": ["usatoday.com"]},
+    "two sources": {"sources": ["cnn.com", "theweek.co.uk"]},
+    "a narrow window": {"since": date(2023, 5, 1), "until": date(2023, 6, 20)},
+    "a window with nothing in it": {"since": date(2025, 6, 1)},
+}
+# How the filtered search gets its neighbours: the first over-fetch suffices; it must fetch again;
+# the filter is narrow, so Chroma searches only the allowed chunks by id.
+ROUTES = {
+    "first fetch": {},
+    "fetch again": {"OVERFETCH_MARGIN": 0.0},
+    "allowed ids": {"MAX_UNFILTERED_FETCH": 0},
+}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("case", FILTERS)
+def test_filtered_dense_search_returns_what_chromas_where_returns(dated_dense_bot, monkeypatch, route, case):
+    from qa_bot import retrieval
+    from qa_bot.retrieval import chroma_where
+
+    for constant, value in ROUTES[route].items():
+        monkeypatch.setattr(retrieval, constant, value)
+    bot, options = dated_dense_bot, FILTERS[case]
+    question = "What did the port authority offer the striking dockers?"
+
+    got = [p.article_id for p in bot.retrieve(question, k=K, **options)]
+
+    since, until = date_bounds(Query(question, K, **options))
+    expected = bot.index.collection.query(
+        query_embeddings=[bot.index.embeddings.embed_query(question)],
+        n_results=K,
+        where=chroma_where(since, until, options.get("sources")),
+        include=["metadatas"],
+    )["metadatas"][0]
+    assert got == [meta["article_id"] for meta in expected]
+    if case != "a window with nothing in it":
+        assert len(got) > 1
+
+
+def test_the_source_filter_ignores_case_on_both_searches(dated_dense_bot):
+    question = "stadium budget cut by the council"
+    exact = dated_dense_bot.retrieve(question, k=K, sources=["theweek.co.uk"])
+    shouted = dated_dense_bot.retrieve(question, k=K, sources=["TheWeek.co.uk"])
+
+    assert exact and [p.chunk_id for p in shouted] == [p.chunk_id for p in exact]
+    assert {p.source for p in shouted} == {"theweek.co.uk"}
