@@ -10,6 +10,12 @@ of one chunk into the next, up to `overlap_tokens`. Where a chunk ends at a para
 the paragraphs are longer than the overlap, consecutive chunks do not overlap: the paragraph break
 is a natural place to cut.
 
+Each article is tokenized once. The splitter measures its pieces by counting the article's own
+word-pieces between the piece's ends (`_ArticleTokens`), and each chunk keeps its slice of those
+ids, so ingest embeds it without tokenizing again (`Chunk.token_ids`, `qa_bot.embeddings.wrap_for_model`).
+Word-pieces never cross a word boundary, so the count is the same as tokenizing the piece alone; a
+piece cut inside a word (only the last-resort character split makes those) is tokenized alone.
+
 Every chunk is a Document whose `page_content == article.text[start:end]`, with `start` and `end`
 in its metadata. The offsets are found here rather than with the splitter's `add_start_index`,
 which guesses where to search from by subtracting `chunk_overlap` as if it were characters; with
@@ -20,9 +26,10 @@ or none (-1).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -47,7 +54,72 @@ def _counting_tokenizer() -> Any:
 
 def token_count(text: str) -> int:
     """MiniLM word-pieces in `text`, without the [CLS]/[SEP] the model adds."""
-    return len(_counting_tokenizer().encode(text, add_special_tokens=False).ids)
+    return len(token_ids(text))
+
+
+def token_ids(text: str) -> list[int]:
+    """MiniLM word-piece ids of `text`, without [CLS]/[SEP]."""
+    return _counting_tokenizer().encode(text, add_special_tokens=False).ids
+
+
+class Chunk(NamedTuple):
+    document: Document
+    token_ids: list[int]  # the chunk's word-pieces, without [CLS]/[SEP]
+
+
+class _ArticleTokens:
+    """One article's word-pieces with their character offsets: counts pieces without re-tokenizing."""
+
+    def __init__(self, text: str) -> None:
+        encoding = _counting_tokenizer().encode(text, add_special_tokens=False)
+        self.text = text
+        self.ids = encoding.ids
+        self.starts = [start for start, _ in encoding.offsets]
+        words = encoding.word_ids
+        # Where a pre-tokenizer word begins and ends: a piece cut there has exactly these word-pieces.
+        self.word_starts = {
+            s for i, (s, _) in enumerate(encoding.offsets) if i == 0 or words[i - 1] != words[i]
+        }
+        last = len(words) - 1
+        self.word_ends = {
+            e for i, (_, e) in enumerate(encoding.offsets) if i == last or words[i + 1] != words[i]
+        }
+        self._cursor = 0
+        self._counts: dict[str, int] = {}
+
+    def span(self, start: int, end: int) -> tuple[int, int] | None:
+        """Token index range of text[start:end], or None where its ends cut a word."""
+        while start < end and self.text[start].isspace():
+            start += 1
+        while end > start and self.text[end - 1].isspace():
+            end -= 1
+        if start == end:
+            return (0, 0)
+        if start not in self.word_starts or end not in self.word_ends:
+            return None
+        return bisect_left(self.starts, start), bisect_left(self.starts, end)
+
+    def count(self, piece: str) -> int:
+        """The splitter's length function: word-pieces of `piece`, a part of the article's text."""
+        if piece not in self._counts:
+            self._counts[piece] = self._count(piece)
+        return self._counts[piece]
+
+    def _count(self, piece: str) -> int:
+        # The splitter measures pieces roughly in reading order, so search on from the last one.
+        start = self.text.find(piece, self._cursor)
+        if start < 0:
+            start = self.text.find(piece)
+        if start >= 0:
+            self._cursor = start
+            span = self.span(start, start + len(piece))
+            if span is not None:
+                return span[1] - span[0]
+        return token_count(piece)
+
+    def chunk_ids(self, start: int, end: int) -> list[int]:
+        span = self.span(start, end)
+        return self.ids[span[0] : span[1]] if span is not None else token_ids(self.text[start:end])
 
 
 class Chunker:
@@ -66,12 +138,14 @@ class Chunker:
             )
         self.chunk_tokens = chunk_tokens
         self.overlap_tokens = overlap_tokens
-        self._splitter = RecursiveCharacterTextSplitter(
+
+    def _splitter(self, length_function) -> RecursiveCharacterTextSplitter:
+        return RecursiveCharacterTextSplitter(
             separators=SEPARATORS,
             keep_separator="end",
-            chunk_size=chunk_tokens,
-            chunk_overlap=overlap_tokens,
-            length_function=token_count,
+            chunk_size=self.chunk_tokens,
+            chunk_overlap=self.overlap_tokens,
+            length_function=length_function,
             strip_whitespace=True,
         )
 
@@ -80,11 +154,18 @@ class Chunker:
         return cls(settings.chunk_tokens, settings.chunk_overlap_tokens)
 
     def chunk(self, article: Article) -> list[Document]:
-        pieces = self._splitter.split_text(article.text)
-        return [
-            Document(page_content=piece, metadata=_chunk_metadata(article, index, start, start + len(piece)))
-            for index, (piece, start) in enumerate(zip(pieces, _offsets(article.text, pieces), strict=True))
-        ]
+        return [chunk.document for chunk in self.split(article)]
+
+    def split(self, article: Article) -> list[Chunk]:
+        """The article's passages, each with its word-piece ids; the article is tokenized once."""
+        tokens = _ArticleTokens(article.text)
+        pieces = self._splitter(tokens.count).split_text(article.text)
+        chunks = []
+        for index, (piece, start) in enumerate(zip(pieces, _offsets(article.text, pieces), strict=True)):
+            end = start + len(piece)
+            document = Document(page_content=piece, metadata=_chunk_metadata(article, index, start, end))
+            chunks.append(Chunk(document, tokens.chunk_ids(start, end)))
+        return chunks
 
 
 def chunk_article(

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from qa_bot.catalog import ArticleState, Catalog
-from qa_bot.chunking import Chunker
+from qa_bot.chunking import Chunker, token_ids
 from qa_bot.corpus import Article, CorpusOptions, LoadFailure, LoadWarning, iter_articles
-from qa_bot.embeddings import build_embeddings, embedding_name
+from qa_bot.embeddings import build_embeddings, embedding_name, wrap_for_model
 from qa_bot.ingest_lock import IngestLock
 from qa_bot.keyword_index import BuildStamp, KeywordIndex, KeywordRows
 from qa_bot.settings import Settings
@@ -143,30 +143,48 @@ def titled_text(title: str | None, text: str) -> str:
     return f"{title}\n{text}" if title else text
 
 
-def _titled_chroma_class():
+def _chunk_store_class():
     from langchain_chroma import Chroma
 
-    class TitledChroma(Chroma):
-        """Chroma that embeds each chunk with its article's title in front, storing the chunk as is.
+    class ChunkStore(Chroma):
+        """Chroma that embeds chunks from the word-pieces the chunker already made, storing the text as is.
 
-        A news chunk from the middle of an article often never names what the story is about; the
-        title does. The stored text stays an exact slice of the article, for citations.
+        With `embed_titles`, each chunk is embedded with its article's title in front: a news chunk
+        from the middle of an article often never names what the story is about; the title does.
+        The stored text stays an exact slice of the article, for citations.
         """
+
+        embed_titles = True
+        # (source_key, chunk_index) -> the model's input ids for chunks about to be added (see expect()).
+        _model_inputs: dict[tuple[str, int], list[int]]
+
+        def expect(self, model_inputs: dict[tuple[str, int], list[int]]) -> None:
+            """The token ids to embed these chunks from, should LangChain's index() pass them on."""
+            self._model_inputs = model_inputs
 
         def add_documents(self, documents, **kwargs):
             ids = kwargs.get("ids") or [doc.id for doc in documents]
-            vectors = self.embeddings.embed_documents(
-                [titled_text(doc.metadata.get("title"), doc.page_content) for doc in documents]
-            )
             self._collection.upsert(
                 ids=ids,
-                embeddings=vectors,
+                embeddings=self._embed(documents),
                 documents=[doc.page_content for doc in documents],
                 metadatas=[doc.metadata for doc in documents],
             )
             return ids
 
-    return TitledChroma
+        def _embed(self, documents) -> list[list[float]]:
+            known = getattr(self, "_model_inputs", {})
+            keys = [(doc.metadata.get("source_key"), doc.metadata.get("chunk_index")) for doc in documents]
+            if hasattr(self.embeddings, "embed_token_ids") and all(key in known for key in keys):
+                return self.embeddings.embed_token_ids([known[key] for key in keys])
+            return self.embeddings.embed_documents(
+                [
+                    titled_text(doc.metadata.get("title") if self.embed_titles else None, doc.page_content)
+                    for doc in documents
+                ]
+            )
+
+    return ChunkStore
 
 
 def chroma_client(settings: Settings):
@@ -186,21 +204,19 @@ class Index:
     """Everything stored for one collection: vectors, catalog, record manager and keyword index."""
 
     def __init__(self, settings: Settings) -> None:
-        from langchain_chroma import Chroma
         from langchain_classic.indexes import SQLRecordManager
-
-        store_class = _titled_chroma_class() if settings.embed_titles else Chroma
 
         self.settings = settings
         self.embeddings = build_embeddings(settings)
         self.client = chroma_client(settings)
         # Our own Embeddings object: Chroma's default function would try to download a model.
-        self.vectorstore = store_class(
+        self.vectorstore = _chunk_store_class()(
             client=self.client,
             collection_name=settings.collection,
             embedding_function=self.embeddings,
             collection_metadata={"hnsw:space": "cosine", "embedding": embedding_name(settings)},
         )
+        self.vectorstore.embed_titles = settings.embed_titles
         store_dir = self._local_store_dir()
         store_dir.mkdir(parents=True, exist_ok=True)
         self.record_manager = SQLRecordManager(
@@ -289,18 +305,25 @@ class Index:
         from langchain_core.indexing import index
 
         docs = []
+        model_inputs: dict[tuple[str, int], list[int]] = {}
         rows: list[tuple[Article, str, int]] = []
         for article in articles:
-            chunks = self.chunker.chunk(article)
-            for doc in chunks:
+            chunks = self.chunker.split(article)
+            # Tokenized once per article, like its text: the title goes in front of every chunk.
+            title_ids = token_ids(article.title) if article.title and self.settings.embed_titles else []
+            for doc, chunk_ids in chunks:
                 # Undated articles get 0: they pass an "until" filter and fail a "since" one.
                 doc.metadata.setdefault("date_int", 0)
-            docs.extend(chunks)
+                model_inputs[(article.source_key, doc.metadata["chunk_index"])] = wrap_for_model(
+                    title_ids, chunk_ids
+                )
+                docs.append(doc)
             rows.append((article, self._fingerprint(article), len(chunks)))
         # Catalog rows first, marked unfinished: an answer never cites an article the catalog lacks,
         # and the corpus version has moved on before Chroma changes (so a kill from here on leaves the
         # keyword index visibly out of date, and these articles visibly unfinished).
         self.catalog.begin_indexing(rows)
+        self.vectorstore.expect(model_inputs)
         result = index(
             _counted(docs, progress),
             self.record_manager,
@@ -312,6 +335,7 @@ class Index:
         )
         report.chunks_added += result["num_added"]
         report.chunks_deleted += result["num_deleted"]
+        self.vectorstore.expect({})
         for article, fingerprint, _count in rows:
             self.catalog.finish_indexing(article.source_key, fingerprint)
             _notify(progress, "article", 1)

@@ -186,3 +186,30 @@ def test_token_count_sees_past_the_models_limit():
 def test_impossible_sizes_are_refused_with_the_setting_to_change(chunk_tokens, overlap_tokens):
     with pytest.raises(ValueError, match="QA_BOT_CHUNK"):
         Chunker(chunk_tokens, overlap_tokens)
+
+
+def test_each_chunk_carries_the_word_pieces_of_its_own_text():
+    article = seed_articles()[0]
+
+    chunks = Chunker(64, 8).split(article)
+
+    assert len(chunks) > 3
+    tokenizer = load_tokenizer()
+    tokenizer.no_truncation()
+    for document, ids in chunks:
+        assert ids == tokenizer.encode(document.page_content, add_special_tokens=False).ids
+
+
+def test_a_chunk_cut_inside_a_word_still_carries_its_own_word_pieces():
+    # Hyphenated words with no space: no separator fits, so the last-resort character split cuts
+    # them wherever the budget ends, inside a word.
+    article = synthetic_article("Intro sentence here. " + "-".join(["establishment", "arianism"] * 60))
+
+    chunks = Chunker(48, 0).split(article)
+
+    tokenizer = load_tokenizer()
+    tokenizer.no_truncation()
+    assert len(chunks) > 2
+    for document, ids in chunks:
+        assert ids == tokenizer.encode(document.page_content, add_special_tokens=False).ids
+        assert len(ids) <= 48

@@ -204,3 +204,57 @@ def test_records_with_their_own_id_are_not_duplicated_when_the_file_moves(bot, t
 
     assert (report.added, report.unchanged) == (0, 2)
     assert bot.index.chunk_count() == chunks and bot.index.stats().articles == 2
+
+
+class CountingTokenizer:
+    """The real tokenizer, counting how many texts it is asked to tokenize."""
+
+    def __init__(self, tokenizer) -> None:
+        self._tokenizer = tokenizer
+        self.texts = 0
+
+    def encode(self, text, *args, **kwargs):
+        self.texts += 1
+        return self._tokenizer.encode(text, *args, **kwargs)
+
+    def encode_batch(self, texts, *args, **kwargs):
+        self.texts += len(texts)
+        return self._tokenizer.encode_batch(texts, *args, **kwargs)
+
+
+def test_ingest_tokenizes_each_article_once_not_each_chunk(bot, corpus, monkeypatch):
+    from qa_bot import chunking
+
+    counting = CountingTokenizer(chunking._counting_tokenizer())
+    monkeypatch.setattr(chunking, "_counting_tokenizer", lambda: counting)
+    embedder = bot.index.embeddings._impl
+    embedder.__dict__["tokenizer"] = embedder_counting = CountingTokenizer(embedder.tokenizer)
+
+    report = bot.ingest([corpus])
+
+    assert report.chunks_added > 4
+    # Each article's text and title, once: chunking measures pieces by the article's own word-pieces,
+    # and embedding takes each chunk's ids from the chunker.
+    assert counting.texts <= 2 * report.added
+    assert embedder_counting.texts == 0
+
+
+def test_ingest_progress_reports_each_chunk_as_it_is_embedded(bot, corpus):
+    events: list[str] = []
+
+    report = bot.ingest([corpus], progress=lambda event, amount: events.extend([event] * amount))
+
+    assert events.count("chunk") == report.chunks_added > 2
+    assert events.count("article") == report.added == 2
+
+
+def test_chunks_embedded_from_token_ids_match_embedding_their_titled_text(bot, corpus):
+    from qa_bot.index import titled_text
+
+    bot.ingest([corpus])
+    chunk_id, text, meta = next(bot.index.iter_chunks())
+
+    stored = bot.index.get_chunks([chunk_id], include_embeddings=True)[chunk_id][2]
+    from_text = bot.index.embeddings.embed_documents([titled_text(meta.get("title"), text)])[0]
+
+    assert sum(a * b for a, b in zip(stored, from_text, strict=True)) > 0.9999

