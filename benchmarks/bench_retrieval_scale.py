@@ -24,7 +24,9 @@ each asked as of its date (so with the as-of cut-off and the recency boost, the 
 "where" rows run the same retrieval with the dense search filtered inside Chroma (its metadata
 `where`, as before issue 10), on the first --where-questions questions (they take ~1 s each at 258k).
 "same top-k" compares the dense search's fetch_k neighbours of both routes on those questions: the
-share of questions with the same ids in the same order, and the mean recall of the `where` route's ids.
+share of questions with the same ids in the same order, the mean recall of the `where` route's ids,
+and each route's recall of the exact filtered neighbours (brute force over every chunk's vector), since
+both routes search an approximate (HNSW) index.
 The narrow-window table times the dense step alone by route: `where`, the allowed ids, and what
 qa-bot picks. Results go to docs/performance.md, section "Retrieval at scale".
 """
@@ -204,18 +206,49 @@ def dense_step(retriever: HybridRetriever, bot: QABot, question: dict, name: str
     return vector, Filters(since, until, query.sources), mask
 
 
-def same_neighbours(bot: QABot, questions: list[dict], name: str) -> tuple[float, float]:
-    """(share with identical ids and order, mean recall of the `where` ids) of the dense step."""
+class Exact:
+    """Brute-force filtered nearest neighbours over every chunk: what both routes approximate."""
+
+    def __init__(self, chunks: Chunks) -> None:
+        self.ids = chunks.ids
+        self.vectors = chunks.embeddings / np.linalg.norm(chunks.embeddings, axis=1, keepdims=True)
+        self.date_ints = np.array([int(m.get("date_int") or 0) for m in chunks.metadatas])
+        self.sources = np.array([str(m.get("source") or "").lower() for m in chunks.metadatas])
+
+    def nearest(self, vector: np.ndarray, k: int, filters: Filters) -> list[str]:
+        allowed = np.ones(len(self.ids), dtype=bool)
+        if filters.since is not None:
+            allowed &= self.date_ints >= filters.since
+        if filters.until is not None:
+            allowed &= self.date_ints <= filters.until
+        if filters.sources:
+            allowed &= np.isin(self.sources, [s.lower() for s in filters.sources])
+        similarity = np.where(allowed, self.vectors @ (vector / np.linalg.norm(vector)), -np.inf)
+        best = np.argsort(-similarity, kind="stable")[:k]
+        return [self.ids[i] for i in best if allowed[i]]
+
+
+def recall(found: list[str], truth: list[str]) -> float:
+    return len(set(found) & set(truth)) / len(truth) if truth else 1.0
+
+
+def same_neighbours(bot: QABot, questions: list[dict], name: str, exact: Exact) -> tuple[float, ...]:
+    """Of the dense step's fetch_k neighbours: the share of questions where qa-bot's and the `where`
+    route's are the same ids in the same order, the mean recall of the `where` ids, and each route's
+    mean recall of the exact (brute-force) neighbours."""
     where = WhereRetriever(bot.index, bot.settings)
     k = bot.settings.fetch_k
-    identical, recall = 0, []
+    identical, of_where, ours_exact, where_exact = 0, [], [], []
     for question in questions:
         vector, filters, mask = dense_step(bot.retriever, bot, question, name)
         ours = [cid for cid, _ in bot.retriever._dense(vector, k, filters, mask)]
         theirs = [cid for cid, _ in where._dense(vector, k, filters, mask)]
+        truth = exact.nearest(vector, k, filters)
         identical += ours == theirs
-        recall.append(len(set(ours) & set(theirs)) / len(theirs) if theirs else 1.0)
-    return identical / len(questions), float(np.mean(recall))
+        of_where.append(recall(ours, theirs))
+        ours_exact.append(recall(ours, truth))
+        where_exact.append(recall(theirs, truth))
+    return (identical / len(questions), *(float(np.mean(r)) for r in (of_where, ours_exact, where_exact)))
 
 
 def narrow_routes(bot: QABot, questions: list[dict]) -> dict[str, list[float]]:
@@ -237,7 +270,7 @@ def narrow_routes(bot: QABot, questions: list[dict]) -> dict[str, list[float]]:
     return seconds
 
 
-def measure(data_dir: Path, questions: list[dict], where_questions: list[dict]) -> dict:
+def measure(data_dir: Path, questions: list[dict], where_questions: list[dict], exact: Exact) -> dict:
     bot = QABot(settings_for(data_dir))
     bot.retrieve("warm up: load the keyword index and the HNSW segment", as_of=date(2023, 1, 1))
     result = {"chunks": bot.index.chunk_count(), "rows": {}}
@@ -248,7 +281,7 @@ def measure(data_dir: Path, questions: list[dict], where_questions: list[dict]) 
             bot.retriever = WhereRetriever(bot.index, bot.settings)
             row["where"] = percentiles(timed_retrieval(bot, where_questions, name))
             bot.retriever = HybridRetriever(bot.index, bot.settings)
-            row["same"] = same_neighbours(bot, where_questions, name)
+            row["same"] = same_neighbours(bot, where_questions, name, exact)
         result["rows"][name] = row
         print(f"  {name}: {row}", flush=True)
     result["narrow"] = {route: percentiles(s) for route, s in narrow_routes(bot, where_questions).items()}
@@ -265,15 +298,17 @@ def report(args, results: dict[int, dict], sizes_note: str, took: float) -> str:
         f"Chunks: {sizes_note}. Latency of `QABot.retrieve` (question embedding, dense + BM25, fusion, "
         f"recency, relevance checks) in ms, p50 / p95, over the first {args.questions} dev questions; "
         f'the `where` column over the first {args.where_questions}. "same top-k": the dense search\'s '
-        "30 neighbours against the `where` route's on those questions: identical ids and order / "
-        "mean recall.",
+        "30 neighbours on those questions: share of questions where qa-bot's and the `where` route's "
+        "are identical in ids and order / mean recall of the `where` route's / recall of the exact "
+        "(brute-force) filtered neighbours by qa-bot / by `where`.",
         "",
-        "| chunks | search | qa-bot (ms) | Chroma `where` (ms) | same top-k |",
+        "| chunks | search | qa-bot (ms) | Chroma `where` (ms) | same top-k: identical / recall of where / "
+        "recall of exact, qa-bot / where |",
         "|---|---|---|---|---|",
     ]
     for size, result in results.items():
         for name, row in result["rows"].items():
-            same = f"{row['same'][0]:.0%} / {row['same'][1]:.3f}" if "same" in row else "-"
+            same = "{:.0%} / {:.3f} / {:.3f} / {:.3f}".format(*row["same"]) if "same" in row else "-"
             lines.append(f"| {size:,} | {name} | {row['ours']} | {row.get('where', '-')} | {same} |")
     lines += [
         "",
@@ -314,9 +349,12 @@ def main() -> None:
     for size in sizes:
         data_dir = args.work / f"chunks-{size}"
         t0 = time.perf_counter()
-        build(data_dir, scaled(chunks, size))
+        chunks_here = scaled(chunks, size)
+        build(data_dir, chunks_here)
         print(f"{size} chunks ready in {time.perf_counter() - t0:.0f} s", flush=True)
-        results[size] = measure(data_dir, questions[: args.questions], questions[: args.where_questions])
+        exact = Exact(chunks_here)
+        asked, compared = questions[: args.questions], questions[: args.where_questions]
+        results[size] = measure(data_dir, asked, compared, exact)
     body = report(args, results, sizes_note, time.perf_counter() - started)
     write_section("bench_retrieval_scale", "Retrieval at scale", body)
     print(body)

@@ -10,6 +10,7 @@ import pytest
 
 from qa_bot.retrieval import Query, date_bounds, recency_boost, reciprocal_rank_fusion, wants_recent
 from qa_bot.service import QABot
+from tests.test_index import chroma_server  # noqa: F401 - a fixture: a real `chroma run` server
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -230,3 +231,45 @@ def test_the_source_filter_ignores_case_on_both_searches(dated_dense_bot):
 
     assert exact and [p.chunk_id for p in shouted] == [p.chunk_id for p in exact]
     assert {p.source for p in shouted} == {"theweek.co.uk"}
+
+
+def test_a_narrow_filter_searches_a_chroma_server_by_allowed_ids(
+    settings_factory,
+    tmp_path,
+    monkeypatch,
+    chroma_server,  # noqa: F811 - the fixture imported above
+):
+    # The allowed-ids route sends Chroma the ids themselves: a server must take them as the embedded
+    # store does, and give what its own `where` gives.
+    from qa_bot import retrieval
+    from qa_bot.retrieval import chroma_where
+
+    monkeypatch.setattr(retrieval, "MAX_UNFILTERED_FETCH", 0)
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        "".join(
+            json.dumps({"id": f"d{day:02d}", "date": f"2024-03-{day:02d}", "source": SOURCES[day % 3],
+                        "text": f"Day {day} of the port strike: dockers met the port authority about wages."})
+            + "\n"
+            for day in range(1, 29)
+        )
+    )  # fmt: skip
+    bot = QABot(
+        settings_factory(
+            llm="extractive", chroma_host="127.0.0.1", chroma_port=chroma_server,
+            search_mode="dense", relevance_floor=-1, recency_weight=0, fetch_k=10,
+        )
+    )  # fmt: skip
+    bot.ingest([corpus])
+    question = "What did the dockers and the port authority discuss?"
+
+    window = [p.article_id for p in bot.retrieve(question, since=date(2024, 3, 10), until=date(2024, 3, 13))]
+
+    expected = bot.index.collection.query(
+        query_embeddings=[bot.index.embeddings.embed_query(question)],
+        n_results=10,
+        where=chroma_where(20240310, 20240313, None),
+        include=["metadatas"],
+    )["metadatas"][0]
+    assert sorted(window) == ["d10", "d11", "d12", "d13"]
+    assert window == [meta["article_id"] for meta in expected]
