@@ -55,8 +55,8 @@ def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions)
     received = ""
     passages = []
     answer = None
+    events = bot.ask_stream(question, history=history, as_of=date.today(), **options.as_kwargs())
     try:
-        events = bot.ask_stream(question, history=history, as_of=date.today(), **options.as_kwargs())
         for event in events:
             if isinstance(event, Retrieved):
                 passages = event.passages
@@ -73,6 +73,10 @@ def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions)
                 answer = event.answer
     except Exception:  # the user sees a plain message; the traceback goes to the server log only
         logger.exception("Answering failed for a question of %d characters", len(question))
+    finally:
+        # A rerun (another click, another question) stops this script mid-answer: close the stream
+        # now, so that its place at the model is given up at once, not whenever garbage is collected.
+        events.close()
     status.empty()
     body.empty()
     if answer is None:  # kept in the conversation like any failed answer, with what was found
