@@ -137,7 +137,11 @@ def main() -> None:
         wall = time.perf_counter() - started
     finally:
         chat.terminate()
-        chat.wait(timeout=30)
+        try:
+            chat.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # the embedded model's server can be slow to stop
+            chat.kill()
+            chat.wait()
     answered = [r for r in rows if not r["error"]]
     seconds = sorted(r["seconds"] for r in rows)
     waits = sorted(r["waited"] for r in rows)
