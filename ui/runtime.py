@@ -16,7 +16,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from qa_bot.llm import LLMStatus, llm_status, scrub_secrets
+from qa_bot.llm import LLMStatus, llm_status
 from qa_bot.local_llm import start_local_model_async
 from qa_bot.service import QABot
 from qa_bot.settings import Settings
@@ -24,33 +24,6 @@ from ui.feedback import FeedbackStore
 
 logger = logging.getLogger("qa_bot.ui")
 
-
-class _ScrubSecrets(logging.Filter):
-    """Tracebacks logged by the UI go through `scrub_secrets`: a key in an error message stays out of logs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = scrub_secrets(record.exc_text, sorted(self.secrets))
-        record.msg, record.args = scrub_secrets(record.getMessage(), sorted(self.secrets)), ()
-        return True
-
-
-def _install_scrubber() -> _ScrubSecrets:
-    for existing in logger.filters:  # already there if Streamlit reloaded this module after an edit
-        if type(existing).__name__ == _ScrubSecrets.__name__:
-            return existing
-    scrubber = _ScrubSecrets()
-    logger.addFilter(scrubber)
-    return scrubber
-
-
-_SCRUBBER = _install_scrubber()
 
 # How long a remote LLM's reachability (one HTTP request) is trusted before asking again.
 REMOTE_STATUS_TTL_S = 15
@@ -70,8 +43,6 @@ def settings_key(settings: Settings) -> str:
 
 @st.cache_resource(show_spinner=False)
 def _bot(key: str, _settings: Settings) -> QABot:
-    if _settings.openai_api_key:
-        _SCRUBBER.secrets.add(_settings.openai_api_key.get_secret_value())
     bot = QABot(_settings)
     if _settings.llm == "local":
         # Load the embedded model in the background now, so the first question waits less.
