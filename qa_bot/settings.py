@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     collection: str = Field("qa_bot", min_length=3, max_length=512, validation_alias=_env("COLLECTION"))
     chroma_host: str | None = Field(None, validation_alias=_env("CHROMA_HOST", "CHROMA_HOST"))
     chroma_port: int = Field(8000, validation_alias=_env("CHROMA_PORT", "CHROMA_PORT"))
+    # One SQLAlchemy database for the catalog, ingest records, answer log, feedback and reviews
+    # (qa_bot/database.py), e.g. postgresql+psycopg://qa:PASSWORD@db-host/qa_bot for a team. Unset: SQLite
+    # files in the data directory. A secret: the URL usually holds a password.
+    database_url: SecretStr | None = Field(None, validation_alias=_env("DATABASE_URL"))
 
     # --- embeddings and chunking -----------------------------------------------------------------
     embedding: EmbeddingProvider = Field("local", validation_alias=_env("EMBEDDING"))
@@ -115,7 +119,10 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """The values of every SecretStr setting (API keys), for scrubbing text that leaves the app."""
         values = (getattr(self, name) for name in type(self).model_fields)
-        return [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
+        secrets = [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
+        if self.database_url and (password := _url_password(self.database_url.get_secret_value())):
+            secrets.append(password)  # a driver's error may quote it without the rest of the URL
+        return secrets
 
     @property
     def answer_slots(self) -> int | None:
@@ -135,6 +142,15 @@ class Settings(BaseSettings):
     @property
     def uses_chroma_server(self) -> bool:
         return bool(self.chroma_host)
+
+
+def _url_password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password
+    except Exception:  # not a URL SQLAlchemy can read: the engine will say so when it is used
+        return None
 
 
 @lru_cache

@@ -1,0 +1,53 @@
+"""Where the app's own tables live: one SQLAlchemy database, SQLite files by default, PostgreSQL for a team.
+
+Unset, `QA_BOT_DATABASE_URL` keeps each store in its own SQLite file in the data directory, as before
+it existed (so an existing data directory keeps working). Set, every store (the article catalog, the
+ingest record manager, the answer log, feedback and reviews) goes to that one database, so that
+several app processes, on one machine or several, see the same corpus and the same reviews.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+
+from qa_bot.settings import Settings
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def database_url(settings: Settings, sqlite_file: Path) -> str:
+    """The configured shared database, or the SQLite file a store uses when none is configured."""
+    if settings.database_url:
+        return settings.database_url.get_secret_value()
+    sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{sqlite_file.resolve()}"
+
+
+def get_engine(url: str) -> Engine:
+    """One engine (and its connection pool) per database URL for the whole process."""
+    with _engines_lock:
+        if url not in _engines:
+            _engines[url] = _create_engine(url)
+        return _engines[url]
+
+
+def _create_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        # Another process or thread may be writing (an ingest, a second UI session): wait for its lock.
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_foreign_keys)
+        return engine
+    # A server closes idle connections (restarts, proxies): test each one before use.
+    return create_engine(url, pool_pre_ping=True, future=True)
+
+
+def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
+    dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
+
+def is_shared(settings: Settings) -> bool:
+    return settings.database_url is not None
