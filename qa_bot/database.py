@@ -9,10 +9,15 @@ several app processes, on one machine or several, see the same corpus and the sa
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 
+from qa_bot.redaction import redact
 from qa_bot.settings import Settings
 
 _engines: dict[str, Engine] = {}
@@ -51,3 +56,41 @@ def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
 
 def is_shared(settings: Settings) -> bool:
     return settings.database_url is not None
+
+
+# --- when it cannot be used ----------------------------------------------------------------------------
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The app's database cannot be used; the message names it (password blanked) and says why."""
+
+
+def shown_url(url: str) -> str:
+    """The URL as messages and `qa-bot status` show it: any password as ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: blank what the secrets registry knows
+        return redact(url)
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """Turns a failure to connect to (or open) the database into DatabaseUnavailable, with a message
+    that names `QA_BOT_DATABASE_URL` or the SQLite file and never the password."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise DatabaseUnavailable(describe_database_error(exc, url)) from None
+
+
+def describe_database_error(exc: Exception, url: str) -> str:
+    original = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(original).strip().splitlines() if line.strip()]
+    reason = redact(" ".join(lines[:2]) or type(original).__name__)
+    if url.startswith("sqlite"):
+        return f"Cannot open the database file {make_url(url).database}: {reason}."
+    return (
+        f"Cannot use the database at {shown_url(url)} (QA_BOT_DATABASE_URL): {reason}. "
+        "Check that the database server runs and that the URL's host, port, database, user and "
+        "password are right."
+    )

@@ -6,12 +6,16 @@ chunking or embedding), changed ones have their old chunks replaced, and `prune`
 that are gone from the source. Chunk ids are content hashes and Chroma upserts them, so an ingest
 killed at any point leaves no duplicates, and running it again completes it.
 
-The catalog (qa_bot/catalog.py, SQLite beside the record manager) keeps each article's text and
-metadata: the UI shows a whole article with the cited span highlighted, `status` counts articles,
-and `prune` knows what came from where. Its rows are written before their chunks, and its corpus
-version changes with every write. The keyword index (qa_bot/keyword_index.py) records the version
-it was built from and is rebuilt when that differs: at the end of every ingest, changed or not, and
-on the first search after a change. One ingest runs at a time per index (qa_bot/ingest_lock.py).
+The catalog (qa_bot/catalog.py) and the record manager live in one database: a SQLite file each in
+the data directory, or the shared database of `QA_BOT_DATABASE_URL` (PostgreSQL for a team, where
+several app processes, on one machine or several, see the same corpus). The catalog keeps each
+article's text and metadata: the UI shows a whole article with the cited span highlighted, `status`
+counts articles, and `prune` knows what came from where. Its rows are written before their chunks,
+and its corpus version changes with every write. The keyword index (qa_bot/keyword_index.py) is
+kept on each machine, records the version it was built from and is rebuilt when that differs: at
+the end of every ingest, changed or not, and on the first search after a change, in every process
+(so a process answers from another one's ingest at its next question). One ingest runs at a time
+per index (qa_bot/ingest_lock.py), across machines too when the database is PostgreSQL.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from typing import Any
 from qa_bot.catalog import ArticleState, Catalog
 from qa_bot.chunking import Chunker, token_ids
 from qa_bot.corpus import Article, CorpusOptions, LoadFailure, LoadWarning, iter_articles
+from qa_bot.database import database_errors, database_url, get_engine, shown_url
+from qa_bot.database_lock import DatabaseLock, creating_schema
 from qa_bot.embeddings import build_embeddings, embedding_name, wrap_for_model
 from qa_bot.ingest_lock import IngestLock
 from qa_bot.keyword_index import BuildStamp, KeywordIndex, KeywordRows
@@ -121,6 +127,7 @@ class IndexStats:
     location: str
     embedding: str
     consistency: Consistency
+    database: str = ""  # where catalog and ingest records are: a SQLite file, or a URL without password
 
 
 # (event, amount): "article" per article seen; "chunk" per chunk as it is taken in to be embedded;
@@ -219,12 +226,20 @@ class Index:
         self.vectorstore.embed_titles = settings.embed_titles
         store_dir = self._local_store_dir()
         store_dir.mkdir(parents=True, exist_ok=True)
-        self.record_manager = SQLRecordManager(
-            f"chroma/{settings.collection}", db_url=f"sqlite:///{store_dir / 'record_manager.sqlite'}"
-        )
-        self.record_manager.create_schema()
-        self.catalog = Catalog(store_dir / "catalog.sqlite")
-        self.ingest_lock = IngestLock(store_dir / "ingest.lock")
+        # The shared database when QA_BOT_DATABASE_URL is set; otherwise a SQLite file each, as before.
+        catalog_url = database_url(settings, store_dir / "catalog.sqlite")
+        records_url = database_url(settings, store_dir / "record_manager.sqlite")
+        self.database = shown_url(catalog_url)
+        with database_errors(catalog_url):
+            catalog_engine, records_engine = get_engine(catalog_url), get_engine(records_url)
+            self.record_manager = SQLRecordManager(f"chroma/{settings.collection}", engine=records_engine)
+            with creating_schema(records_engine):
+                self.record_manager.create_schema()
+            self.catalog = Catalog(catalog_engine, settings.collection)
+        # Across machines too, when the database is shared (a PostgreSQL advisory lock per collection).
+        database_lock = DatabaseLock.of(catalog_engine, f"ingest:{settings.collection}")
+        self.ingest_lock = IngestLock(store_dir / "ingest.lock", database=database_lock)
+        # Derived from the catalog and Chroma, so kept on this machine: rebuilt when the corpus version moves.
         self.keywords = KeywordIndex(store_dir / "bm25", source=self)
         self.chunker = Chunker.from_settings(settings)
 
@@ -402,6 +417,7 @@ class Index:
             location=self.location,
             embedding=embedding_name(self.settings),
             consistency=Consistency(catalog.version, chunks, self.keywords.stamp(), catalog.not_indexed),
+            database=self.database,
         )
 
     def get_chunks(

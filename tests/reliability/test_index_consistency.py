@@ -145,18 +145,25 @@ def test_an_index_saved_by_an_older_qa_bot_is_upgraded_without_re_embedding(data
 
 
 def make_it_look_like_an_older_qa_bot_saved_it(store: Path) -> None:
-    """The layout before corpus versions: a plain bm25 folder without a stamp, and a catalog without
-    the indexed_hash column, the corpus_version table or its triggers."""
+    """The layout before corpus versions: a plain bm25 folder without a stamp, and a catalog of one
+    `articles` table without the indexed_hash column (and no version, no collection column)."""
     build = (store / "bm25").resolve()
     (store / "bm25").unlink()
     shutil.copytree(build, store / "bm25")
     (store / "bm25" / "built_from.json").unlink()
     shutil.rmtree(build)
     with closing(sqlite3.connect(store / "catalog.sqlite")) as db, db:
-        for trigger in ("article_inserted", "article_updated", "article_deleted"):
-            db.execute(f"DROP TRIGGER {trigger}")
-        db.execute("DROP TABLE corpus_version")
-        db.execute("ALTER TABLE articles DROP COLUMN indexed_hash")
+        db.execute(
+            """CREATE TABLE articles (
+                source_key TEXT PRIMARY KEY, id TEXT NOT NULL, path TEXT, title TEXT, date TEXT, source TEXT,
+                url TEXT, text TEXT NOT NULL, content_hash TEXT NOT NULL, chunks INTEGER NOT NULL)"""
+        )
+        db.execute(
+            """INSERT INTO articles SELECT source_key, id, path, title, date, source, url, text,
+                content_hash, chunks FROM catalog_articles"""
+        )
+        db.execute("DROP TABLE catalog_articles")
+        db.execute("DROP TABLE catalog_versions")
 
 
 # --- two ingests at once -------------------------------------------------------------------------
