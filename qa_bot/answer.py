@@ -59,6 +59,9 @@ class AnswerSentence:
     citations: list[int]  # the n's that support it, after repair
     supported: bool  # False: no passage states it; the UI marks it
     reason: str = ""  # why it is unverified, for the reader
+    # The n's the model wrote after it, before the check: for an unverified sentence, the passages it
+    # failed against (what a reviewer checks the verifier's "no" against; see qa_bot.answer_log).
+    cited: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -246,7 +249,8 @@ class _Checker:
         obeyed = words_from_planted(text, self.planted, [p.text for p in self.passages])
         if obeyed:
             reason = f"{', '.join(repr(w) for w in obeyed)} only in a sentence addressed to the assistant"
-            return _Checked(AnswerSentence(text, cited, supported=False, reason=reason), "claim", separator)
+            sentence = AnswerSentence(text, cited, supported=False, reason=reason, cited=cited)
+            return _Checked(sentence, "claim", separator)
         kept = [n for n in cited if self.verdict(text, n).supported]
         if _is_refusal_sentence(text) and not kept:
             # "The passages don't say who won." A refusal phrase with a cited, supporting passage is a
@@ -257,7 +261,8 @@ class _Checker:
         if not kept:
             kept = self._another_passage(text)
         reason = "" if kept else self._reason(text, cited)
-        return _Checked(AnswerSentence(text, kept, supported=bool(kept), reason=reason), "claim", separator)
+        sentence = AnswerSentence(text, kept, supported=bool(kept), reason=reason, cited=cited)
+        return _Checked(sentence, "claim", separator)
 
     def _another_passage(self, text: str) -> list[int]:
         """A small model often cites the wrong number: the best-matching passage that states it."""

@@ -1,4 +1,4 @@
-"""`qa-bot`: ingest articles, ask questions, chat, check status, evaluate, start the chat UI."""
+"""`qa-bot`: ingest articles, ask questions, chat, check status, evaluate, review, start the chat UI."""
 
 from __future__ import annotations
 
@@ -386,6 +386,76 @@ def evaluate(
 def _holds_an_index(folder: Path) -> bool:
     """Whether a folder looks like a data dir something was ingested into (not missing, not empty)."""
     return folder.is_dir() and any(folder.iterdir())
+
+
+# --- review -------------------------------------------------------------------------------------------
+
+
+@app.command(name="review-stats")
+def review_stats(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """How often the app's "verified" mark on a citation agrees with the reviewers (the /review page).
+
+    A reviewer's "supports" counts as supported; "partly" and "does not support" do not. Precision:
+    of the citations the app verified, the share reviewers say support their sentence. Recall: of
+    those reviewers say support their sentence, the share the app verified.
+    """
+    from qa_bot.answer_log import ANSWER_VERDICTS, CITATION_VERDICTS, AnswerLog
+    from qa_bot.reviews import review_stats as compute
+
+    stats = compute(AnswerLog.open(get_settings()))
+    if as_json:
+        print(json.dumps(stats.as_dict(), indent=2))
+        return
+    agreement = stats.agreement
+    answers = Table(title="Answers", show_header=False)
+    answers.add_row("logged", str(stats.answers))
+    answers.add_row("reviewed", str(stats.reviewed))
+    for verdict, label in ANSWER_VERDICTS.items():
+        answers.add_row(f"  {label}", str(stats.verdicts.get(verdict, 0)))
+    answers.add_row("  with a corrected answer", str(stats.corrected))
+    console.print(answers)
+    marks = Table(title=f"{agreement.reviewed} citations marked: the app's mark, the reviewer's")
+    marks.add_column("the app")
+    for label in CITATION_VERDICTS.values():
+        marks.add_column(label, justify="right")
+    for label, counts in (("verified", agreement.verified), ("not verified", agreement.unverified)):
+        marks.add_row(label, *(str(counts.get(v, 0)) for v in CITATION_VERDICTS))
+    console.print(marks)
+    figures = Table(title="The verifier against the reviewers", show_header=False)
+    rows = {"precision": agreement.precision, "recall": agreement.recall, "agreement": agreement.agreement,
+            "precision, 'partly' counted as support": agreement.lenient_precision}  # fmt: skip
+    for label, value in rows.items():
+        figures.add_row(label, "-" if value is None else f"{value:.1%}")
+    console.print(figures)
+
+
+@app.command(name="review-export")
+def review_export(
+    out: Annotated[Path, typer.Argument(help="The JSONL file to write (a qa-bot eval dataset).")],
+) -> None:
+    """Write the reviewed answers as evaluation cases: run them with `qa-bot eval OUT`.
+
+    Correct answers keep their text, corrected ones the correction, answers that should have been
+    refused become unanswerable questions; incorrect answers without a correction are left out.
+    """
+    from qa_bot.answer_log import AnswerLog, LogFilter
+    from qa_bot.reviews import cases_jsonl, reviewed_cases
+
+    log = AnswerLog.open(get_settings())
+    reviewed = log.find(LogFilter(reviewed=True))
+    cases = reviewed_cases(reviewed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(cases_jsonl(cases), encoding="utf-8")
+    unanswerable = sum(1 for c in cases if c["unanswerable"])
+    left_out = len(reviewed) - len(cases)
+    console.print(
+        f"Wrote {len(cases)} evaluation cases to {escape(str(out))} ({unanswerable} unanswerable)"
+        + (f"; {left_out} left out (incorrect, and no corrected answer)" if left_out else "")
+        + f". Run them with: qa-bot eval {escape(str(out))}",
+        soft_wrap=True,
+    )
 
 
 # --- status / ui --------------------------------------------------------------------------------------

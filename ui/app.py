@@ -1,4 +1,5 @@
-"""The chat UI: ask about the articles, watch the answer stream in, check it against its sources.
+"""The app: the chat at / (ask about the articles, watch the answer stream in, check it against its
+sources) and the review queue at /review (ui/review.py), behind one login.
 
 Started by `qa-bot ui` (or `streamlit run ui/app.py`). Rendering and session state only: every
 answer, ingest and article comes from QABot, the same service the CLI and the evaluation use.
@@ -25,6 +26,8 @@ from ui.sidebar import show_conversation_controls, show_sidebar  # noqa: E402
 
 logger = logging.getLogger("qa_bot.ui")
 
+# The review queue (/review), a page of its own: Streamlit runs the file when the page is open.
+REVIEW_PAGE = Path(__file__).resolve().parent / "review_page.py"
 STARTUP_FAILURE = (
     "The chat could not start: the settings or the index could not be loaded. "
     "The details are in the server log; `qa-bot status` shows the settings in use."
@@ -40,21 +43,31 @@ def main() -> None:
     settings = _settings()
     if settings is None:
         return
-    auth.require_user(settings)  # stops here until the person may use the chat
+    auth.require_user(settings)  # stops here until the person may use the app: both pages
+    chat_page = st.Page(
+        lambda: _chat(settings), title="Ask the articles", icon=":material/chat:", url_path="", default=True
+    )
+    review_page = st.Page(
+        REVIEW_PAGE, title="Review answers", icon=":material/fact_check:", url_path="review"
+    )
+    st.navigation([chat_page, review_page]).run()
+
+
+def _chat(settings: Settings) -> None:
     bot = _start(settings)
     if bot is None:
         return
     _seed_once(bot)
-    store = runtime.get_feedback_store(bot.settings)
+    log = runtime.get_answer_log(bot.settings)
     options = show_sidebar(bot)
     with st.sidebar:
         auth.show_sign_out(settings)
     _intro()
-    chat.show_conversation(bot, store)
+    chat.show_conversation(bot, log)
     question = st.chat_input("Ask a question about the articles")
     if question and question.strip():
-        chat.ask(bot, store, question.strip(), options)
-    show_conversation_controls(store)
+        chat.ask(bot, log, question.strip(), options)
+    show_conversation_controls(log)
 
 
 def _settings() -> Settings | None:

@@ -9,8 +9,8 @@ QA_BOT_AUTH picks the login:
 - "oidc": Streamlit's built-in login (st.login) against the provider configured in
   .streamlit/secrets.toml ([auth]); see docs/deployment.md.
 
-The signed-in name goes on ratings (ui/feedback.py). Streamlit reruns this script on every click,
-so each check is a read of the session state after the first sign-in.
+The signed-in name goes on questions, ratings and reviews (qa_bot/answer_log.py). Streamlit reruns
+this script on every click, so each check is a read of the session state after the first sign-in.
 """
 
 from __future__ import annotations

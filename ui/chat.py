@@ -1,4 +1,4 @@
-"""The chat: each exchange on screen, a new question streamed in, feedback on every answer."""
+"""The chat: each exchange on screen, a new question streamed in, logged, and rated with thumbs."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from datetime import date
 
 import streamlit as st
 
-from qa_bot.answer import Answer, answer_to_json, stream_display_text
+from qa_bot.answer import Answer, stream_display_text
+from qa_bot.answer_log import AnswerLog, LoggedAnswer, entry_from_answer, settings_snapshot
 from qa_bot.local_llm import local_model_state
 from qa_bot.service import Finished, QABot, Queued, Retrieved, Token
 from qa_bot.settings import Settings
 from ui import conversation
 from ui.auth import signed_in_name
 from ui.conversation import Exchange
-from ui.feedback import FeedbackRecord, FeedbackStore, settings_snapshot
 from ui.render import answer_html, caption_html, notice_html, plain_html, streaming_html, unverified_count
 from ui.sidebar import QuestionOptions
 from ui.sources import show_citations, show_planted, show_retrieved
@@ -27,16 +27,16 @@ UNEXPECTED_FAILURE = (
 )
 
 
-def show_conversation(bot: QABot, store: FeedbackStore) -> None:
+def show_conversation(bot: QABot, log: AnswerLog) -> None:
     for exchange in conversation.exchanges():
         with st.chat_message("user"):
             st.html(plain_html(exchange.question))
         with st.chat_message("assistant"):
-            show_answer(bot, store, exchange)
+            show_answer(bot, log, exchange)
 
 
-def ask(bot: QABot, store: FeedbackStore, question: str, options: QuestionOptions) -> None:
-    """Stream the answer to a new question, then show it verified, with its sources, and keep it."""
+def ask(bot: QABot, log: AnswerLog, question: str, options: QuestionOptions) -> None:
+    """Stream the answer to a new question, then show it verified, with its sources, and log it."""
     with st.chat_message("user"):
         st.html(plain_html(question))
     with st.chat_message("assistant"):
@@ -44,7 +44,8 @@ def ask(bot: QABot, store: FeedbackStore, question: str, options: QuestionOption
         answer = _stream_answer(bot, question, history, options)
         exchange = Exchange(question, answer, date.today(), history, options.as_record())
         conversation.add(exchange)
-        show_answer(bot, store, exchange)
+        _log(log, log_entry(bot.settings, exchange))
+        show_answer(bot, log, exchange)
 
 
 def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions) -> Answer:
@@ -109,7 +110,7 @@ def _waiting_message(settings: Settings, passages: int) -> str:
     return f"Found {passages} passages; writing the answer…"
 
 
-def show_answer(bot: QABot, store: FeedbackStore, exchange: Exchange) -> None:
+def show_answer(bot: QABot, log: AnswerLog, exchange: Exchange) -> None:
     answer = exchange.answer
     if answer.standalone_question:
         st.html(caption_html(f"Searched for: {answer.standalone_question}"))
@@ -132,17 +133,17 @@ def show_answer(bot: QABot, store: FeedbackStore, exchange: Exchange) -> None:
     waited = waited_message(answer)
     if waited:
         st.caption(waited)
-    _feedback_controls(bot.settings, store, exchange)
+    _feedback_controls(bot.settings, log, exchange)
 
 
-def _feedback_controls(settings: Settings, store: FeedbackStore, exchange: Exchange) -> None:
+def _feedback_controls(settings: Settings, log: AnswerLog, exchange: Exchange) -> None:
     rating_column, comment_column = st.columns([1, 5], vertical_alignment="center")
     with rating_column:
         st.feedback(
             "thumbs",
             key=f"rating-{exchange.id}",
             on_change=_save_feedback,
-            args=(settings, store, exchange.id),
+            args=(settings, log, exchange.id),
         )
     with comment_column:
         st.text_input(
@@ -151,11 +152,11 @@ def _feedback_controls(settings: Settings, store: FeedbackStore, exchange: Excha
             placeholder="Comment on this answer (optional): what is right or wrong?",
             label_visibility="collapsed",
             on_change=_save_feedback,
-            args=(settings, store, exchange.id),
+            args=(settings, log, exchange.id),
         )
 
 
-def _save_feedback(settings: Settings, store: FeedbackStore, exchange_id: str) -> None:
+def _save_feedback(settings: Settings, log: AnswerLog, exchange_id: str) -> None:
     exchange = conversation.find(exchange_id)
     if exchange is None:  # a new conversation was started meanwhile
         return
@@ -164,7 +165,9 @@ def _save_feedback(settings: Settings, store: FeedbackStore, exchange_id: str) -
     if rating is None and not comment:
         return
     try:
-        store.save(feedback_record(settings, exchange, rating, comment))
+        if not log.rate(exchange_id, rating, comment):  # its logging had failed: log it now
+            log.log(log_entry(settings, exchange))
+            log.rate(exchange_id, rating, comment)
     except Exception:
         logger.exception("Could not save feedback")
         st.toast(
@@ -174,21 +177,21 @@ def _save_feedback(settings: Settings, store: FeedbackStore, exchange_id: str) -
     st.toast("Feedback saved. Thank you.", icon=":material/check:")
 
 
-def feedback_record(
-    settings: Settings, exchange: Exchange, rating: int | None, comment: str
-) -> FeedbackRecord:
-    answer = exchange.answer
-    return FeedbackRecord(
+def _log(log: AnswerLog, entry: LoggedAnswer) -> None:
+    """Every answer goes to the log as it finishes; a log that fails must not cost the reader the answer."""
+    try:
+        log.log(entry)
+    except Exception:
+        logger.exception("Could not log the answer")
+
+
+def log_entry(settings: Settings, exchange: Exchange) -> LoggedAnswer:
+    """What the answer log keeps of an exchange (qa_bot/answer_log.py)."""
+    return entry_from_answer(
+        exchange.answer,
         id=exchange.id,
-        question=exchange.question,
-        answer=answer.text,
-        refused=answer.refused,
-        error=answer.error,
-        citations=answer_to_json(answer)["citations"],
+        asked_on=exchange.asked_on,
         settings=settings_snapshot(settings, **exchange.options),
-        history=[{"question": t.question, "answer": t.answer} for t in exchange.history],
-        asked_on=exchange.asked_on.isoformat(),
-        rating=rating,
-        comment=comment,
+        history=exchange.history,
         user=signed_in_name(),
     )

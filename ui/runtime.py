@@ -1,4 +1,4 @@
-"""What the chat builds once per process: the settings' QABot, the feedback store, the seed ingest gate.
+"""What the app builds once per process: the settings' QABot, the answer log, the seed ingest gate.
 
 Settings are read fresh on every run (cheap), and everything built from them is cached under a key
 derived from them, so a changed environment (or a test with another data directory) gets its own
@@ -12,15 +12,14 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import streamlit as st
 
+from qa_bot.answer_log import AnswerLog
 from qa_bot.llm import LLMStatus, llm_status
 from qa_bot.local_llm import start_local_model_async
 from qa_bot.service import QABot
 from qa_bot.settings import Settings
-from ui.feedback import FeedbackStore
 
 logger = logging.getLogger("qa_bot.ui")
 
@@ -55,12 +54,13 @@ def get_bot(settings: Settings) -> QABot:
 
 
 @st.cache_resource(show_spinner=False)
-def _store(path: str) -> FeedbackStore:
-    return FeedbackStore(Path(path))
+def _answer_log(key: str, _settings: Settings) -> AnswerLog:
+    return AnswerLog.open(_settings)
 
 
-def get_feedback_store(settings: Settings) -> FeedbackStore:
-    return _store(str((settings.data_dir / "feedback.sqlite").resolve()))
+def get_answer_log(settings: Settings) -> AnswerLog:
+    """Every answer of the chat, its thumbs and its reviews (qa_bot/answer_log.py)."""
+    return _answer_log(settings_key(settings), settings)
 
 
 @dataclass

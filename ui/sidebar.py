@@ -9,13 +9,14 @@ from datetime import date
 
 import streamlit as st
 
+from qa_bot.answer_log import AnswerLog, LogFilter
 from qa_bot.index import IndexStats
 from qa_bot.llm import LLMStatus
 from qa_bot.local_llm import local_model_state
+from qa_bot.reviews import approved_jsonl
 from qa_bot.service import QABot
 from ui import conversation
 from ui.export import conversation_markdown
-from ui.feedback import FeedbackStore, approved, evaluation_jsonl
 from ui.ingest import UPLOAD_TYPES, ingest_uploads, ingest_with_progress, show_outcome, uploads_dir
 from ui.render import model_html, notice_html
 from ui.runtime import model_status
@@ -53,10 +54,10 @@ def show_sidebar(bot: QABot) -> QuestionOptions:
     return options
 
 
-def show_conversation_controls(store: FeedbackStore) -> None:
+def show_conversation_controls(log: AnswerLog) -> None:
     """Rendered after the chat, so that they include an answer given in this run."""
     with st.sidebar:
-        _conversation_section(store)
+        _conversation_section(log)
 
 
 # --- model -----------------------------------------------------------------------------------------
@@ -207,7 +208,7 @@ def _reindex(bot: QABot) -> None:
 # --- conversation ----------------------------------------------------------------------------------
 
 
-def _conversation_section(store: FeedbackStore) -> None:
+def _conversation_section(log: AnswerLog) -> None:
     st.subheader("Conversation")
     exchanges = list(conversation.exchanges())
     st.button("New conversation", icon=":material/add_comment:", on_click=conversation.start_new,
@@ -221,25 +222,24 @@ def _conversation_section(store: FeedbackStore) -> None:
         disabled=not exchanges,
         on_click="ignore",
     )
-    _reviewed_answers(store)
+    _approved_answers(log)
 
 
-def _reviewed_answers(store: FeedbackStore) -> None:
+def _approved_answers(log: AnswerLog) -> None:
     try:
-        records = store.records()
+        kept = log.count(LogFilter(thumbs_up=True, no_error=True))
     except Exception:
-        logger.exception("Could not read the feedback store")
-        st.caption("The feedback store could not be read; the details are in the server log.")
+        logger.exception("Could not read the answer log")
+        st.caption("The answer log could not be read; the details are in the server log.")
         return
-    kept = len(approved(records))
     st.download_button(
         f"Download approved answers as test cases (JSONL, {kept})",
-        data=lambda: evaluation_jsonl(records),
-        file_name="qa-bot-reviewed.jsonl",
+        data=lambda: approved_jsonl(log),
+        file_name="qa-bot-approved.jsonl",
         mime="application/jsonl",
         icon=":material/fact_check:",
         disabled=not kept,
         on_click="ignore",
         help="Answers rated 👍 in the evaluation dataset format: run them with `qa-bot eval`. "
-        f"All {len(records)} ratings and comments are in feedback.sqlite in the data directory.",
+        "Every answer, its rating and its reviews are on the Review answers page.",
     )

@@ -33,7 +33,7 @@ def show_citations(bot: QABot, citations: list[Citation], *, key: str) -> None:
         with st.container(border=True):
             st.html(passage_heading_html(citation.n, citation.passage))
             st.html(passage_html(citation))
-            _open_article_button(bot, citation.passage, quote_in_article(citation), key=f"{key}-{citation.n}")
+            open_article_button(bot, citation.passage, quote_in_article(citation), key=f"{key}-{citation.n}")
 
 
 def show_planted(planted: list[Passage]) -> None:
@@ -64,10 +64,10 @@ def show_retrieved(bot: QABot, passages: list[Passage], *, key: str) -> None:
         with st.container(border=True):
             st.html(passage_heading_html(n, passage))
             st.html(plain_html(passage.text))
-            _open_article_button(bot, passage, None, key=f"{key}-{n}")
+            open_article_button(bot, passage, None, key=f"{key}-{n}")
 
 
-def _open_article_button(bot: QABot, passage: Passage, quote: Highlight | None, *, key: str) -> None:
+def open_article_button(bot: QABot, passage: Passage, quote: Highlight | None, *, key: str) -> None:
     if st.button("Open the whole article", key=f"article-{key}", icon=":material/article:", type="tertiary"):
         _article_dialog(bot, passage, quote)
 

@@ -64,7 +64,7 @@ def test_the_chat_ui_feedback_and_the_markdown_export_never_show_the_key(
     last_answer(app).text_input[0].set_value(f"It said: {SECRET_KEY}").run()
     database = tmp_path / "data" / "feedback.sqlite"
     with sqlite3.connect(database) as db:
-        [(error, comment)] = db.execute("SELECT error, comment FROM feedback").fetchall()
+        [(error, comment)] = db.execute("SELECT error, comment FROM answer_log").fetchall()
     assert SERVER_MESSAGE in error and comment == "It said: ***"
     assert SECRET_KEY not in database.read_bytes().decode("utf-8", "replace")
 

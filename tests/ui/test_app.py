@@ -208,17 +208,19 @@ def test_a_rating_and_comment_are_stored_with_the_answer_and_export_as_a_test_ca
 
     database = Path(env["QA_BOT_DATA_DIR"]) / "feedback.sqlite"
     with sqlite3.connect(database) as db:
-        question, rating, comment, citations, settings = db.execute(
-            "SELECT question, rating, comment, citations, settings FROM feedback"
+        question, rating, comment, settings = db.execute(
+            "SELECT question, rating, comment, settings FROM answer_log"
         ).fetchone()
+        [(path, verified)] = db.execute("SELECT path, verified FROM answer_log_citations").fetchall()
     assert (question, rating, comment) == (DAY_QUESTION, 1, "Right day, right article.")
-    assert json.loads(citations)[0]["path"].endswith(CALL_ARTICLE)
+    assert path.endswith(CALL_ARTICLE) and verified == 1
     assert json.loads(settings)["k"] == 6  # the default top_k
     assert secret not in database.read_bytes().decode("utf-8", "replace")
 
-    from ui.feedback import FeedbackStore, evaluation_jsonl
+    from qa_bot.answer_log import AnswerLog
+    from qa_bot.reviews import approved_jsonl
 
-    [case] = [json.loads(line) for line in evaluation_jsonl(FeedbackStore(database).records()).splitlines()]
+    [case] = [json.loads(line) for line in approved_jsonl(AnswerLog.open(Settings())).splitlines()]
     assert set(case) == {"id", "question", "answers", "all", "unanswerable", "articles", "date", "history"}
     # A question about a day: the answer opens with the date of the article it relied on.
     assert case["answers"] == ["As of 16 April 2023, they spoke on Sunday."]

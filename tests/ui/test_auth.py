@@ -72,7 +72,7 @@ def test_ratings_carry_the_signed_in_name(password_app):
     last_answer(app).feedback[0].set_value(1).run()
 
     with sqlite3.connect(Path(env["QA_BOT_DATA_DIR"]) / "feedback.sqlite") as db:
-        assert db.execute("SELECT user, rating FROM feedback").fetchall() == [("alice", 1)]
+        assert db.execute("SELECT user_name, rating FROM answer_log").fetchall() == [("alice", 1)]
 
 
 def test_after_five_wrong_passwords_even_the_right_one_waits(password_app):

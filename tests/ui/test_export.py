@@ -1,27 +1,18 @@
-"""Reviewers' feedback (SQLite, exported as evaluation cases) and the Markdown conversation export."""
+"""The Markdown conversation export, and the names uploaded files are stored under.
+
+The answer log (thumbs, reviews, evaluation cases) is tested in tests/test_answer_log.py."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 
 from markdown_it import MarkdownIt
-from pydantic import SecretStr
 
 from qa_bot.answer import Answer, AnswerSentence, Citation
 from qa_bot.retrieval import Passage
 from qa_bot.service import Turn
-from qa_bot.settings import Settings
 from ui.conversation import Exchange
 from ui.export import conversation_markdown
-from ui.feedback import (
-    THUMBS_DOWN,
-    THUMBS_UP,
-    FeedbackRecord,
-    FeedbackStore,
-    evaluation_jsonl,
-    settings_snapshot,
-)
 from ui.ingest import safe_filename
 
 ARTICLE = (
@@ -46,61 +37,6 @@ def cited_answer() -> Answer:
         citations=[Citation(1, passage, 0, quote_end, 0.9)],
         passages=[passage],
     )
-
-
-def record(**overrides) -> FeedbackRecord:
-    values = dict(
-        id="abc123", question="Which day?", answer="They spoke on Sunday [1].", refused=False, error=None,
-        citations=[{"n": 1, "article_id": "art-1"}], settings={"llm": "local"},
-        history=[{"question": "Who called?", "answer": "Jaishankar [1]."}], asked_on="2026-11-23",
-        rating=THUMBS_UP,
-    )  # fmt: skip
-    values.update(overrides)
-    return FeedbackRecord(**values)
-
-
-def test_feedback_is_stored_and_a_second_rating_of_the_same_answer_replaces_the_first(tmp_path):
-    store = FeedbackStore(tmp_path / "feedback.sqlite")
-    store.save(record())
-    store.save(record(rating=THUMBS_DOWN, comment="Wrong day"))
-    store.save(record(id="other", rating=None, comment="Unclear"))
-
-    rows = {r.id: r for r in store.records()}
-    assert set(rows) == {"abc123", "other"}
-    assert (rows["abc123"].rating, rows["abc123"].comment) == (THUMBS_DOWN, "Wrong day")
-    assert rows["abc123"].history == [{"question": "Who called?", "answer": "Jaishankar [1]."}]
-    assert FeedbackStore(tmp_path / "feedback.sqlite").records()[0].citations  # survives a reopen
-
-
-def test_approved_answers_export_as_evaluation_cases():
-    records = [
-        record(),
-        record(id="refused", answer="The articles don't say.", refused=True, citations=[]),
-        record(id="down", rating=THUMBS_DOWN),
-        record(id="failed", error="cannot connect"),
-    ]
-    cases = [json.loads(line) for line in evaluation_jsonl(records).splitlines()]
-
-    assert [c["id"] for c in cases] == ["feedback-abc123", "feedback-refused"]
-    answered, refused = cases
-    assert answered == {
-        "id": "feedback-abc123", "question": "Which day?", "answers": ["They spoke on Sunday."], "all": False,
-        "unanswerable": False, "articles": ["art-1"], "date": "2026-11-23",
-        "history": [{"question": "Who called?", "answer": "Jaishankar [1]."}],
-    }  # fmt: skip
-    assert refused["unanswerable"] is True and refused["answers"] == [] and refused["articles"] == []
-
-
-def test_the_settings_snapshot_keeps_no_key_and_no_server_address():
-    settings = Settings(
-        _env_file=None, llm="openai", openai_api_key=SecretStr("sk-live-secret-1234"),
-        openai_base_url="https://user:password@llm.internal/v1",
-    )  # fmt: skip
-    snapshot = settings_snapshot(settings, k=3, since=date(2023, 1, 1), until=None, sources=["cnn.com"])
-
-    dumped = json.dumps(snapshot)
-    assert "sk-live" not in dumped and "password" not in dumped and "llm.internal" not in dumped
-    assert snapshot["llm"] == "openai" and snapshot["k"] == 3 and snapshot["since"] == "2023-01-01"
 
 
 def test_the_markdown_export_has_questions_answers_and_cited_quotes():

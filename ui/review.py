@@ -1,0 +1,342 @@
+"""The review queue (/review): every answer the chat gave, found with filters, checked against its
+sources, and exported as evaluation cases.
+
+For each answer a reviewer marks every citation supports / partly / does not support (with a
+comment), reading the passage and, in a dialog, the whole article with the cited span marked; and
+the answer correct / incorrect / should have refused, with an optional corrected answer. Each mark
+is saved as it is made, with the reviewer's name and the time. Rendering only: the log is
+qa_bot/answer_log.py, agreement and export are qa_bot/reviews.py. Every text from the log (the
+question, the answer, the article) is shown escaped, as in the chat (ui/render.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import streamlit as st
+
+from qa_bot.answer_log import (
+    ANSWER_VERDICTS,
+    CITATION_VERDICTS,
+    THUMBS_DOWN,
+    THUMBS_UP,
+    AnswerLog,
+    LogFilter,
+    LoggedAnswer,
+    LoggedCitation,
+)
+from qa_bot.reviews import Agreement, review_stats, reviewed_jsonl
+from qa_bot.service import QABot
+from ui import auth, runtime
+from ui.export import neutralise_markdown
+from ui.render import answer_html, caption_html, notice_html, passage_heading_html, passage_html, plain_html
+from ui.render import quote_in_article as quote_of
+from ui.sources import open_article_button
+
+logger = logging.getLogger("qa_bot.ui")
+
+PAGE_SIZE = 20  # answers listed at first; "Show more" adds as many again
+_SHOWN_KEY = "review_shown"
+_REVIEWER_KEY = "reviewer_name"
+EVERYONE = "Everyone"
+REVIEW_FAILURE = (
+    "The review page could not start: the settings, the index or the answer log could not be opened. "
+    "The details are in the server log."
+)
+PRECISION_HELP = "Of the citations the app marked verified, the share reviewers say support the sentence."
+RECALL_HELP = "Of the citations reviewers say support the sentence, the share the app verified."
+AGREEMENT_HELP = "Of the citations reviewers marked, the share where the app's mark and theirs agree."
+EXPORT_HELP = (
+    "Correct answers keep their text, corrected ones the correction, should-have-refused ones become "
+    "unanswerable questions (incorrect ones without a correction are left out). Run them with "
+    "`qa-bot eval FILE`; `qa-bot review-export FILE` writes the same."
+)
+SAVE_FAILED = "Your review could not be saved; the details are in the server log."
+
+
+def show_review_page() -> None:
+    try:
+        settings = runtime.load_settings()
+        bot = runtime.get_bot(settings)
+        log = runtime.get_answer_log(settings)
+    except Exception:  # a bad setting, an unreadable index or database: a message, never a traceback
+        logger.exception("The review page could not start")
+        st.error(REVIEW_FAILURE, icon=":material/error:")
+        return
+    with st.sidebar:
+        what = _filters(log)
+        _reviewer_field()
+        auth.show_sign_out(settings)
+    st.markdown("### Review answers")
+    _summary(log)
+    _answers(bot, log, what)
+
+
+# --- filters and the reviewer ----------------------------------------------------------------------
+
+
+def _filters(log: AnswerLog) -> LogFilter:
+    st.subheader("Show answers")
+    not_reviewed = st.toggle("Not reviewed yet", key="review_not_reviewed")
+    thumbs_down = st.toggle("Rated thumbs down", key="review_thumbs_down")
+    refused = st.toggle("Refused", key="review_refused")
+    unverified = st.toggle("With unverified sentences", key="review_unverified")
+    user = st.selectbox("Asked by", [EVERYONE, *_users(log)], key="review_user")
+    since, until = _date_range()
+    text = st.text_input("Search questions and answers", key="review_text")
+    return LogFilter(
+        not_reviewed=not_reviewed, thumbs_down=thumbs_down, refused=refused, unverified=unverified,
+        user=None if user == EVERYONE else user, since=since, until=until, text=text,
+    )  # fmt: skip
+
+
+def _users(log: AnswerLog) -> list[str]:
+    try:
+        return log.users()
+    except Exception:
+        logger.exception("Could not read the answer log's users")
+        return []
+
+
+def _date_range() -> tuple[date | None, date | None]:
+    if not st.toggle("Only answers asked between", key="review_by_date"):
+        return None, None
+    today = date.today()
+    picked = st.date_input(
+        "Asked between", value=(today, today), format="YYYY-MM-DD", key="review_dates",
+        label_visibility="collapsed",
+    )  # fmt: skip
+    picked = tuple(picked) if isinstance(picked, list | tuple) else (picked,)
+    return (picked[0], picked[1]) if len(picked) == 2 else (picked[0] if picked else None, None)
+
+
+def _reviewer_field() -> None:
+    """Without a login, reviewers give their name here (it goes with every mark they make)."""
+    if auth.signed_in_name() is None:
+        st.subheader("Reviewer")
+        st.text_input("Your name (saved with your reviews)", key=_REVIEWER_KEY)
+
+
+def reviewer_name() -> str | None:
+    return auth.signed_in_name() or (st.session_state.get(_REVIEWER_KEY) or "").strip() or None
+
+
+# --- summary: agreement and export -----------------------------------------------------------------
+
+
+def _summary(log: AnswerLog) -> None:
+    try:
+        stats = review_stats(log)
+    except Exception:
+        logger.exception("Could not read the answer log")
+        st.error("The answer log could not be read; the details are in the server log.")
+        return
+    agreement = stats.agreement
+    answers, precision, recall, agreeing = st.columns(4)
+    answers.metric("Answers reviewed", f"{stats.reviewed} of {stats.answers}")
+    precision.metric("Verifier precision", _percent(agreement.precision), help=PRECISION_HELP)
+    recall.metric("Verifier recall", _percent(agreement.recall), help=RECALL_HELP)
+    agreeing.metric("Agreement", _percent(agreement.agreement), help=AGREEMENT_HELP)
+    st.caption(
+        f"From {agreement.reviewed} citation{'s' if agreement.reviewed != 1 else ''} marked by reviewers. "
+        "A citation counts as supported only when a reviewer says it supports its sentence; "
+        "'partly' counts as not supported."
+    )
+    if agreement.reviewed:
+        with st.expander("How the app's marks compare with the reviewers'"):
+            st.markdown(_agreement_table(agreement))
+    st.download_button(
+        f"Download reviewed answers as evaluation cases (JSONL, {stats.reviewed})",
+        data=lambda: reviewed_jsonl(log),
+        file_name="qa-bot-reviewed.jsonl",
+        mime="application/jsonl",
+        icon=":material/download:",
+        disabled=not stats.reviewed,
+        on_click="ignore",
+        help=EXPORT_HELP,
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _agreement_table(agreement: Agreement) -> str:
+    """Counts only (numbers and our own words): safe as Markdown."""
+    header = "| | " + " | ".join(CITATION_VERDICTS.values()) + " |"
+    rows = [header, "|---|" + "---:|" * len(CITATION_VERDICTS)]
+    for label, counts in (
+        ("verified by the app", agreement.verified),
+        ("not verified", agreement.unverified),
+    ):
+        rows.append(f"| {label} | " + " | ".join(str(counts.get(v, 0)) for v in CITATION_VERDICTS) + " |")
+    return "\n".join(rows)
+
+
+# --- the answers -----------------------------------------------------------------------------------
+
+
+def _answers(bot: QABot, log: AnswerLog, what: LogFilter) -> None:
+    shown = st.session_state.setdefault(_SHOWN_KEY, PAGE_SIZE)
+    try:
+        total = log.count(what)
+        entries = log.find(what, limit=shown)
+    except Exception:
+        logger.exception("Could not read the answer log")
+        st.error("The answer log could not be read; the details are in the server log.")
+        return
+    if not total:
+        nothing = (
+            "No answer matches these filters."
+            if log.count()
+            else "No answers yet: questions asked in the chat appear here."
+        )
+        st.info(nothing, icon=":material/inbox:")  # fmt: skip
+        return
+    more = f", the newest {len(entries)} shown" if total > len(entries) else ", newest first"
+    st.caption(f"{total} answer{'s' if total != 1 else ''} match{'es' if total == 1 else ''}{more}.")
+    for entry in entries:
+        with st.expander(entry_label(entry)):
+            _entry(bot, log, entry)
+    if total > len(entries):
+        st.button("Show more", on_click=_show_more, icon=":material/expand_more:")
+
+
+def _show_more() -> None:
+    st.session_state[_SHOWN_KEY] += PAGE_SIZE
+
+
+def entry_label(entry: LoggedAnswer) -> str:
+    """The expander's label (Streamlit reads labels as Markdown: the question is neutralised)."""
+    marks = [f"✔ {ANSWER_VERDICTS[entry.verdict]}" if entry.verdict else "○ not reviewed"]
+    if entry.rating == THUMBS_DOWN:
+        marks.append("👎")
+    if entry.error:
+        marks.append("failed")
+    elif entry.refused:
+        marks.append("refused")
+    if entry.unverified:
+        marks.append(f"⚠ {entry.unverified} unverified")
+    question = " ".join(entry.question.split())
+    question = question if len(question) <= 90 else question[:89] + "…"
+    return f"{neutralise_markdown(question)} · {' · '.join(marks)}"
+
+
+def _entry(bot: QABot, log: AnswerLog, entry: LoggedAnswer) -> None:
+    st.html(caption_html(_about(entry)))
+    st.html(plain_html(entry.question))
+    if entry.standalone_question:
+        st.html(caption_html(f"Searched for: {entry.standalone_question}"))
+    if entry.error:
+        st.html(notice_html(entry.error, "error"))
+    elif entry.refused:
+        st.html(notice_html(entry.answer, "info"))
+    else:
+        st.html(answer_html(entry.as_answer()))
+    if entry.citations:
+        st.markdown("**Citations**")
+    for position, citation in enumerate(entry.citations):
+        with st.container(border=True):
+            _citation(bot, log, entry, position, citation)
+    _answer_verdict(log, entry)
+
+
+def _about(entry: LoggedAnswer) -> str:
+    asked = entry.asked_at.strftime("%Y-%m-%d %H:%M UTC") if entry.asked_at else "?"
+    settings = entry.settings or {}
+    parts = [
+        f"Asked {asked} by {entry.user or 'someone without a login'}",
+        f"as of {entry.asked_on.isoformat() if entry.asked_on else '?'}",
+        f"{settings.get('llm', '?')} {settings.get('model') or ''}".strip() + f", k={settings.get('k', '?')}",
+    ]
+    if entry.rating is not None:
+        thumb = "👍" if entry.rating == THUMBS_UP else "👎"
+        parts.append(f"rated {thumb}" + (f": {entry.comment}" if entry.comment else ""))
+    elif entry.comment:
+        parts.append(f"comment: {entry.comment}")
+    return " · ".join(parts)
+
+
+def _citation(
+    bot: QABot, log: AnswerLog, entry: LoggedAnswer, position: int, citation: LoggedCitation
+) -> None:
+    passage = citation.as_passage()
+    st.html(passage_heading_html(citation.n, passage))
+    if citation.verified:
+        st.html(caption_html(f"✔ Verified by the app for: “{citation.sentence}”"))
+    else:
+        why = f": {citation.reason}" if citation.reason else ""
+        st.html(notice_html(f"Not verified by the app for: “{citation.sentence}”{why}", "warning"))
+    cited = citation.as_citation()
+    st.html(passage_html(cited))
+    open_article_button(bot, passage, quote_of(cited), key=f"review-{entry.id}-{position}")
+    key = f"review-citation-{entry.id}-{position}"
+    verdict, comment = st.columns([3, 2], vertical_alignment="bottom")
+    verdict.radio(
+        "Does the passage support the sentence?", list(CITATION_VERDICTS), format_func=CITATION_VERDICTS.get,
+        index=_index(CITATION_VERDICTS, citation.verdict), horizontal=True, key=key,
+        on_change=_save_citation, args=(log, entry.id, position),
+    )  # fmt: skip
+    comment.text_input(
+        "Comment on this citation", value=citation.comment, key=f"{key}-comment",
+        on_change=_save_citation, args=(log, entry.id, position),
+    )  # fmt: skip
+    if citation.reviewer or citation.reviewed_at:
+        st.caption(_marked_by(citation.reviewer, citation.reviewed_at))
+
+
+def _answer_verdict(log: AnswerLog, entry: LoggedAnswer) -> None:
+    key = f"review-answer-{entry.id}"
+    st.markdown("**The answer**")
+    st.radio(
+        "The answer is", list(ANSWER_VERDICTS), format_func=ANSWER_VERDICTS.get,
+        index=_index(ANSWER_VERDICTS, entry.verdict), horizontal=True, key=key,
+        on_change=_save_answer, args=(log, entry.id),
+    )  # fmt: skip
+    st.text_area(
+        "Corrected answer (optional; exported instead of the answer)", value=entry.corrected_answer,
+        key=f"{key}-corrected", height=80, on_change=_save_answer, args=(log, entry.id),
+    )  # fmt: skip
+    st.text_input("Note (optional)", value=entry.review_comment, key=f"{key}-note",
+                  on_change=_save_answer, args=(log, entry.id))  # fmt: skip
+    if entry.reviewer or entry.reviewed_at:
+        st.caption(_marked_by(entry.reviewer, entry.reviewed_at))
+
+
+def _index(options: dict, value: str | None) -> int | None:
+    return list(options).index(value) if value in options else None
+
+
+def _marked_by(reviewer: str | None, when) -> str:
+    stamp = when.strftime("%Y-%m-%d %H:%M UTC") if when else "?"
+    return f"Marked by {reviewer or 'someone without a name'}, {stamp}"
+
+
+def _save_citation(log: AnswerLog, answer_id: str, position: int) -> None:
+    key = f"review-citation-{answer_id}-{position}"
+    verdict = st.session_state.get(key)
+    comment = st.session_state.get(f"{key}-comment") or ""
+    _saved(
+        lambda: log.review_citation(answer_id, position, verdict, comment=comment, reviewer=reviewer_name())
+    )
+
+
+def _save_answer(log: AnswerLog, answer_id: str) -> None:
+    key = f"review-answer-{answer_id}"
+    _saved(
+        lambda: log.review_answer(
+            answer_id, st.session_state.get(key), corrected=st.session_state.get(f"{key}-corrected") or "",
+            comment=st.session_state.get(f"{key}-note") or "", reviewer=reviewer_name(),
+        )
+    )  # fmt: skip
+
+
+def _saved(save) -> None:
+    try:
+        save()
+    except Exception:
+        logger.exception("Could not save a review")
+        st.toast(SAVE_FAILED, icon=":material/error:")
+        return
+    st.toast("Review saved.", icon=":material/check:")
