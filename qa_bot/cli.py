@@ -31,7 +31,27 @@ from qa_bot.settings import PROJECT_ROOT, get_settings
 from qa_bot.terminal import TerminalConsole, json_for_terminal
 from qa_bot.users import OPEN_WITHOUT_LOGIN, UsersFile, UsersFileError, is_loopback, login_problem
 
-app = typer.Typer(
+EXIT_LLM_FAILED = 3
+EXIT_FILES_FAILED = 4  # ingest: some files or records could not be read
+EXIT_DATABASE_UNAVAILABLE = 5  # the catalog's database (QA_BOT_DATABASE_URL) cannot be reached
+
+
+class _CommandLine(typer.Typer):
+    """The app; a database that cannot be reached ends any command with one line that says why."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            from qa_bot.database import DatabaseUnavailable
+
+            if not isinstance(exc, DatabaseUnavailable):
+                raise
+            err_console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+            sys.exit(EXIT_DATABASE_UNAVAILABLE)
+
+
+app = _CommandLine(
     help="Answers questions about a corpus of news articles, citing the passages it used.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals can hold API keys
@@ -39,9 +59,6 @@ app = typer.Typer(
 # Article text and model output are printed: these consoles let no control character through.
 console = TerminalConsole()
 err_console = TerminalConsole(stderr=True)
-
-EXIT_LLM_FAILED = 3
-EXIT_FILES_FAILED = 4  # ingest: some files or records could not be read
 
 
 def _bot():
@@ -416,7 +433,8 @@ def review_stats(
         answers.add_row(f"  {label}", str(stats.verdicts.get(verdict, 0)))
     answers.add_row("  with a corrected answer", str(stats.corrected))
     console.print(answers)
-    marks = Table(title=f"{agreement.reviewed} citations marked: the app's mark, the reviewer's")
+    marked = f"{agreement.reviewed} citation{'' if agreement.reviewed == 1 else 's'} marked"
+    marks = Table(title=f"{marked}: the app's mark, the reviewer's")
     marks.add_column("the app")
     for label in CITATION_VERDICTS.values():
         marks.add_column(label, justify="right")
@@ -474,6 +492,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON 
         "dates": f"{info.index.first_date or '-'} .. {info.index.last_date or '-'}",
         "sources": ", ".join(info.index.sources) or "-",
         "index": info.index.location,
+        "database": info.index.database,
         "embedding model": info.index.embedding,
         "LLM provider": info.llm.provider,
         "LLM model": info.llm.model,
