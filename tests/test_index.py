@@ -119,7 +119,7 @@ def test_an_interrupted_ingest_resumes_without_duplicates(settings_factory, tmp_
     corpus = tmp_path / "many"
     corpus.mkdir()
     for i in range(40):
-        words = " ".join(f"word{i}x{j}" for j in range(300))
+        words = " ".join(f"word{i}x{j}" for j in range(30))
         (corpus / f"article_{i:02}.txt").write_text(f"date 2024-01-{i % 28 + 1:02}\nStory {i}. {words}\n")
     settings = settings_factory(llm="extractive")
     clean = QABot(settings_factory(llm="extractive", collection="clean_run"))
