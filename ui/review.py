@@ -220,7 +220,8 @@ def entry_label(entry: LoggedAnswer) -> str:
         marks.append(f"⚠ {entry.unverified} unverified")
     question = " ".join(entry.question.split())
     question = question if len(question) <= 90 else question[:89] + "…"
-    return f"{neutralise_markdown(question)} · {' · '.join(marks)}"
+    asked = [entry.asked_on.isoformat() if entry.asked_on else "", entry.user or ""]
+    return " · ".join(neutralise_markdown(part) for part in [question, *asked, *marks] if part)
 
 
 def _entry(bot: QABot, log: AnswerLog, entry: LoggedAnswer) -> None:
@@ -288,9 +289,8 @@ def _citation(
 
 def _answer_verdict(log: AnswerLog, entry: LoggedAnswer) -> None:
     key = f"review-answer-{entry.id}"
-    st.markdown("**The answer**")
     st.radio(
-        "The answer is", list(ANSWER_VERDICTS), format_func=ANSWER_VERDICTS.get,
+        "**Your verdict on the answer**", list(ANSWER_VERDICTS), format_func=ANSWER_VERDICTS.get,
         index=_index(ANSWER_VERDICTS, entry.verdict), horizontal=True, key=key,
         on_change=_save_answer, args=(log, entry.id),
     )  # fmt: skip

@@ -280,7 +280,7 @@ WATCH_STATUS = """() => {
 }"""
 
 
-def test_two_people_asking_at_once_both_get_answers_and_the_later_one_sees_its_place_in_line(
+def test_two_people_asking_at_once_both_get_answers_the_later_one_sees_its_place_and_both_are_in_review(
     tmp_path, fakellm, clean_settings_env, browser
 ):
     with serve_chat(tmp_path, fakellm(TEAM_RULES), QA_BOT_LLM_CONCURRENT_ANSWERS="1") as url:
@@ -302,6 +302,13 @@ def test_two_people_asking_at_once_both_get_answers_and_the_later_one_sees_its_p
         assert any("1 question ahead of yours" in line for line in seen), seen
         assert second.get_by_text("in line for the model").count() == 1  # under its answer
         screenshot(second, "chat-queued.png")
+
+        # The review queue lists what both asked.
+        first.goto(f"{url}/review")
+        listed = first.get_by_test_id("stExpander").filter(has_text=DAY_QUESTION)
+        listed.first.wait_for()
+        assert listed.count() == 2
+        screenshot(first, "review-queue.png")
 
 
 def test_with_a_password_login_a_wrong_password_is_refused_and_the_right_one_gets_in(
