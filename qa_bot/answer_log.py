@@ -48,7 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from qa_bot.answer import Answer, AnswerSentence, Citation, Turn
-from qa_bot.database import database_url, get_engine
+from qa_bot.database import database_errors, database_url, get_engine
 from qa_bot.redaction import redact_data
 from qa_bot.retrieval import Passage
 from qa_bot.settings import Settings
@@ -308,10 +308,11 @@ class AnswerLog:
     """The log in one database (SQLite or PostgreSQL); each call is one short transaction."""
 
     def __init__(self, url: str, *, legacy_file: Path | None = None) -> None:
-        self.engine = get_engine(url)
-        metadata.create_all(self.engine)
-        if legacy_file is not None and legacy_file.is_file():
-            self._copy_legacy_feedback(legacy_file)
+        with database_errors(url):  # unreachable: one message naming the database, never its password
+            self.engine = get_engine(url)
+            metadata.create_all(self.engine)
+            if legacy_file is not None and legacy_file.is_file():
+                self._copy_legacy_feedback(legacy_file)
 
     @classmethod
     def open(cls, settings: Settings) -> AnswerLog:

@@ -58,7 +58,12 @@ def _chat(settings: Settings) -> None:
     if bot is None:
         return
     _seed_once(bot)
-    log = runtime.get_answer_log(bot.settings)
+    try:
+        log = runtime.get_answer_log(bot.settings)
+    except Exception:  # its database cannot be reached: a message, never a traceback
+        logger.exception("The chat UI could not open the answer log")
+        st.error(STARTUP_FAILURE, icon=":material/error:")
+        return
     options = show_sidebar(bot)
     with st.sidebar:
         auth.show_sign_out(settings)
