@@ -46,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from qa_bot.corpus import Article
+from qa_bot.database import DatabaseUnavailable
 from qa_bot.database_lock import creating_schema
 
 metadata = MetaData()
@@ -311,8 +312,8 @@ def _dialect_insert(engine: Engine):
         return postgresql.insert
     if engine.dialect.name == "sqlite":
         return sqlite.insert
-    raise ValueError(
-        f"The article catalog needs SQLite or PostgreSQL, not {engine.dialect.name} (QA_BOT_DATABASE_URL)."
+    raise DatabaseUnavailable(
+        f"The article catalog needs PostgreSQL or SQLite, not {engine.dialect.name} (QA_BOT_DATABASE_URL)."
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 
 from qa_bot.redaction import redact
 from qa_bot.settings import Settings
@@ -41,6 +41,10 @@ def get_engine(url: str) -> Engine:
 
 
 def _create_engine(url: str) -> Engine:
+    if url.startswith(("postgresql://", "postgres://")):
+        # The usual spelling (libpq's, most hosting panels'): SQLAlchemy would pick psycopg2, which
+        # qa-bot does not install; psycopg 3 is the `postgres` extra.
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
         # Another process or thread may be writing (an ingest, a second UI session): wait for its lock.
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -81,12 +85,18 @@ def database_errors(url: str) -> Iterator[None]:
         yield
     except (OperationalError, InterfaceError) as exc:
         raise DatabaseUnavailable(describe_database_error(exc, url)) from None
+    except (ArgumentError, ImportError) as exc:  # not a URL SQLAlchemy reads, or its driver is missing
+        raise DatabaseUnavailable(
+            f"Cannot use the database at {shown_url(url)} (QA_BOT_DATABASE_URL): {redact(str(exc))}. "
+            "qa-bot supports PostgreSQL (postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE, "
+            "pip install 'qa-bot[postgres]') and SQLite (sqlite:////path/to/file.sqlite)."
+        ) from None
 
 
 def describe_database_error(exc: Exception, url: str) -> str:
     original = getattr(exc, "orig", None) or exc
     lines = [line.strip() for line in str(original).strip().splitlines() if line.strip()]
-    reason = redact(" ".join(lines[:2]) or type(original).__name__)
+    reason = redact(" ".join(lines[:2]) or type(original).__name__).rstrip(".?!")
     if url.startswith("sqlite"):
         return f"Cannot open the database file {make_url(url).database}: {reason}."
     return (

@@ -211,9 +211,12 @@ class Index:
     """Everything stored for one collection: vectors, catalog, record manager and keyword index."""
 
     def __init__(self, settings: Settings) -> None:
-        from langchain_classic.indexes import SQLRecordManager
-
         self.settings = settings
+        store_dir = self._local_store_dir()
+        store_dir.mkdir(parents=True, exist_ok=True)
+        self._open_database(store_dir)  # first: a database that cannot be reached fails at once
+        # Derived from the catalog and Chroma, so kept on this machine: rebuilt when the corpus version moves.
+        self.keywords = KeywordIndex(store_dir / "bm25", source=self)
         self.embeddings = build_embeddings(settings)
         self.client = chroma_client(settings)
         # Our own Embeddings object: Chroma's default function would try to download a model.
@@ -224,24 +227,26 @@ class Index:
             collection_metadata={"hnsw:space": "cosine", "embedding": embedding_name(settings)},
         )
         self.vectorstore.embed_titles = settings.embed_titles
-        store_dir = self._local_store_dir()
-        store_dir.mkdir(parents=True, exist_ok=True)
-        # The shared database when QA_BOT_DATABASE_URL is set; otherwise a SQLite file each, as before.
-        catalog_url = database_url(settings, store_dir / "catalog.sqlite")
-        records_url = database_url(settings, store_dir / "record_manager.sqlite")
+        self.chunker = Chunker.from_settings(settings)
+
+    def _open_database(self, store_dir: Path) -> None:
+        """The catalog, the record manager and the ingest lock: in the shared database when
+        QA_BOT_DATABASE_URL is set, otherwise in a SQLite file each in `store_dir`, as before."""
+        from langchain_classic.indexes import SQLRecordManager
+
+        collection = self.settings.collection
+        catalog_url = database_url(self.settings, store_dir / "catalog.sqlite")
+        records_url = database_url(self.settings, store_dir / "record_manager.sqlite")
         self.database = shown_url(catalog_url)
         with database_errors(catalog_url):
             catalog_engine, records_engine = get_engine(catalog_url), get_engine(records_url)
-            self.record_manager = SQLRecordManager(f"chroma/{settings.collection}", engine=records_engine)
+            self.record_manager = SQLRecordManager(f"chroma/{collection}", engine=records_engine)
             with creating_schema(records_engine):
                 self.record_manager.create_schema()
-            self.catalog = Catalog(catalog_engine, settings.collection)
-        # Across machines too, when the database is shared (a PostgreSQL advisory lock per collection).
-        database_lock = DatabaseLock.of(catalog_engine, f"ingest:{settings.collection}")
+            self.catalog = Catalog(catalog_engine, collection)
+        # With a shared PostgreSQL, one ingest at a time across machines too (an advisory lock).
+        database_lock = DatabaseLock.of(catalog_engine, f"ingest:{collection}")
         self.ingest_lock = IngestLock(store_dir / "ingest.lock", database=database_lock)
-        # Derived from the catalog and Chroma, so kept on this machine: rebuilt when the corpus version moves.
-        self.keywords = KeywordIndex(store_dir / "bm25", source=self)
-        self.chunker = Chunker.from_settings(settings)
 
     def _local_store_dir(self) -> Path:
         """Catalog, record manager and BM25 live in the data dir, one folder per Chroma collection."""

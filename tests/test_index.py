@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from qa_bot.service import QABot
-from tests.conftest import free_port
+from tests.servers import running_chroma
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 CALL_ARTICLE = "000_092cfdeac746b4f0.txt"
@@ -147,26 +143,8 @@ def test_an_interrupted_ingest_resumes_without_duplicates(settings_factory, tmp_
 
 @pytest.fixture
 def chroma_server(tmp_path):
-    port = free_port()
-    chroma = Path(sys.executable).parent / "chroma"
-    process = subprocess.Popen(
-        [str(chroma), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("chroma run did not start within 60 s")
-    yield port
-    process.terminate()
-    process.wait(timeout=20)
+    with running_chroma(tmp_path / "server") as port:
+        yield port
 
 
 def test_server_mode_stores_chunks_in_a_real_chroma_server(settings_factory, corpus, chroma_server):
