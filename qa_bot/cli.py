@@ -432,6 +432,7 @@ def review_stats(
     for verdict, label in ANSWER_VERDICTS.items():
         answers.add_row(f"  {label}", str(stats.verdicts.get(verdict, 0)))
     answers.add_row("  with a corrected answer", str(stats.corrected))
+    answers.add_row("  exportable as evaluation cases", str(stats.exportable))
     console.print(answers)
     marked = f"{agreement.reviewed} citation{'' if agreement.reviewed == 1 else 's'} marked"
     marks = Table(title=f"{marked}: the app's mark, the reviewer's")

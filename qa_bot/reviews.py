@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from qa_bot.answer_log import (
     ANSWER_VERDICTS,
@@ -117,6 +117,7 @@ class ReviewStats:
     answers: int  # logged
     verdicts: dict[str, int]  # answer verdict -> reviewed answers
     corrected: int  # reviewed answers with a corrected answer
+    exportable: int  # reviewed answers that become evaluation cases (`evaluation_case`)
     agreement: Agreement
 
     @property
@@ -130,6 +131,7 @@ class ReviewStats:
                 "reviewed": self.reviewed,
                 **{v: self.verdicts.get(v, 0) for v in ANSWER_VERDICTS},
                 "corrected": self.corrected,
+                "exportable": self.exportable,
             },
             "citations": self.agreement.as_dict(),
         }
@@ -148,13 +150,24 @@ def review_stats(log: AnswerLog) -> ReviewStats:
         corrected = db.execute(
             select(func.count()).where(answers.verdict.is_not(None), answers.corrected_answer != "")
         ).scalar_one()
+        exportable = db.execute(select(func.count()).where(_becomes_a_case())).scalar_one()
         marks = db.execute(
             select(citations.verified, citations.verdict, func.count())
             .where(citations.verdict.is_not(None))
             .group_by(citations.verified, citations.verdict)
         ).all()
     agreement = Agreement.from_counts({(bool(v), verdict): n for v, verdict, n in marks})
-    return ReviewStats(logged, dict(verdicts), corrected, agreement)
+    return ReviewStats(logged, dict(verdicts), corrected, exportable, agreement)
+
+
+def _becomes_a_case():
+    """Which reviewed answers `evaluation_case` turns into a case, as SQL (counted without loading them)."""
+    answers = answers_table.c
+    return or_(
+        answers.verdict == SHOULD_REFUSE,
+        and_(answers.verdict.in_([CORRECT, INCORRECT]), answers.corrected_answer != ""),
+        and_(answers.verdict == CORRECT, or_(answers.refused.is_(True), answers.error.is_(None))),
+    )
 
 
 # --- export: reviewed answers as evaluation cases --------------------------------------------------

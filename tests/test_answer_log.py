@@ -191,7 +191,7 @@ def test_agreement_counts_partly_as_not_supported_for_precision_and_recall(log):
     assert agreement.agreement == 0.625  # 5 of 8
     assert agreement.lenient_precision == 0.8  # "partly" as support: 4 of 5
     assert stats.as_dict()["answers"] == {"logged": 9, "reviewed": 2, "correct": 1, "incorrect": 1,
-                                          "should_refuse": 0, "corrected": 1}  # fmt: skip
+                                          "should_refuse": 0, "corrected": 1, "exportable": 2}  # fmt: skip
 
 
 def test_review_stats_prints_the_figures_and_json(log, settings, monkeypatch):
@@ -222,10 +222,13 @@ def test_reviewed_answers_become_evaluation_cases_that_qa_bot_eval_reads(log, tm
     log.review_answer("wrong", INCORRECT, reviewer="erin")  # no correction: nothing to test against
     log.review_answer("right-refusal", CORRECT, reviewer="erin")
     log.review_citation("corrected", 0, NOT_SUPPORTED, reviewer="erin")
+    log.log(logged("failed", "Question failed?", error="cannot connect"))
+    log.review_answer("failed", CORRECT, reviewer="erin")  # an error is no answer to keep
 
     cases = {c["id"]: c for c in reviewed_cases(log.find(LogFilter(reviewed=True)))}
 
     assert set(cases) == {"answer-correct", "answer-corrected", "answer-refuse", "answer-right-refusal"}
+    assert review_stats(log).exportable == 4  # the count the page's button shows, made in SQL
     correct = cases["answer-correct"]
     assert correct["answers"] == ["They spoke on Sunday."] and correct["articles"] == ["art-call"]
     assert correct["date"] == ASKED_ON.isoformat() and correct["unanswerable"] is False

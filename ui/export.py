@@ -1,4 +1,5 @@
-"""The conversation as a Markdown document, each answer followed by the passages it cites.
+"""Downloads: the conversation as a Markdown document, each answer followed by the passages it
+cites; answers as evaluation cases (`cases_download`, the JSONL of qa_bot/reviews.py).
 
 Every text from outside (questions, answers, errors, articles) goes through `neutralise_markdown`,
 which also blanks secrets: an LLM error can quote the key the server was sent.
@@ -7,9 +8,11 @@ which also blanks secrets: an LLM error can quote the key the server was sent.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+
+import streamlit as st
 
 from qa_bot.answer import Answer
 from qa_bot.redaction import redact_known
@@ -77,3 +80,13 @@ def _describe(passage) -> str:
 def _restore_markers(escaped: str) -> str:
     """\\[1\\] back to [1], except right before "(" where it would start a link."""
     return re.sub(r"\\\[(\d+)\\\](?!\()", r"[\1]", escaped)
+
+
+def cases_download(
+    label: str, jsonl: Callable[[], str], *, count: int, file_name: str, icon: str, help: str
+) -> None:
+    """A button that downloads evaluation cases (`qa-bot eval` JSONL), built only when it is clicked."""
+    st.download_button(
+        f"{label} (JSONL, {count})", data=jsonl, file_name=file_name, mime="application/jsonl", icon=icon,
+        disabled=not count, on_click="ignore", help=help,
+    )  # fmt: skip

@@ -29,7 +29,7 @@ from qa_bot.answer_log import (
 from qa_bot.reviews import Agreement, review_stats, reviewed_jsonl
 from qa_bot.service import QABot
 from ui import auth, runtime
-from ui.export import neutralise_markdown
+from ui.export import cases_download, neutralise_markdown
 from ui.render import answer_html, caption_html, notice_html, passage_heading_html, passage_html, plain_html
 from ui.render import quote_in_article as quote_of
 from ui.sources import open_article_button
@@ -146,16 +146,10 @@ def _summary(log: AnswerLog) -> None:
     if agreement.reviewed:
         with st.expander("How the app's marks compare with the reviewers'"):
             st.markdown(_agreement_table(agreement))
-    st.download_button(
-        f"Download reviewed answers as evaluation cases (JSONL, {stats.reviewed})",
-        data=lambda: reviewed_jsonl(log),
-        file_name="qa-bot-reviewed.jsonl",
-        mime="application/jsonl",
-        icon=":material/download:",
-        disabled=not stats.reviewed,
-        on_click="ignore",
-        help=EXPORT_HELP,
-    )
+    cases_download(
+        "Download reviewed answers as evaluation cases", lambda: reviewed_jsonl(log), count=stats.exportable,
+        file_name="qa-bot-reviewed.jsonl", icon=":material/download:", help=EXPORT_HELP,
+    )  # fmt: skip
 
 
 def _percent(value: float | None) -> str:

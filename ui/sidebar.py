@@ -16,7 +16,7 @@ from qa_bot.local_llm import local_model_state
 from qa_bot.reviews import approved_jsonl
 from qa_bot.service import QABot
 from ui import conversation
-from ui.export import conversation_markdown
+from ui.export import cases_download, conversation_markdown
 from ui.ingest import UPLOAD_TYPES, ingest_uploads, ingest_with_progress, show_outcome, uploads_dir
 from ui.render import model_html, notice_html
 from ui.runtime import model_status
@@ -232,14 +232,9 @@ def _approved_answers(log: AnswerLog) -> None:
         logger.exception("Could not read the answer log")
         st.caption("The answer log could not be read; the details are in the server log.")
         return
-    st.download_button(
-        f"Download approved answers as test cases (JSONL, {kept})",
-        data=lambda: approved_jsonl(log),
-        file_name="qa-bot-approved.jsonl",
-        mime="application/jsonl",
-        icon=":material/fact_check:",
-        disabled=not kept,
-        on_click="ignore",
+    cases_download(
+        "Download approved answers as test cases", lambda: approved_jsonl(log), count=kept,
+        file_name="qa-bot-approved.jsonl", icon=":material/fact_check:",
         help="Answers rated 👍 in the evaluation dataset format: run them with `qa-bot eval`. "
         "Every answer, its rating and its reviews are on the Review answers page.",
-    )
+    )  # fmt: skip
