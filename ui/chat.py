@@ -37,13 +37,12 @@ def show_conversation(bot: QABot, log: AnswerLog) -> None:
 
 def ask(bot: QABot, log: AnswerLog, question: str, options: QuestionOptions) -> None:
     """Stream the answer to a new question, then show it verified, with its sources, and log it."""
+    history = conversation.history()
+    exchange = conversation.asked(question, history, options.as_record())  # kept even if stopped
     with st.chat_message("user"):
         st.html(plain_html(question))
     with st.chat_message("assistant"):
-        history = conversation.history()
-        answer = _stream_answer(bot, question, history, options)
-        exchange = Exchange(question, answer, date.today(), history, options.as_record())
-        conversation.add(exchange)
+        exchange.answer = _stream_answer(bot, question, history, options)
         _log(log, log_entry(bot.settings, exchange))
         show_answer(bot, log, exchange)
 

@@ -13,6 +13,11 @@ from qa_bot.service import Turn
 
 _KEY = "exchanges"
 
+NOT_ANSWERED = (
+    "Not answered: a newer question (or a click on the page) stopped this one before its answer was "
+    "written. Ask it again if you still need the answer."
+)
+
 
 @dataclass
 class Exchange:
@@ -32,6 +37,18 @@ def exchanges() -> list[Exchange]:
 
 def add(exchange: Exchange) -> None:
     exchanges().append(exchange)
+
+
+def asked(question: str, history: list[Turn], options: dict) -> Exchange:
+    """The question joins the conversation as it is asked, marked not answered until its answer is set.
+
+    A newer question (or a click) reruns the page, and Streamlit stops this run mid-answer, where its
+    session state can no longer be written: the question stays, marked so, instead of vanishing.
+    """
+    answer = Answer(question, NOT_ANSWERED, refused=False, error=NOT_ANSWERED)
+    exchange = Exchange(question, answer, date.today(), history, options)
+    add(exchange)
+    return exchange
 
 
 def find(exchange_id: str) -> Exchange | None:
