@@ -48,6 +48,7 @@ THINK_TIME_MS = 3000
 ANSWER_TIMEOUT_MS = int(os.environ.get("BENCH_ANSWER_TIMEOUT_MS", "600000"))
 _WAITED = re.compile(r"Waited (\d+) s in line")
 _OUTCOME = ".qa-answer, .qa-notice.qa-info, .qa-notice.qa-error"  # what ends a question on the page
+_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # no run of the page's script
 
 
 def start_chat(data_dir: Path, port: int, llm_url: str | None) -> subprocess.Popen:
@@ -78,20 +79,23 @@ async def one_person(browser, url: str, questions: list[str]) -> list[dict]:
     box = page.get_by_test_id("stChatInputTextArea")
     await box.wait_for(timeout=ANSWER_TIMEOUT_MS)
     results = []
-    for n, question in enumerate(questions, start=1):
-        errors_before = await page.locator(".qa-notice.qa-error").count()
+    for question in questions:
         started = time.perf_counter()
         await submit(page, box, question)
-        # The n-th answer (or refusal, or error) on this page is this question's. (A Playwright locator:
-        # st.html puts its content in a shadow root, which document.querySelectorAll does not enter.)
-        await page.locator(_OUTCOME).nth(n - 1).wait_for(timeout=ANSWER_TIMEOUT_MS)
+        # The answer is complete when the run that writes it ends. Counting answers on the page before
+        # that is wrong: Streamlit leaves the previous run's elements on screen (stale) until this run
+        # replaces them, so the last answer, shifted down, passed for this one, and the next question
+        # was sent while this one still waited in line, which stopped it.
+        await page.locator(_IDLE).wait_for(timeout=ANSWER_TIMEOUT_MS)
         seconds = time.perf_counter() - started
-        text = await page.get_by_test_id("stChatMessage").last.inner_text()
+        reply = page.get_by_test_id("stChatMessage").last
+        text = await reply.inner_text()
         waited = _WAITED.search(text)
-        failed = await page.locator(".qa-notice.qa-error").count() > errors_before
+        # (Playwright locators: st.html puts its content in a shadow root, which querySelector skips.)
+        answered = await reply.locator(_OUTCOME).count() > 0
+        failed = not answered or await reply.locator(".qa-notice.qa-error").count() > 0
         in_line = int(waited.group(1)) if waited else 0
-        # A person reads the answer before asking again; Enter pressed while the page still finishes
-        # its rerun after an answer is dropped by Streamlit, so a robot must pause too.
+        # A person reads the answer before asking again.
         await page.wait_for_timeout(THINK_TIME_MS)
         results.append({"question": question, "seconds": seconds, "waited": in_line, "error": failed})
     await context.close()

@@ -269,6 +269,7 @@ def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_r
 BUSY_ANSWER = " ".join(["They spoke on Sunday [1]."] * 80)
 TEAM_RULES = [{"name": "day", "when": {"messages_contain": "which day did jaishankar"},
                "respond": {"content": BUSY_ANSWER}}]  # fmt: skip
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # no run of the page's script
 # Records every status line a page showed while its answer was on the way (they are replaced after).
 WATCH_STATUS = """() => {
     window.__status = [];
@@ -309,6 +310,27 @@ def test_two_people_asking_at_once_both_get_answers_the_later_one_sees_its_place
         listed.first.wait_for()
         assert listed.count() == 2
         screenshot(first, "review-queue.png")
+
+
+def test_a_question_sent_while_an_answer_is_written_keeps_the_stopped_one_on_the_page_as_not_answered(
+    tmp_path, fakellm, clean_settings_env, page
+):
+    # Streamlit stops the run that writes an answer when the page reruns for a newer question; the
+    # stopped question used to vanish, as if never asked (and a benchmark waited for its answer forever).
+    with serve_chat(tmp_path, fakellm(TEAM_RULES + [RULES[1]])) as url:
+        page.goto(url)
+        page.get_by_test_id("stChatInputTextArea").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        ask(page, DAY_QUESTION)
+        page.locator(".qa-streaming").first.wait_for(timeout=ANSWER_TIMEOUT_MS)  # about 4 s to go
+        ask(page, LONG_QUESTION)
+        page.locator(".qa-answer", has_text="bilateral ties").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        page.locator(IDLE).wait_for()  # the last run's elements are gone (until then they linger, stale)
+
+        messages = page.get_by_test_id("stChatMessage")
+        assert DAY_QUESTION in messages.nth(0).inner_text() and LONG_QUESTION in messages.nth(2).inner_text()
+        stopped = messages.nth(1)
+        assert "Not answered" in stopped.locator(".qa-notice.qa-error").inner_text()
+        assert stopped.locator(".qa-answer").count() == 0 and messages.count() == 4
 
 
 def test_with_a_password_login_a_wrong_password_is_refused_and_the_right_one_gets_in(
