@@ -40,12 +40,19 @@ def running_chroma(folder: Path) -> Iterator[int]:
             time.sleep(0.3)
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Asks the process to end (SIGTERM), and kills it if it has not within `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _answers(url: str) -> bool:
@@ -74,28 +81,29 @@ def running_postgres(user: str, password: str, database: str) -> Iterator[str]:
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
         raise FileNotFoundError("initdb not found: install PostgreSQL (apt-get install -y postgresql)")
-    folder = Path(tempfile.mkdtemp(prefix="qa-bot-postgres-"))
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        owner = "postgres" if _user_exists("postgres") else "nobody"
-        shutil.chown(folder, owner)
-        run_as = ["runuser", "-u", owner, "--"]
+    as_root = os.geteuid() == 0
+    # As root, under /tmp itself: a TMPDIR inside root's own folders would be closed to the server's user.
+    folder = Path(tempfile.mkdtemp(prefix="qa-bot-postgres-", dir="/tmp" if as_root else None))
+    owner = ("postgres" if _user_exists("postgres") else "nobody") if as_root else None
+    run_as = ["runuser", "-u", owner, "--"] if owner else []
     data = folder / "data"
-    password_file = folder / "password"
-    password_file.write_text(password)
-    if run_as:
-        shutil.chown(password_file, run_as[2])
-    _run(run_as + [str(bin_dir / "initdb"), "-D", str(data), "-U", user, f"--pwfile={password_file}",
-                   "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-sync",
-                   "--no-instructions"])  # fmt: skip
     pg_ctl = [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data)]
     try:
+        password_file = folder / "password"
+        password_file.write_text(password)
+        if owner:
+            shutil.chown(folder, owner)
+            shutil.chown(password_file, owner)
+        _run(run_as + [str(bin_dir / "initdb"), "-D", str(data), "-U", user, f"--pwfile={password_file}",
+                       "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-sync",
+                       "--no-instructions"])  # fmt: skip
         port = _start(pg_ctl, folder)
         url = f"postgresql+psycopg://{user}:{password}@127.0.0.1:{port}"
         _create_database(f"{url}/postgres", database)
         yield f"{url}/{database}"
     finally:
-        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True)
+        if (data / "postmaster.pid").exists():
+            subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 

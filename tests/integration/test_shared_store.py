@@ -35,7 +35,7 @@ from qa_bot.database_lock import DatabaseLock
 from qa_bot.ingest_lock import WAITING_FOR_INGEST
 from tests.conftest import free_port
 from tests.reliability.ingest_runs import cli_env, qa_bot_command, summary_count, write_article
-from tests.servers import postgres_bin_dir, running_chroma, running_postgres
+from tests.servers import postgres_bin_dir, running_chroma, running_postgres, stop
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 PASSWORD = "pg-Secret-4711"  # a value only the URL holds: found anywhere in output, it leaked
@@ -186,12 +186,11 @@ class ChatProcess:
 
     def close(self) -> None:
         if self.process.poll() is None:
-            self.process.stdin.close()
+            self.process.stdin.close()  # an empty line or end of input ends the chat
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                stop(self.process)
 
     def _read(self) -> None:
         while chunk := os.read(self.process.stdout.fileno(), 4096):
