@@ -307,7 +307,8 @@ def test_two_people_asking_at_once_both_get_answers_the_later_one_sees_its_place
         # The review queue lists what both asked.
         first.goto(f"{url}/review")
         listed = first.get_by_test_id("stExpander").filter(has_text=DAY_QUESTION)
-        listed.first.wait_for()
+        listed.nth(1).wait_for()  # the page draws its elements one after another
+        first.get_by_text("2 answers match, newest first.").wait_for()
         assert listed.count() == 2
         screenshot(first, "review-queue.png")
 
