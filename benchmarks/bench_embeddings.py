@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.report import machine_description, write_section  # noqa: E402
 from qa_bot.chunking import Chunker  # noqa: E402
 from qa_bot.corpus import Article, iter_articles  # noqa: E402
-from qa_bot.embeddings import LocalMiniLMEmbeddings, _PackagedMiniLM  # noqa: E402
+from qa_bot.embeddings import LocalMiniLMEmbeddings  # noqa: E402
+from qa_bot.onnx_minilm import PackagedMiniLM  # noqa: E402
 
 REALTIMEQA = ROOT.parent / "shared" / "data" / "realtimeqa"
 
@@ -70,7 +71,7 @@ def question_latency_ms(embed_one, qs: list[str]) -> float:
 
 
 def stock_chroma_route():
-    stock = _PackagedMiniLM()
+    stock = PackagedMiniLM()
     stock.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]", length=256)  # Chroma's own behaviour
     return lambda texts: stock._forward(texts), lambda q: stock._forward([q])[0]
 

@@ -95,6 +95,7 @@ class CatalogStats:
     last_date: str | None
     sources: list[str]
     version: int
+    chunks: int = 0  # of the fully indexed articles: what Chroma holds when nothing is unfinished
 
 
 class Catalog:
@@ -154,13 +155,18 @@ class Catalog:
         c = articles.c
         unfinished = case((c.indexed_hash.is_distinct_from(c.content_hash), 1), else_=0)
         with self._snapshot() as db:  # the counts and the version describe the same moment
+            indexed_chunks = case((c.indexed_hash == c.content_hash, c.chunks), else_=0)
             figures = select(
-                func.count(), func.coalesce(func.sum(unfinished), 0), func.min(c.date), func.max(c.date)
+                func.count(),
+                func.coalesce(func.sum(unfinished), 0),
+                func.min(c.date),
+                func.max(c.date),
+                func.coalesce(func.sum(indexed_chunks), 0),
             )
-            count, not_indexed, first, last = db.execute(figures.where(self._mine)).one()
+            count, not_indexed, first, last, chunks = db.execute(figures.where(self._mine)).one()
             sources = db.scalars(select(c.source).distinct().where(self._mine, c.source.is_not(None))).all()
             version = self._version(db)
-        return CatalogStats(count, int(not_indexed), first, last, sorted(sources), version)
+        return CatalogStats(count, int(not_indexed), first, last, sorted(sources), version, int(chunks))
 
     # --- writing: each in one transaction with the version's bump ------------------------------------
 

@@ -58,7 +58,6 @@ from dateutil import parser as date_parser
 
 from qa_bot.corpus_files import FileSkipped, FileToRead, FileUnusable, find_files, special_kind
 from qa_bot.document_text import UnreadableDocument, docx_article, megabytes, pdf_article, too_large
-from qa_bot.html_text import parse_html
 
 
 @dataclass(frozen=True)
@@ -531,6 +530,8 @@ def _parse_header_line(line: str, *, body_follows: bool) -> tuple[str | None, st
 
 
 def _load_html(handle: BinaryIO, path: Path, max_bytes: int) -> Iterator[LoadEvent]:
+    from qa_bot.html_text import parse_html  # BeautifulSoup: imported when an HTML file is read
+
     meta, body = parse_html(_read_text(handle))
     if not body:
         raise _BadFile("no visible text (only scripts, styles or markup); is this the article page?")

@@ -25,15 +25,14 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from qa_bot.catalog import ArticleState, Catalog
-from qa_bot.chunking import Chunker, token_ids
 from qa_bot.corpus import Article, CorpusOptions, LoadFailure, LoadWarning, iter_articles
 from qa_bot.database import database_errors, database_url, get_engine, shown_url
 from qa_bot.database_lock import DatabaseLock, creating_schema
-from qa_bot.embeddings import build_embeddings, embedding_name, wrap_for_model
 from qa_bot.ingest_lock import IngestLock
 from qa_bot.keyword_index import BuildStamp, KeywordIndex, KeywordRows
 from qa_bot.settings import Settings
@@ -64,9 +63,15 @@ class Consistency:
     """Whether what is derived from the catalog matches it: what `qa-bot status` reports."""
 
     corpus_version: int
-    chunks: int  # in Chroma
+    chunks: int  # of the fully indexed articles, by the catalog
     keyword_index: BuildStamp | None  # what the BM25 index was built from; None: missing or unstamped
     not_indexed: int  # articles whose chunks an interrupted ingest left unfinished
+    vectors: int | None = None  # chunks Chroma holds, when counted (`qa-bot status --check`)
+
+    @property
+    def vectors_match(self) -> bool:
+        # With unfinished articles Chroma may hold some of their chunks: `not_indexed` says so already.
+        return self.vectors is None or self.not_indexed > 0 or self.vectors == self.chunks
 
     @property
     def keyword_index_current(self) -> bool:
@@ -75,7 +80,7 @@ class Consistency:
 
     @property
     def ok(self) -> bool:
-        return self.keyword_index_current and not self.not_indexed
+        return self.keyword_index_current and not self.not_indexed and self.vectors_match
 
     def problems(self) -> list[str]:
         """Each inconsistency, with what to do about it."""
@@ -96,6 +101,12 @@ class Consistency:
                 f"{self.not_indexed} article(s) not fully indexed (an ingest was interrupted): "
                 "run the same `qa-bot ingest` again"
             )
+        if not self.vectors_match:
+            found.append(
+                f"Chroma holds {self.vectors} chunks where the catalog lists {self.chunks}: something "
+                "other than qa-bot changed the collection or the database; ingest the corpus again with "
+                "`qa-bot ingest --prune PATH...`, or into a new QA_BOT_COLLECTION"
+            )
         return found
 
     def as_dict(self) -> dict[str, Any]:
@@ -109,6 +120,7 @@ class Consistency:
                 "chunks": built.chunks if built else None,
             },
             "articles_not_fully_indexed": self.not_indexed,
+            "vectors_in_chroma": self.vectors,
             "problems": self.problems(),
         }
 
@@ -211,38 +223,72 @@ class Index:
     """Everything stored for one collection: vectors, catalog, record manager and keyword index."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        store_dir = self._local_store_dir()
-        store_dir.mkdir(parents=True, exist_ok=True)
-        self._open_database(store_dir)  # first: a database that cannot be reached fails at once
-        # Derived from the catalog and Chroma, so kept on this machine: rebuilt when the corpus version moves.
-        self.keywords = KeywordIndex(store_dir / "bm25", source=self)
-        self.embeddings = build_embeddings(settings)
-        self.client = chroma_client(settings)
-        # Our own Embeddings object: Chroma's default function would try to download a model.
-        self.vectorstore = _chunk_store_class()(
-            client=self.client,
-            collection_name=settings.collection,
-            embedding_function=self.embeddings,
-            collection_metadata={"hnsw:space": "cosine", "embedding": embedding_name(settings)},
-        )
-        self.vectorstore.embed_titles = settings.embed_titles
-        self.chunker = Chunker.from_settings(settings)
+        """Opens the catalog side (database, keyword index) only: cheap, all `qa-bot status` needs.
 
-    def _open_database(self, store_dir: Path) -> None:
-        """The catalog, the record manager and the ingest lock: in the shared database when
-        QA_BOT_DATABASE_URL is set, otherwise in a SQLite file each in `store_dir`, as before."""
+        The vector side (Chroma, the embedding model, the chunker, the record manager) opens on first
+        use, or at once with `open_vectors()`, which QABot calls so that a bad Chroma fails at start.
+        """
+        self.settings = settings
+        self.store_dir = self._local_store_dir()
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self._open_database(self.store_dir)  # first: a database that cannot be reached fails at once
+        # Derived from the catalog and Chroma, so kept on this machine: rebuilt when the corpus version moves.
+        self.keywords = KeywordIndex(self.store_dir / "bm25", source=self)
+
+    def open_vectors(self) -> Index:
+        """Opens Chroma and loads the embedding model and the chunker now rather than on first use."""
+        _ = self.vectorstore, self.chunker
+        return self
+
+    @cached_property
+    def embeddings(self):
+        from qa_bot.embeddings import build_embeddings
+
+        return build_embeddings(self.settings)
+
+    @cached_property
+    def client(self):
+        return chroma_client(self.settings)
+
+    @cached_property
+    def vectorstore(self):
+        # Our own Embeddings object: Chroma's default function would try to download a model.
+        store = _chunk_store_class()(
+            client=self.client,
+            collection_name=self.settings.collection,
+            embedding_function=self.embeddings,
+            collection_metadata={"hnsw:space": "cosine", "embedding": self.settings.embedding_name},
+        )
+        store.embed_titles = self.settings.embed_titles
+        return store
+
+    @cached_property
+    def chunker(self):
+        from qa_bot.chunking import Chunker
+
+        return Chunker.from_settings(self.settings)
+
+    @cached_property
+    def record_manager(self):
+        """LangChain's record of which chunk ids each article has in Chroma (its indexing API)."""
         from langchain_classic.indexes import SQLRecordManager
 
+        engine = get_engine(self._records_url)
+        with database_errors(self._records_url):
+            manager = SQLRecordManager(f"chroma/{self.settings.collection}", engine=engine)
+            with creating_schema(engine):
+                manager.create_schema()
+        return manager
+
+    def _open_database(self, store_dir: Path) -> None:
+        """The catalog and the ingest lock (the record manager opens with the vector side): in the shared
+        database when QA_BOT_DATABASE_URL is set, otherwise in a SQLite file each in `store_dir`."""
         collection = self.settings.collection
         catalog_url = database_url(self.settings, store_dir / "catalog.sqlite")
-        records_url = database_url(self.settings, store_dir / "record_manager.sqlite")
+        self._records_url = database_url(self.settings, store_dir / "record_manager.sqlite")
         self.database = shown_url(catalog_url)
         with database_errors(catalog_url):
-            catalog_engine, records_engine = get_engine(catalog_url), get_engine(records_url)
-            self.record_manager = SQLRecordManager(f"chroma/{collection}", engine=records_engine)
-            with creating_schema(records_engine):
-                self.record_manager.create_schema()
+            catalog_engine = get_engine(catalog_url)
             self.catalog = Catalog(catalog_engine, collection)
         # With a shared PostgreSQL, one ingest at a time across machines too (an advisory lock).
         database_lock = DatabaseLock.of(catalog_engine, f"ingest:{collection}")
@@ -323,6 +369,9 @@ class Index:
         self, articles: list[Article], report: IngestReport, progress: ProgressCallback | None
     ) -> None:
         from langchain_core.indexing import index
+
+        from qa_bot.chunking import token_ids
+        from qa_bot.embeddings import wrap_for_model
 
         docs = []
         model_inputs: dict[tuple[str, int], list[int]] = {}
@@ -410,9 +459,12 @@ class Index:
     def chunk_count(self) -> int:
         return self.collection.count()
 
-    def stats(self) -> IndexStats:
+    def stats(self, *, count_vectors: bool = False) -> IndexStats:
+        """Figures from the catalog and the keyword index's stamp, without opening Chroma (which takes
+        seconds in a fresh process); `count_vectors` also counts Chroma's chunks against the catalog."""
         catalog = self.catalog.stats()
-        chunks = self.chunk_count()
+        chunks = catalog.chunks
+        vectors = self.chunk_count() if count_vectors else None
         return IndexStats(
             articles=catalog.articles,
             chunks=chunks,
@@ -420,8 +472,10 @@ class Index:
             last_date=catalog.last_date,
             sources=catalog.sources,
             location=self.location,
-            embedding=embedding_name(self.settings),
-            consistency=Consistency(catalog.version, chunks, self.keywords.stamp(), catalog.not_indexed),
+            embedding=self.settings.embedding_name,
+            consistency=Consistency(
+                catalog.version, chunks, self.keywords.stamp(), catalog.not_indexed, vectors
+            ),
             database=self.database,
         )
 

@@ -27,7 +27,6 @@ import httpx
 import httpx2
 from pydantic import SecretStr
 
-from qa_bot.deadline import AnswerDeadlineExceeded, DeadlineHttpClient
 from qa_bot.local_llm import (
     LOCAL_MODEL_ALIAS,
     LOCAL_MODEL_LABEL,
@@ -110,6 +109,8 @@ def _chat_openai(
     settings: Settings, *, base_url: str | None, api_key: SecretStr, model: str
 ) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
+
+    from qa_bot.deadline import DeadlineHttpClient
 
     # Per attempt: the whole deadline to read, less to connect. Under an AnswerDeadline (the service
     # opens one per question) the HTTP client cuts both to the time left.
@@ -225,6 +226,8 @@ def describe_llm_error(exc: BaseException, settings: Settings | None = None) -> 
 
 def _describe_llm_error(exc: BaseException, settings: Settings | None) -> str:
     import openai
+
+    from qa_bot.deadline import AnswerDeadlineExceeded
 
     cause = _find_cause(exc, (openai.OpenAIError, LocalModelError, LLMConfigError))
     if isinstance(cause, LocalModelError | LLMConfigError):

@@ -14,18 +14,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa_bot.answer import REFUSAL_MESSAGE, Answer, Turn, date_the_answer, finalize_answer
 from qa_bot.answer_queue import AnswerQueue
 from qa_bot.corpus import Article
-from qa_bot.deadline import AnswerDeadline
 from qa_bot.evidence import Evidence, select_evidence
 from qa_bot.extractive import extractive_answer
 from qa_bot.index import Index, IndexStats, IngestReport, ProgressCallback
 from qa_bot.llm import LLMStatus, build_chat_model, describe_llm_error, llm_status
-from qa_bot.prompts import build_answer_messages, build_condense_messages, parse_condensed_question
 from qa_bot.retrieval import HybridRetriever, Passage, Query
 from qa_bot.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from qa_bot.deadline import AnswerDeadline
+
+# qa_bot.deadline (the openai client) and qa_bot.prompts (LangChain's prompt templates) take about a
+# second to import together: they are imported where a question is answered, so that `qa-bot status`
+# and other commands that answer nothing start fast.
 
 
 @dataclass(frozen=True)
@@ -71,9 +77,14 @@ class Status:
 
 
 class QABot:
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, open_vectors: bool = True) -> None:
+        """`open_vectors=False` leaves Chroma and the embedding model to open on first use: what a
+        command that only reads the catalog wants (`qa-bot status`); otherwise a Chroma that cannot
+        be used fails here, at start."""
         self.settings = settings or get_settings()
         self.index = Index(self.settings)
+        if open_vectors:
+            self.index.open_vectors()
         self.retriever = HybridRetriever(self.index, self.settings)
         self._chat_model = None
         self._chat_model_lock = threading.Lock()
@@ -90,9 +101,10 @@ class QABot:
         report.seconds = time.perf_counter() - started
         return report
 
-    def status(self) -> Status:
-        """Corpus figures and the LLM's state (which may ask the LLM server: up to a few seconds)."""
-        return Status(index=self.index_stats(), llm=llm_status(self.settings))
+    def status(self, *, count_vectors: bool = False) -> Status:
+        """Corpus figures and the LLM's state (which may ask the LLM server: up to a few seconds).
+        `count_vectors` also counts the chunks in Chroma against the catalog (opening Chroma)."""
+        return Status(index=self.index.stats(count_vectors=count_vectors), llm=llm_status(self.settings))
 
     def index_stats(self) -> IndexStats:
         """Corpus figures only: cheap, for a UI that redraws often."""
@@ -152,6 +164,8 @@ class QABot:
         started = time.perf_counter()
         # One limit for all the model's work on this question (condensing and answering), from its
         # first request on: a model still loading is not counted.
+        from qa_bot.deadline import AnswerDeadline
+
         deadline = AnswerDeadline(self.settings.llm_timeout)
 
         standalone = self._standalone_question(question, history or [], timings, deadline)
@@ -231,6 +245,8 @@ class QABot:
         pieces: list[str] = []
         try:
             model = self.chat_model()
+            from qa_bot.prompts import build_answer_messages
+
             messages = build_answer_messages(standalone, passages, as_of, self.settings.prompts_dir)
             for chunk in deadline.iterate(model.stream(messages)):
                 if chunk.content:
@@ -255,6 +271,8 @@ class QABot:
         try:
             if self.settings.llm == "extractive":
                 return _concatenate_with_previous(question, history)
+            from qa_bot.prompts import build_condense_messages, parse_condensed_question
+
             messages = build_condense_messages(history, question, self.settings.prompts_dir)
             model = self.chat_model()
             with deadline.applied():

@@ -18,6 +18,9 @@ from qa_bot.redaction import register_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# The packaged embedding model's name, as collections record it (a changed model is caught, not mixed in).
+LOCAL_EMBEDDING_NAME = "all-MiniLM-L6-v2 (int8 ONNX, packaged)"
+
 LLMProvider = Literal["local", "openai", "openai-compatible", "extractive"]
 EmbeddingProvider = Literal["local", "openai"]
 
@@ -130,6 +133,11 @@ class Settings(BaseSettings):
         if self.llm == "extractive":
             return None
         return self.llm_concurrent_answers or (1 if self.llm == "local" else None)
+
+    @property
+    def embedding_name(self) -> str:
+        """The embedding model, as `status` shows it and each Chroma collection records it."""
+        return f"openai:{self.embedding_model}" if self.embedding == "openai" else LOCAL_EMBEDDING_NAME
 
     @property
     def users_path(self) -> Path:

@@ -82,6 +82,32 @@ def test_status_says_the_indexes_are_consistent_after_an_ingest(data, corpus):
     assert consistency["articles_not_fully_indexed"] == 0
 
 
+def test_status_check_counts_chromas_chunks_against_the_catalog(data, corpus):
+    assert run_qa_bot(data, "ingest", str(corpus)).returncode == 0
+    checked = json.loads(run_qa_bot(data, "status", "--check", "--json").stdout)
+    assert checked["consistency"]["ok"] is True
+    assert checked["consistency"]["vectors_in_chroma"] == checked["chunks"] > 0
+
+    removed = delete_some_chunks_behind_qa_bots_back(data, count=3)
+    text = run_qa_bot(data, "status", "--check").stdout
+    after = json.loads(run_qa_bot(data, "status", "--check", "--json").stdout)
+
+    assert after["consistency"]["ok"] is False
+    assert after["consistency"]["vectors_in_chroma"] == checked["chunks"] - removed
+    assert "NOT consistent" in text
+    assert f"Chroma holds {checked['chunks'] - removed} chunks where the catalog lists" in " ".join(text.split())
+
+
+def delete_some_chunks_behind_qa_bots_back(data: Path, count: int) -> int:
+    import chromadb
+
+    client = chromadb.PersistentClient(path=str(data / "chroma"))
+    collection = client.get_collection("qa_bot")
+    ids = collection.get(limit=count)["ids"]
+    collection.delete(ids=ids)
+    return len(ids)
+
+
 def test_a_keyword_index_a_kill_left_stale_is_shown_and_rebuilt_by_the_next_ingest(data, corpus, bot_at):
     ingest_base_then_die_before_the_keyword_rebuild(data, corpus)
 
