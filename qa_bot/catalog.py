@@ -68,6 +68,17 @@ articles = Table(
     Column("indexed_hash", Text),  # the version whose chunks are all stored; NULL: none complete yet
     Index("catalog_articles_id", "collection", "id"),
 )
+# Everything `stats()` reads, so that it scans this small index and not the articles' text (a full
+# RealTime QA corpus is ~120 MB of rows): `qa-bot status` and every sidebar redraw read it.
+figures_index = Index(
+    "catalog_articles_figures",
+    articles.c.collection,
+    articles.c.source,
+    articles.c.date,
+    articles.c.chunks,
+    articles.c.content_hash,
+    articles.c.indexed_hash,
+)
 
 corpus_versions = Table(
     "catalog_versions",
@@ -112,6 +123,7 @@ class Catalog:
         self._insert = _dialect_insert(engine)
         with creating_schema(engine), self._schema_transaction() as db:
             metadata.create_all(db)
+            figures_index.create(db, checkfirst=True)  # create_all adds indexes with new tables only
             if engine.dialect.name == "sqlite":
                 _move_rows_of_an_older_qa_bot(db, collection)
             db.execute(
