@@ -65,6 +65,11 @@ class AnswerDeadline:
     def expired(self) -> bool:
         return self.remaining() <= 0
 
+    def postpone(self, seconds: float) -> None:
+        """Time the question spent without the model (waiting in line) is not counted against it."""
+        if self._ends is not None:  # a clock not started yet has nothing to give back
+            self._ends += seconds
+
     @contextlib.contextmanager
     def applied(self) -> Iterator[AnswerDeadline]:
         """Model requests made inside the block (in this thread or task) are held to this deadline."""

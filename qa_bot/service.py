@@ -163,7 +163,7 @@ class QABot:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         # One limit for all the model's work on this question (condensing and answering), from its
-        # first request on: a model still loading is not counted.
+        # first request on: a model still loading is not counted, nor the wait for others' answers.
         from qa_bot.deadline import AnswerDeadline
 
         deadline = AnswerDeadline(self.settings.llm_timeout)
@@ -229,6 +229,7 @@ class QABot:
                 yield Queued(ahead, line.estimate_s(ahead))
                 ahead = line.wait_for_change(ticket, timeout=_QUEUE_POLL_S)
             timings["queued"] = time.perf_counter() - step
+            deadline.postpone(timings["queued"])  # started by a follow-up's rewrite, it skips the line
             step = time.perf_counter()
             answer = yield from self._generate(question, standalone, evidence, as_of, timings, deadline)
             answered_in = time.perf_counter() - step
