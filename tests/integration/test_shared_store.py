@@ -6,6 +6,8 @@ one PostgreSQL (QA_BOT_DATABASE_URL), serve the same corpus.
 - Two ingests started at once from two processes run one after the other (PostgreSQL advisory lock)
   and leave the record manager, the catalog and Chroma agreeing: the same chunk ids, the same chunk
   counts per article; an ingest waits for a lock held from elsewhere, and says so.
+- The answer log and its reviews are shared too: what one process logged and a reviewer marked is in
+  another process's `review-stats` and `review-export`.
 - A database that cannot be used is named without its password.
 
 The cluster is a throwaway one (initdb into a temporary folder, on a free port of 127.0.0.1); CI
@@ -264,6 +266,28 @@ def test_status_shows_the_shared_database_without_its_password(
     assert shown["database"] == database_url.replace(PASSWORD, "***")
     assert shown["articles"] >= 6  # another process's ingests, from a data dir that never ingested
     assert PASSWORD not in status.stdout + status.stderr
+
+
+def test_answers_logged_and_reviewed_in_one_process_are_seen_by_another(place, database_url, chroma_port):
+    from qa_bot.answer_log import CORRECT, SUPPORTS, AnswerLog
+    from tests.logged_answers import logged
+
+    log = AnswerLog(database_url)
+    log.log(logged("team-1", "Which day did they speak?", user="ana"))
+    log.review_citation("team-1", 0, SUPPORTS, reviewer="ben")
+    log.review_answer("team-1", CORRECT, corrected="Sunday", reviewer="ben")
+    env = env_for(place / "reviewer-f", database_url, chroma_port)
+    exported = place / "reviewed.jsonl"
+
+    stats = run_qa_bot(env, "review-stats", "--json")
+    export = run_qa_bot(env, "review-export", str(exported))
+
+    assert stats.returncode == 0, stats.stderr
+    figures = json.loads(stats.stdout)
+    assert figures["answers"]["reviewed"] >= 1 and figures["citations"]["precision"] == 1.0
+    assert export.returncode == 0, export.stderr
+    cases = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert {"question": "Which day did they speak?", "answers": ["Sunday"]}.items() <= cases[0].items()
 
 
 @pytest.mark.parametrize("problem", ["wrong password", "nothing listening"])
