@@ -322,6 +322,13 @@ def evaluate(
             "and rewrite the reports (after the measures change)."
         ),
     ] = False,
+    reverify: Annotated[
+        bool,
+        typer.Option(
+            help="Like --rescore, and also check each saved model answer again with today's answer "
+            "stage (citations, verifier, refusal), over the evidence it was given; asks no model."
+        ),
+    ] = False,
 ) -> None:
     """Run a fixed question set through the bot and write report.json, report.md and report.html.
 
@@ -355,9 +362,9 @@ def evaluate(
     except (DatasetError, LLMConfigError, OSError, ValueError) as exc:
         err_console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from None
-    if rescore:
+    if rescore or reverify:
         try:
-            report = rescore_run(items, out, compare=compare, thresholds=limits)
+            report = rescore_run(items, out, compare=compare, thresholds=limits, reverify=reverify)
         except (OSError, ValueError) as exc:
             err_console.print(f"[red]{escape(str(exc))}[/]")
             raise typer.Exit(2) from None

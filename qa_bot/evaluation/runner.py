@@ -153,12 +153,17 @@ def rescore_run(
     *,
     compare: Path | None = None,
     thresholds: Mapping[str, Any] | None = None,
+    reverify: bool = False,
 ) -> EvalReport:
     """Grade the answers of an earlier run in out_dir again with today's checks, asking nothing.
 
     For when the measures change (a new check, a fixed grader) and the answers took an hour of
     model time: rows.jsonl is re-scored in place and the reports are rewritten. The run keeps its
     own configuration and commit; `config.rescored` says when and at which commit it was re-graded.
+
+    reverify: also put each row's saved model output (`raw_answer`) through today's answer check
+    again (`finalize_answer`, then the dating), over the evidence the model read, as the app would:
+    a verifier change measured on the very same model answers, paired, with no model run.
     """
     out_dir = Path(out_dir)
     rows_path = out_dir / ROWS_FILE
@@ -176,6 +181,8 @@ def rescore_run(
     rows = []
     for item in items:
         if item.id in by_id:
+            if reverify:
+                _reverify(by_id[item.id], item)
             _score(by_id[item.id], item, support)
             rows.append(by_id[item.id])
     if not rows:
@@ -190,6 +197,7 @@ def rescore_run(
             "rescored": {
                 "at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                 "git_commit": git_commit(),
+                "reverified": reverify,
             },
         },
         metrics=metrics,
@@ -355,10 +363,56 @@ def _fill_answer(row: dict[str, Any], answer, wall: float) -> None:
         {"text": s.text, "citations": list(s.citations), "reason": s.reason} for s in answer.rejected
     ]
     # What the answerer read, so a wrong answer can be traced to retrieval, evidence or the model.
+    # Title and offsets too, so `rescore --reverify` can check the saved answer again as the app did.
     row["evidence"] = [
-        {"n": n, "article_id": p.article_id, "date": p.date, "text": p.text}
+        {
+            "n": n,
+            "article_id": p.article_id,
+            "title": p.title,
+            "date": p.date,
+            "source": p.source,
+            "start": p.start,
+            "end": p.end,
+            "text": p.text,
+        }
         for n, p in enumerate(answer.passages, start=1)
     ]
+    row["planted"] = [{"article_id": p.article_id, "text": p.text} for p in getattr(answer, "planted", [])]
+
+
+def _reverify(row: dict[str, Any], item: EvalItem) -> None:
+    """Check the row's saved model output again with today's answer stage, as `QABot.ask` does.
+
+    Rows without `raw_answer` or evidence (an error, an older run) are left as they are.
+    """
+    from qa_bot.answer import date_the_answer, finalize_answer
+    from qa_bot.retrieval import Passage
+
+    if row.get("error") or "raw_answer" not in row or not row.get("evidence"):
+        return
+
+    def passage(saved: dict[str, Any]) -> Passage:
+        start = saved.get("start") or 0
+        return Passage(
+            chunk_id=f"{saved['article_id']}@{start}",
+            article_id=saved["article_id"],
+            text=saved["text"],
+            start=start,
+            end=saved.get("end") or start + len(saved["text"]),
+            title=saved.get("title"),
+            date=saved.get("date"),
+            source=saved.get("source"),
+        )
+
+    as_of = item.date or datetime.date.today()
+    passages = [passage(saved) for saved in row["evidence"]]
+    planted = [passage(saved) for saved in row.get("planted", [])]
+    answer = finalize_answer(item.question, row["raw_answer"], passages, as_of=as_of, planted=planted)
+    answer = date_the_answer(answer, as_of)
+    answer.planted = planted
+    timings, standalone = row["timings"], row["standalone_question"]
+    _fill_answer(row, answer, timings.get("total", 0.0))
+    row["timings"], row["standalone_question"] = timings, standalone
 
 
 def _citation_row(citation) -> dict[str, Any]:

@@ -288,6 +288,30 @@ def test_rescoring_grades_the_stored_answers_again_without_asking(dataset_path, 
     assert json.loads((out / "report.json").read_text())["config"]["rescored"]
 
 
+def test_reverifying_checks_the_saved_model_output_again_without_asking(dataset_path, scripted_bot, tmp_path):
+    out = tmp_path / "out"
+    items = load_dataset(dataset_path)
+    run_eval(scripted_bot, items, out, config=CONFIG)
+    asked = len(scripted_bot.asked)
+    rows = rows_in(out)
+    raw = {"day": "The call was on Monday [1].", "where": "They met on Thursday in New Delhi [1]."}
+    for row in rows:
+        row["raw_answer"] = raw.get(row["id"], row.get("raw_answer", ""))
+    (out / ROWS_FILE).write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    again = rescore_run(items, out, reverify=True)
+
+    assert len(scripted_bot.asked) == asked  # the model was not asked again
+    rows = {row["id"]: row for row in again.rows}
+    assert (
+        rows["day"]["refused"]
+        and rows["day"]["rejected"][0]["reason"] == "[1]: 'monday' is not in the passage text"
+    )
+    assert not rows["where"]["refused"] and rows["where"]["passed"]
+    assert rows["where"]["citations"][0]["title"] == "Title of meeting-article"  # the evidence kept its title
+    assert again.config["rescored"]["reverified"] is True
+
+
 def test_rescoring_a_folder_without_answers_says_what_to_run(dataset_path, tmp_path):
     with pytest.raises(FileNotFoundError, match="run `qa-bot eval`"):
         rescore_run(load_dataset(dataset_path), tmp_path / "nothing")
