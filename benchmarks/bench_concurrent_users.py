@@ -2,6 +2,10 @@
 
     .venv/bin/python benchmarks/bench_concurrent_users.py [--sessions 4] [--questions 3]
 
+    # the line's behaviour in a minute, with a scripted server (answers of ~3 s) instead of the model:
+    .venv/bin/fakellm serve --host 127.0.0.1 --port 18999 --config benchmarks/fakellm_concurrent_users.yaml &
+    .venv/bin/python benchmarks/bench_concurrent_users.py --llm-url http://127.0.0.1:18999/v1
+
 Starts the chat (`streamlit run ui/app.py`) on the seed articles with the embedded local model, opens
 --sessions browser contexts in Debian's Chromium (each a person with a Streamlit session of their
 own), and has each ask --questions seed questions one after the other, all sessions at once. For
@@ -24,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -92,8 +97,12 @@ async def one_person(browser, url: str, questions: list[str]) -> list[dict]:
         text = await reply.inner_text()
         waited = _WAITED.search(text)
         # (Playwright locators: st.html puts its content in a shadow root, which querySelector skips.)
-        answered = await reply.locator(_OUTCOME).count() > 0
-        failed = not answered or await reply.locator(".qa-notice.qa-error").count() > 0
+        notices = reply.locator(".qa-notice.qa-error")
+        failed = None
+        if await notices.count():
+            failed = await notices.first.inner_text()
+        elif not await reply.locator(_OUTCOME).count():
+            failed = "no answer on the page"
         in_line = int(waited.group(1)) if waited else 0
         # A person reads the answer before asking again.
         await page.wait_for_timeout(THINK_TIME_MS)
@@ -147,6 +156,7 @@ def main() -> None:
             chat.kill()
             chat.wait()
     answered = [r for r in rows if not r["error"]]
+    errors = Counter(r["error"] for r in rows if r["error"])
     seconds = sorted(r["seconds"] for r in rows)
     waits = sorted(r["waited"] for r in rows)
     body = "\n".join(
@@ -157,6 +167,7 @@ def main() -> None:
             "",
             f"{len(rows)} questions from {args.sessions} browser sessions at once: {len(answered)} answered, "
             f"{len(rows) - len(answered)} errors; {wall:.0f} s for all of them.",
+            *(f"- {n} x {message}" for message, n in errors.most_common()),
             "",
             "| per question | p50 s | p95 s | max s |",
             "| --- | --- | --- | --- |",
