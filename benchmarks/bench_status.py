@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -58,12 +59,17 @@ def write_catalog(data_dir: Path) -> int:
     return len(rows)
 
 
-def time_fresh_process(data_dir: Path, *args: str) -> float:
+def time_fresh_process(data_dir: Path, *args: str) -> tuple[float, float]:
+    """(wall, CPU) seconds of one `qa-bot status` process. The CPU time (user + system) is what the
+    wall time would be on an idle core: it says less about other load on the machine."""
     env = {**os.environ, "QA_BOT_DATA_DIR": str(data_dir), "QA_BOT_LLM": "extractive"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "qa_bot.cli", "status", *args], env=env, cwd=data_dir.parent,
                    check=True, capture_output=True)  # fmt: skip
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -79,18 +85,23 @@ def main() -> None:
     time_fresh_process(data_dir)  # the first run also compiles .pyc files: not counted
     rows = []
     for label, extra in (("`qa-bot status`", ()), ("`qa-bot status --json`", ("--json",))):
-        times = [time_fresh_process(data_dir, *extra) for _ in range(args.repeat)]
-        rows.append(f"| {label} | {statistics.median(times):.2f} | {max(times):.2f} |")
+        runs = [time_fresh_process(data_dir, *extra) for _ in range(args.repeat)]
+        walls, cpus = [wall for wall, _ in runs], [cpu for _, cpu in runs]
+        rows.append(
+            f"| {label} | {statistics.median(walls):.2f} | {max(walls):.2f} | {statistics.median(cpus):.2f} |"
+        )
         print(rows[-1])
     body = "\n".join(
         [
             f"Command: `flock /tmp/qa-bench.lock .venv/bin/python benchmarks/bench_status.py --repeat "
             f"{args.repeat}` ({date.today().isoformat()})  ",
             f"Catalog: {articles:,} articles (the whole RealTime QA corpus), "
-            f"{articles * CHUNKS_PER_ARTICLE:,} chunks by the catalog. Machine: {machine_description()}",
+            f"{articles * CHUNKS_PER_ARTICLE:,} chunks by the catalog. Machine: {machine_description()}; "
+            f"1-minute load average at the end {os.getloadavg()[0]:.1f} (other work on the machine "
+            "raises the wall time, not the CPU time).",
             "",
-            f"| command, a fresh process | p50 s | max s ({args.repeat} runs) |",
-            "|---|---|---|",
+            f"| command, a fresh process | wall p50 s | wall max s ({args.repeat} runs) | CPU p50 s |",
+            "|---|---|---|---|",
             *rows,
             "",
             "Status reads the catalog (one SQL aggregate) and the keyword index's stamp; Chroma and the "
