@@ -203,6 +203,7 @@ def ask(
     )
     bot = _bot()
     answer = _run_question(bot, question, options, stream=not as_json and console.is_terminal)
+    _log_answer(bot, answer, options)
     if as_json:
         print(json_for_terminal(answer_to_json(answer)))
     else:
@@ -228,9 +229,9 @@ def chat(
             break
         if not question:
             break
-        answer = _run_question(
-            bot, question, dict(k=k, history=list(history), as_of=date.today()), stream=console.is_terminal
-        )
+        options = dict(k=k, history=list(history), as_of=date.today())
+        answer = _run_question(bot, question, options, stream=console.is_terminal)
+        _log_answer(bot, answer, options)
         print_answer(answer)
         if not answer.error:
             history.append(Turn(question, answer.text))
@@ -251,6 +252,35 @@ def _run_question(bot, question: str, options: dict, *, stream: bool) -> Answer:
                 answer = event.answer
     assert answer is not None
     return answer
+
+
+def _log_answer(bot, answer: Answer, options: dict) -> None:
+    """Answers asked in the terminal go to the team's answer log too, so that /review lists them with
+    the chat's; a log that cannot be written costs a warning, never the answer."""
+    import uuid
+
+    from qa_bot.answer_log import AnswerLog, entry_from_answer, settings_snapshot
+
+    asked = {name: value for name, value in options.items() if name not in ("history", "as_of")}
+    try:
+        entry = entry_from_answer(
+            answer, id=f"cli-{uuid.uuid4().hex}", asked_on=options["as_of"],
+            settings=settings_snapshot(bot.settings, **asked, asked_from="terminal"),
+            history=options.get("history", ()), user=terminal_user(),
+        )  # fmt: skip
+        AnswerLog.open(bot.settings).log(entry)
+    except Exception as exc:  # the database is down, the disk full: say so, keep the answer
+        err_console.print(Text(f"The answer was not written to the answer log: {exc}", style="yellow"))
+
+
+def terminal_user() -> str | None:
+    """Who asked from the terminal, as the review page lists them: the login name, marked as such."""
+    import getpass
+
+    try:
+        return f"{getpass.getuser()} (terminal)"
+    except (KeyError, OSError):  # a container user with no name
+        return None
 
 
 def print_answer(answer: Answer) -> None:

@@ -91,6 +91,22 @@ def test_ask_refuses_a_question_the_articles_cannot_answer(run):
     assert payload["refused"] is True and payload["citations"] == []
 
 
+def test_answers_asked_in_the_terminal_are_in_the_review_queue_under_the_login_name(run):
+    from qa_bot.answer_log import AnswerLog
+    from qa_bot.cli import terminal_user
+
+    run("ingest", str(SEEDS))
+    run("ask", CALL_QUESTION, "--json")
+    run("ask", "What is the best recipe for sourdough bread?")
+
+    logged = {entry.question: entry for entry in AnswerLog.open(get_settings()).find()}
+    bread, call = logged.pop("What is the best recipe for sourdough bread?"), logged.pop(CALL_QUESTION)
+    assert logged == {} and bread.refused and not call.refused and "Sunday" in call.answer
+    assert call.citations and call.citations[0].verified
+    assert bread.user == call.user == terminal_user() and terminal_user().endswith("(terminal)")
+    assert call.settings["asked_from"] == "terminal"
+
+
 def test_ask_rejects_a_malformed_date(run):
     result = CliRunner().invoke(app, ["ask", "anything", "--since", "last tuesday"])
     assert result.exit_code != 0 and "YYYY-MM-DD" in result.output
