@@ -135,7 +135,11 @@ def show_answer(bot: QABot, log: AnswerLog, exchange: Exchange) -> None:
     _feedback_controls(bot.settings, log, exchange)
 
 
+@st.fragment
 def _feedback_controls(settings: Settings, log: AnswerLog, exchange: Exchange) -> None:
+    # A fragment: rating an earlier answer reruns these controls only. A full rerun would stop an
+    # answer that is being written at that moment (Streamlit stops the running script; a fragment's
+    # rerun waits for it to end).
     rating_column, comment_column = st.columns([1, 5], vertical_alignment="center")
     with rating_column:
         st.feedback(

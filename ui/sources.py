@@ -67,7 +67,10 @@ def show_retrieved(bot: QABot, passages: list[Passage], *, key: str) -> None:
             open_article_button(bot, passage, None, key=f"{key}-{n}")
 
 
+@st.fragment
 def open_article_button(bot: QABot, passage: Passage, quote: Highlight | None, *, key: str) -> None:
+    # A fragment, as the chat's feedback controls are: opening an article while the next answer is
+    # being written must not stop that answer (a full rerun would).
     if st.button("Open the whole article", key=f"article-{key}", icon=":material/article:", type="tertiary"):
         _article_dialog(bot, passage, quote)
 

@@ -270,6 +270,7 @@ BUSY_ANSWER = " ".join(["They spoke on Sunday [1]."] * 80)
 TEAM_RULES = [{"name": "day", "when": {"messages_contain": "which day did jaishankar"},
                "respond": {"content": BUSY_ANSWER}}]  # fmt: skip
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # no run of the page's script
+THUMBS = '[data-testid="stButtonGroup"] button, [data-testid="stFeedback"] button'  # up, then down
 # Records every status line a page showed while its answer was on the way (they are replaced after).
 WATCH_STATUS = """() => {
     window.__status = [];
@@ -313,12 +314,15 @@ def test_two_people_asking_at_once_both_get_answers_the_later_one_sees_its_place
         screenshot(first, "review-queue.png")
 
 
-def test_a_question_sent_while_an_answer_is_written_keeps_the_stopped_one_on_the_page_as_not_answered(
+def test_a_newer_question_stops_an_answer_but_keeps_it_on_the_page_and_a_rating_stops_nothing(
     tmp_path, fakellm, clean_settings_env, page
 ):
     # Streamlit stops the run that writes an answer when the page reruns for a newer question; the
     # stopped question used to vanish, as if never asked (and a benchmark waited for its answer forever).
-    with serve_chat(tmp_path, fakellm(TEAM_RULES + [RULES[1]])) as url:
+    # A follow-up is first rewritten into a standalone question: here, into the day question again.
+    condense = {"name": "condense", "when": {"messages_contain": "Standalone question:"},
+                "respond": {"content": DAY_QUESTION}}  # fmt: skip
+    with serve_chat(tmp_path, fakellm([condense, *TEAM_RULES, RULES[1]])) as url:
         page.goto(url)
         page.get_by_test_id("stChatInputTextArea").wait_for(timeout=ANSWER_TIMEOUT_MS)
         ask(page, DAY_QUESTION)
@@ -332,6 +336,15 @@ def test_a_question_sent_while_an_answer_is_written_keeps_the_stopped_one_on_the
         stopped = messages.nth(1)
         assert "Not answered" in stopped.locator(".qa-notice.qa-error").inner_text()
         assert stopped.locator(".qa-answer").count() == 0 and messages.count() == 4
+
+        # Rating an earlier answer while the next one is written saves the rating and stops nothing.
+        ask(page, DAY_QUESTION)
+        page.locator(".qa-streaming").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        messages.nth(3).locator(THUMBS).first.click()
+        page.get_by_text("Feedback saved. Thank you.").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        page.locator(IDLE).wait_for()
+        assert messages.count() == 6 and "Not answered" not in messages.nth(5).inner_text()
+        assert "Sunday" in messages.nth(5).locator(".qa-answer").inner_text()
 
 
 def test_with_a_password_login_a_wrong_password_is_refused_and_the_right_one_gets_in(
