@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa_bot.answer import REFUSAL_MESSAGE, Answer, Turn, date_the_answer, finalize_answer
-from qa_bot.answer_queue import AnswerQueue
+from qa_bot.answer_queue import AnswerQueue, Ticket
 from qa_bot.corpus import Article
 from qa_bot.evidence import Evidence, select_evidence
 from qa_bot.extractive import extractive_answer
@@ -68,6 +68,20 @@ AnswerEvent = Retrieved | Queued | Token | Finished
 
 # How often a question waiting in line checks its place (the line also wakes it when it moves).
 _QUEUE_POLL_S = 1.0
+
+
+@dataclass
+class _Turn:
+    """One question's place at the model: its ticket in the line, and how long the model worked on it
+    (the line's estimates for later questions come from these)."""
+
+    ticket: Ticket | None = None
+    started: float | None = None
+    answered_in: float | None = None
+
+    def answered(self) -> None:
+        if self.started is not None:
+            self.answered_in = time.perf_counter() - self.started
 
 
 @dataclass
@@ -168,27 +182,37 @@ class QABot:
 
         deadline = AnswerDeadline(self.settings.llm_timeout)
 
-        standalone = self._standalone_question(question, history or [], timings, deadline)
-        step = time.perf_counter()
-        passages = self.retrieve(standalone, as_of=as_of, k=k, since=since, until=until, sources=sources)
-        timings["retrieve"] = time.perf_counter() - step
-        yield Retrieved(passages, standalone)
-
-        as_of = as_of or date.today()
-        step = time.perf_counter()
-        evidence = self.select_evidence(standalone, passages, as_of)
-        timings["evidence"] = time.perf_counter() - step
-        if not evidence.passages:
-            answer = Answer(question=question, text=REFUSAL_MESSAGE, refused=True, passages=passages)
-        elif self.settings.llm == "extractive":
+        # The model writes one answer at a time (the line, when there is one). A follow-up needs it
+        # before the search too, to rewrite the question: it waits in line first, and keeps its turn.
+        turn = _Turn()
+        try:
+            if history and self.settings.llm != "extractive":
+                yield from self._wait_in_line(turn, timings, deadline)
+            standalone = self._standalone_question(question, history or [], timings, deadline)
             step = time.perf_counter()
-            raw = extractive_answer(standalone, evidence.passages, relevance=evidence.scores)
-            answer = finalize_answer(question, raw, evidence.passages, as_of=as_of, planted=evidence.planted)
-            timings["generate"] = time.perf_counter() - step
-        else:
-            answer = yield from self._generate_in_turn(
-                question, standalone, evidence, as_of, timings, deadline
-            )
+            passages = self.retrieve(standalone, as_of=as_of, k=k, since=since, until=until, sources=sources)
+            timings["retrieve"] = time.perf_counter() - step
+            yield Retrieved(passages, standalone)
+
+            as_of = as_of or date.today()
+            step = time.perf_counter()
+            evidence = self.select_evidence(standalone, passages, as_of)
+            timings["evidence"] = time.perf_counter() - step
+            if not evidence.passages:
+                answer = Answer(question=question, text=REFUSAL_MESSAGE, refused=True, passages=passages)
+            elif self.settings.llm == "extractive":
+                step = time.perf_counter()
+                raw = extractive_answer(standalone, evidence.passages, relevance=evidence.scores)
+                answer = finalize_answer(
+                    question, raw, evidence.passages, as_of=as_of, planted=evidence.planted
+                )
+                timings["generate"] = time.perf_counter() - step
+            else:
+                yield from self._wait_in_line(turn, timings, deadline)
+                answer = yield from self._generate(question, standalone, evidence, as_of, timings, deadline)
+                turn.answered()
+        finally:  # also when the asker goes away mid-answer (the stream is closed): the line moves on
+            self._leave_line(turn)
         answer = date_the_answer(answer, as_of)
         answer.planted = evidence.planted
         answer.standalone_question = standalone if standalone != question else None
@@ -213,29 +237,25 @@ class QABot:
         article = self.index.catalog.get(article_id)
         return article.text if article else None
 
-    def _generate_in_turn(
-        self, question, standalone, evidence: Evidence, as_of, timings, deadline: AnswerDeadline
-    ) -> Iterator[AnswerEvent]:
-        """`_generate`, once the questions asked before this one have their answers."""
-        if self.answer_queue is None:
-            return (yield from self._generate(question, standalone, evidence, as_of, timings, deadline))
+    def _wait_in_line(self, turn: _Turn, timings: dict[str, float], deadline: AnswerDeadline):
+        """Until the questions asked before this one have their answers (`Queued` events meanwhile).
+        Does nothing without a line, or when this question has its turn already."""
         line = self.answer_queue
-        ticket = line.join()
-        answered_in = None
-        try:
-            step = time.perf_counter()
-            ahead = line.ahead_of(ticket)
-            while ahead:
-                yield Queued(ahead, line.estimate_s(ahead))
-                ahead = line.wait_for_change(ticket, timeout=_QUEUE_POLL_S)
-            timings["queued"] = time.perf_counter() - step
-            deadline.postpone(timings["queued"])  # started by a follow-up's rewrite, it skips the line
-            step = time.perf_counter()
-            answer = yield from self._generate(question, standalone, evidence, as_of, timings, deadline)
-            answered_in = time.perf_counter() - step
-            return answer
-        finally:  # also when the asker goes away mid-answer (the stream is closed): the line moves on
-            line.leave(ticket, answered_in)
+        if line is None or turn.ticket is not None:
+            return
+        turn.ticket = line.join()
+        step = time.perf_counter()
+        ahead = line.ahead_of(turn.ticket)
+        while ahead:
+            yield Queued(ahead, line.estimate_s(ahead))
+            ahead = line.wait_for_change(turn.ticket, timeout=_QUEUE_POLL_S)
+        timings["queued"] = time.perf_counter() - step
+        deadline.postpone(timings["queued"])  # the limit is for the model's work, not for the wait
+        turn.started = time.perf_counter()
+
+    def _leave_line(self, turn: _Turn) -> None:
+        if self.answer_queue is not None and turn.ticket is not None:
+            self.answer_queue.leave(turn.ticket, turn.answered_in)
 
     def _generate(
         self, question, standalone, evidence: Evidence, as_of, timings, deadline: AnswerDeadline

@@ -108,6 +108,11 @@ def test_a_follow_up_that_waits_in_line_longer_than_the_llm_timeout_is_still_ans
     answer = events[-1].answer
     assert answer.error is None and "freely" in answer.text
     assert answer.standalone_question.startswith("What did Blinken say about NGOs")  # rewritten first
+    # It needs the model before it can search (to rewrite it): it waits in line first, and says so,
+    # where it used to wait for the model unseen, its rewrite not counted in the line.
+    kinds = [type(e) for e in events]
+    assert kinds[0] is Queued and kinds.index(Retrieved) > kinds.index(Queued)
+    assert kinds.count(Queued) == len([k for k in kinds[: kinds.index(Retrieved)] if k is Queued])
 
 
 def one_answer_at_a_time_bot(settings_factory, fakellm, **settings) -> QABot:

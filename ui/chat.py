@@ -53,7 +53,7 @@ def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions)
     body = st.empty()
     status.caption("Searching the articles…")
     received = ""
-    passages = []
+    passages = None  # until the search is done (a follow-up waits for the model before it searches)
     answer = None
     events = bot.ask_stream(question, history=history, as_of=date.today(), **options.as_kwargs())
     try:
@@ -62,7 +62,8 @@ def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions)
                 passages = event.passages
                 status.caption(_waiting_message(bot.settings, len(passages)))
             elif isinstance(event, Queued):
-                status.caption(queued_message(len(passages), event.ahead, event.estimate_s))
+                found = None if passages is None else len(passages)
+                status.caption(queued_message(found, event.ahead, event.estimate_s))
             elif isinstance(event, Token):
                 received += event.text
                 shown = stream_display_text(received)
@@ -81,18 +82,21 @@ def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions)
     body.empty()
     if answer is None:  # kept in the conversation like any failed answer, with what was found
         failure = UNEXPECTED_FAILURE
-        answer = Answer(question, failure, refused=False, passages=passages, error=failure)
+        answer = Answer(question, failure, refused=False, passages=passages or [], error=failure)
     return answer
 
 
-def queued_message(passages: int, ahead: int, estimate_s: float | None) -> str:
-    """While other people's answers are written first (one model, first come, first served)."""
+def queued_message(passages: int | None, ahead: int, estimate_s: float | None) -> str:
+    """While other people's answers are written first (one model, first come, first served).
+    `passages` is None for a follow-up, which needs the model to rewrite it before the search."""
     questions = "question" if ahead == 1 else "questions"
     wait = f", about {max(1, round(estimate_s))} s" if estimate_s is not None else ""
-    return (
-        f"Found {passages} passages. The model answers one question at a time: "
-        f"{ahead} {questions} ahead of yours{wait}."
+    found = (
+        "A follow-up is rewritten by the model before the search."
+        if passages is None
+        else f"Found {passages} passages."
     )
+    return f"{found} The model answers one question at a time: {ahead} {questions} ahead of yours{wait}."
 
 
 def waited_message(answer: Answer) -> str | None:
