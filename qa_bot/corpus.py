@@ -259,6 +259,19 @@ def find_article_files(paths: Iterable[str | Path], options: CorpusOptions | Non
             yield found.path
 
 
+def estimate_articles(paths: Iterable[str | Path], options: CorpusOptions | None = None) -> int:
+    """About how many articles the paths hold (a .jsonl line each, one per other file), for the scale
+    of a progress bar and its time remaining; counting lines reads ~100 MB/s, parsing none."""
+    total = 0
+    for file in find_article_files(paths, options):
+        if file.suffix.lower() == ".jsonl":
+            with file.open("rb") as handle:
+                total += sum(1 for line in handle if line.strip())
+        else:
+            total += 1
+    return max(total, 1)
+
+
 def file_size_problem(name: str | Path, size: int, options: CorpusOptions | None = None) -> str | None:
     """Why a file of this name and size would not be read, checked before reading it; else None.
 

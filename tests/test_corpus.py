@@ -15,6 +15,7 @@ from qa_bot.corpus import (
     LoadWarning,
     SkippedFile,
     content_id,
+    estimate_articles,
     iter_articles,
     load_corpus,
     normalise_date,
@@ -407,3 +408,13 @@ def test_date_header_forms_share_the_line_with_the_body(tmp_path, header):
     article = load_one(write(tmp_path, "a.txt", f" {header} The minister spoke on Sunday."))
 
     assert (article.date, article.text) == ("2023-04-16", "The minister spoke on Sunday.")
+
+
+def test_the_progress_bar_scale_counts_a_jsonl_line_per_article_and_a_file_per_other_article(tmp_path):
+    (tmp_path / "a.txt").write_text("date 2024-01-02\nOne story.\n")
+    (tmp_path / "b.md").write_text("Another story.\n")
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG")  # skipped by an ingest: not counted
+    records = [json.dumps({"id": str(n), "text": f"story {n}"}) for n in range(3)]
+    (tmp_path / "many.jsonl").write_text("\n".join(records) + "\n\n")
+
+    assert estimate_articles([tmp_path]) == 5

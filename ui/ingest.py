@@ -22,8 +22,8 @@ from qa_bot.corpus import (
     SUPPORTED_SUFFIXES,
     CorpusOptions,
     SkippedFile,
+    estimate_articles,
     file_size_problem,
-    find_article_files,
 )
 from qa_bot.index import IngestReport
 from qa_bot.ingest_lock import WAITING_FOR_INGEST
@@ -143,18 +143,6 @@ def _write_new_file(path: Path, data: bytes) -> bool:
 
 
 # --- ingesting -------------------------------------------------------------------------------------
-
-
-def estimate_articles(paths: Sequence[Path], options: CorpusOptions | None = None) -> int:
-    """About how many articles the paths hold (a .jsonl line each), for the progress bar's scale."""
-    total = 0
-    for file in find_article_files(paths, options):
-        if file.suffix.lower() == ".jsonl":
-            with file.open("rb") as handle:
-                total += sum(1 for line in handle if line.strip())
-        else:
-            total += 1
-    return max(total, 1)
 
 
 @dataclass
