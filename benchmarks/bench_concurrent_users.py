@@ -162,7 +162,8 @@ def main() -> None:
     body = "\n".join(
         [
             f"`.venv/bin/python benchmarks/bench_concurrent_users.py --sessions {args.sessions} --questions "
-            f"{args.questions}`, {date.today():%Y-%m-%d}, {machine_description()}, "
+            f"{args.questions}{f' --llm-url {args.llm_url}' if args.llm_url else ''}`, "
+            f"{date.today():%Y-%m-%d}, {machine_description()}, load average {os.getloadavg()[0]:.1f}, "
             f"{'a scripted server, one answer at a time' if args.llm_url else 'embedded local model'}.",
             "",
             f"{len(rows)} questions from {args.sessions} browser sessions at once: {len(answered)} answered, "
