@@ -7,7 +7,8 @@ Reads `evals/realtimeqa_dev/corpus.jsonl` (rebuilt by `benchmarks.make_realtimeq
 `qa.jsonl`, and writes to `eval-runs/dev-half/` (not in git: the corpus is the publishers' text):
 
 - `corpus.jsonl`: every article of every other dev week (the 1st, 3rd, ..., 19th in date order);
-- `qa.jsonl`: every answerable question of those weeks (78), then all 60 unanswerable questions.
+- `qa.jsonl`: every answerable question of those weeks (78) and all 60 unanswerable questions,
+  alternating (each kind in its file order), so that a run stopped early still holds both kinds.
   An unanswerable question stays unanswerable: its answer occurs in no article of the whole dev
   corpus, so in none of this half either.
 
@@ -36,8 +37,11 @@ def main() -> None:
                 kept += 1
     answerable = [q for q in questions if not q.get("unanswerable") and q["date"] in weeks]
     unanswerable = [q for q in questions if q.get("unanswerable")]
+    # Alternating, in file order, so that a run stopped early still holds both kinds.
+    alternating = [q for pair in zip(answerable, unanswerable, strict=False) for q in pair]
+    rest = answerable[len(unanswerable) :] + unanswerable[len(answerable) :]
     with (OUT / "qa.jsonl").open("w") as target:
-        for question in answerable + unanswerable:
+        for question in alternating + rest:
             target.write(json.dumps(question, ensure_ascii=False) + "\n")
     print(f"weeks: {', '.join(weeks)}")
     print(

@@ -17,10 +17,14 @@ from datetime import date
 
 from qa_bot.retrieval import Passage, wants_recent
 from qa_bot.support import (
+    ANSWER_PART_COVERAGE,
     STALE_DAYS,
+    Term,
     Verdict,
+    WordBag,
     best_supporting_span,
     content_terms,
+    facts_not_in,
     split_sentences,
     support_score,
     verify_claim,
@@ -191,8 +195,13 @@ def finalize_answer(
             gap = raw[spans[i - 1][1] : start] if i else ""
             checked.append(checker.check(text, cited, _separator(gap)))
     rejected = [c.sentence for c in checked if c.kind == "claim" and not c.sentence.supported]
-    if _is_whole_refusal(checked) or _nothing_supported(checked):
+    if _is_whole_refusal(checked):
         return _refusal(question, passages, raw, rejected)
+    if _nothing_supported(checked):
+        quote = checker.quote_instead(rejected)
+        if quote is None:
+            return _refusal(question, passages, raw, rejected)
+        checked = [_Checked(quote, "claim", "")]
     sentences = [c.sentence for c in checked]
     text = "".join(c.separator + with_markers(c.sentence.text, c.sentence.citations) for c in checked)
     return Answer(
@@ -264,12 +273,74 @@ class _Checker:
         sentence = AnswerSentence(text, kept, supported=bool(kept), reason=reason, cited=cited)
         return _Checked(sentence, "claim", separator)
 
+    def quote_instead(self, rejected: Sequence[AnswerSentence]) -> AnswerSentence | None:
+        """The passage's own sentence, quoted, for a claim rejected only for restating the question.
+
+        A small model opens its answer with the question's words ("The White House said Biden will
+        visit Kenya [1]") where the passage has only the answer ("Biden will visit Kenya next week").
+        When a rejected claim's only names and numbers missing from the text of the passage it cites
+        (any passage, when it cites none) are the question's own, its article (title or the evidence
+        read from it) does name them, and one
+        sentence of that passage states the claim's answer part (its words the question lacks, all
+        its names and numbers among them), that sentence is the answer, word for word and cited:
+        the verifier accepts it as the passage's own text. Only from articles at most STALE_DAYS
+        older than `as_of`: the app, not the model, picks that sentence, and old news quoted as the
+        answer is an answer about another event. None when no claim qualifies.
+        """
+        question_stems = {t.stem for t in content_terms(self.question)}
+        for sentence in rejected:
+            terms = content_terms(sentence.text)
+            answer_part = [t for t in terms if t.stem not in question_stems]
+            if not answer_part:
+                continue
+            for n in sentence.cited or self._ranked(sentence.text):  # uncited: any passage, as in repair
+                passage = self.passages[n - 1]
+                if self._older_than_stale(passage):
+                    continue  # quoting old news in place of an answer would answer another event
+                missing = facts_not_in(sentence.text, passage.text)
+                if not missing or any(t.stem not in question_stems for t in missing):
+                    continue  # it failed for something other than the question's names
+                if not all(self._article_bag(passage).has(t) for t in missing):
+                    continue  # the article does not name what the question asks about
+                quote = self._quote(passage, answer_part)
+                if quote is not None and self.verdict(quote, n).supported:
+                    return AnswerSentence(quote, [n], supported=True, cited=[n])
+        return None
+
+    def _older_than_stale(self, passage: Passage) -> bool:
+        try:
+            published = date.fromisoformat(passage.date or "")
+        except ValueError:
+            return False
+        return self.as_of is not None and (self.as_of - published).days > STALE_DAYS
+
+    def _article_bag(self, passage: Passage) -> WordBag:
+        same_article = (p.text for p in self.passages if p.article_id == passage.article_id)
+        return WordBag.of(" ".join([passage.title or "", *same_article]))
+
+    @staticmethod
+    def _quote(passage: Passage, answer_part: Sequence[Term]) -> str | None:
+        """The first sentence of the passage holding the answer part's names and numbers, and most of
+        its words."""
+        facts = [t for t in answer_part if t.weight > 1]
+        total = sum(t.weight for t in answer_part)
+        for start, end in split_sentences(passage.text):
+            text = passage.text[start:end]
+            bag = WordBag.of(text)
+            found = sum(t.weight for t in answer_part if bag.has(t))
+            if all(bag.has(t) for t in facts) and found / total >= ANSWER_PART_COVERAGE:
+                return text
+        return None
+
     def _another_passage(self, text: str) -> list[int]:
         """A small model often cites the wrong number: the best-matching passage that states it."""
-        ranked = sorted(
+        return next(([n] for n in self._ranked(text) if self.verdict(text, n).supported), [])
+
+    def _ranked(self, text: str) -> list[int]:
+        """Passage numbers, the best word match for the text first (ties: the earlier passage)."""
+        return sorted(
             range(1, len(self.passages) + 1), key=lambda n: -support_score(text, self.passages[n - 1].text)
-        )  # sorted() is stable: ties go to the earlier passage
-        return next(([n] for n in ranked if self.verdict(text, n).supported), [])
+        )
 
     def _reason(self, text: str, cited: list[int]) -> str:
         if not cited:

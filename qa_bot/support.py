@@ -293,6 +293,18 @@ def verify_claim(
     return Verdict(True, "")
 
 
+def facts_not_in(claim: str, passage_text: str) -> list[Term]:
+    """The claim's names and numbers that the passage text lacks, read as `verify_claim` reads them
+    (a capitalised first word is a name unless the text has it in lower case)."""
+    from qa_bot.injection import without_planted  # injection splits sentences with this module
+
+    claim = AS_OF_LEAD_IN.sub("", claim.strip())
+    body = without_planted(passage_text)
+    bag = WordBag.of(body)
+    terms = _first_word_as_name(claim, content_terms(claim), bag)
+    return [t for t in terms if t.weight > 1 and not _in_passage(t, claim, bag, body)]
+
+
 _LINK = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 
 

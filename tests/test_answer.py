@@ -5,6 +5,7 @@ No LLM here: the model's output is given as text, the way the service hands it t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -77,6 +78,56 @@ def test_an_answer_no_passage_supports_at_all_is_a_refusal():
     assert answer.raw_text.startswith("India and the US signed")
     [rejected] = answer.rejected
     assert "trade agreement" in rejected.text and rejected.reason == "no passage states it"
+
+
+# A small model restates the question's names where the passage it cites has only the answer.
+TRIP = replace(make_passage("Biden's trip was announced on Monday by the White House.", 4), article_id="trip")
+TRIP_PLAN = replace(
+    make_passage("The president will visit Kenya and Nigeria next week, officials said.", 5),
+    article_id="trip",
+)
+
+
+def test_an_answer_that_restates_the_questions_name_is_given_as_the_passages_own_sentence():
+    answer = finalize_answer(
+        "Which countries will Biden visit next week?",
+        "Biden will visit Kenya and Nigeria [2].",
+        [TRIP, TRIP_PLAN],
+    )
+
+    assert not answer.refused
+    assert answer.text == "The president will visit Kenya and Nigeria next week, officials said [2]."
+    assert answer.sentences[0].supported and answer.citations[0].support == 1.0
+    [rejected] = answer.rejected  # what the model wrote, and why it was not shown
+    assert rejected.text == "Biden will visit Kenya and Nigeria." and "'biden'" in rejected.reason
+
+
+def test_a_restated_name_the_cited_article_never_mentions_is_still_refused():
+    other_trip = replace(TRIP, article_id="another-article")  # the name is only in another article
+    answer = finalize_answer(
+        "Which countries will Biden visit next week?",
+        "Biden will visit Kenya and Nigeria [2].",
+        [other_trip, TRIP_PLAN],
+    )
+
+    assert answer.refused and answer.text == REFUSAL_MESSAGE
+
+
+def test_a_quote_is_taken_only_from_current_news():
+    dated = [replace(p, date="2023-03-01") for p in (TRIP, TRIP_PLAN)]
+    question, raw = "Which countries will Biden visit next week?", "Biden will visit Kenya and Nigeria [2]."
+
+    assert not finalize_answer(question, raw, dated, as_of=date(2023, 3, 20)).refused
+    # two months later the same article is old news: no quote in place of an answer, a refusal
+    assert finalize_answer(question, raw, dated, as_of=date(2023, 5, 20)).refused
+
+
+def test_a_quote_is_not_offered_for_an_answer_the_passage_does_not_state():
+    answer = finalize_answer(
+        "Which countries will Biden visit next week?", "Biden will visit Ghana [2].", [TRIP, TRIP_PLAN]
+    )
+
+    assert answer.refused
 
 
 @pytest.mark.parametrize(
