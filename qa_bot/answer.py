@@ -3,7 +3,9 @@
 Small models cite badly, so the app owns the citations: the model's [n] markers are parsed, each
 sentence is checked against the text of the passage it cites (`qa_bot.support.verify_claim`: its
 names, numbers and dates, and the part that answers the question, must be stated there), markers
-are dropped or moved when they don't hold, and put back at sentence ends. The extractive mode
+are dropped or moved when they don't hold, and put back at sentence ends. An answer with nothing
+verified is a refusal, unless it failed only for restating the question's names: then the cited
+passage's own sentence that states its answer is given instead. The extractive mode
 (`qa_bot.extractive`) builds the same raw text (sentences with [n]) without a model, so both go
 through `finalize_answer`. The prompts that ask for that text are in `qa_bot.prompts`.
 """
@@ -280,12 +282,12 @@ class _Checker:
         visit Kenya [1]") where the passage has only the answer ("Biden will visit Kenya next week").
         When a rejected claim's only names and numbers missing from the text of the passage it cites
         (any passage, when it cites none) are the question's own, its article (title or the evidence
-        read from it) does name them, and one
-        sentence of that passage states the claim's answer part (its words the question lacks, all
-        its names and numbers among them), that sentence is the answer, word for word and cited:
-        the verifier accepts it as the passage's own text. Only from articles at most STALE_DAYS
-        older than `as_of`: the app, not the model, picks that sentence, and old news quoted as the
-        answer is an answer about another event. None when no claim qualifies.
+        read from it) does name them, and one sentence of that passage states the claim's answer
+        part (its words the question lacks, all its names and numbers among them), that sentence is
+        the answer, word for word and cited: the verifier accepts it as the passage's own text.
+        Only from articles at most STALE_DAYS older than `as_of`: the app, not the model, picks
+        that sentence, and old news quoted as the answer is an answer about another event. None
+        when no claim qualifies.
         """
         question_stems = {t.stem for t in content_terms(self.question)}
         for sentence in rejected:
@@ -356,7 +358,8 @@ def _is_whole_refusal(checked: list[_Checked]) -> bool:
 
 
 def _nothing_supported(checked: list[_Checked]) -> bool:
-    """Every claim is unsupported: the model answered from its own knowledge, so the bot refuses."""
+    """Every claim is unsupported: the model answered from its own knowledge, so the bot refuses
+    (unless a claim only restated the question: `_Checker.quote_instead`)."""
     claims = [c for c in checked if c.kind == "claim"]
     return bool(claims) and not any(c.sentence.supported for c in claims)
 
