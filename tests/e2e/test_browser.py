@@ -302,7 +302,8 @@ def test_two_people_asking_at_once_both_get_answers_the_later_one_sees_its_place
         assert "Sunday" in second.locator(".qa-answer").last.inner_text()
         seen = second.evaluate("window.__status")
         assert any("1 question ahead of yours" in line for line in seen), seen
-        assert second.get_by_text("in line for the model").count() == 1  # under its answer
+        second.get_by_text("in line for the model").wait_for()  # under its answer, drawn just after it
+        assert second.get_by_text("in line for the model").count() == 1
         screenshot(second, "chat-queued.png")
 
         # The review queue lists what both asked.
