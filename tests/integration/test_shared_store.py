@@ -222,11 +222,17 @@ def test_an_article_ingested_through_one_process_is_answered_by_another_without_
         ingested_at = time.monotonic()
 
         after = chat.ask(QUESTION)
+        # "Within seconds": a Chroma server may take a moment to make new vectors searchable (once, in
+        # CI, the first question after the ingest found nothing); ask again while the 30 s allow it.
+        while "\nSources\n" not in after and time.monotonic() - ingested_at < 20:
+            time.sleep(2)
+            after = chat.ask(QUESTION)
         answered_in = time.monotonic() - ingested_at
     finally:
         chat.close()
 
     assert NEW_TITLE not in before  # the chat was open, and answering, before the article existed
+    assert "\nSources\n" in after, f"no sources after the ingest; the chat printed:\n{chat.output}"
     answer, sources = after.split("\nSources\n")
     cited = re.search(r"on Wednesday to strike[^\n]*\[(\d+)\]", answer)
     assert cited, after
