@@ -415,8 +415,11 @@ class AnswerLog:
             return
         with legacy.connect() as db:
             rows = db.exec_driver_sql("SELECT * FROM feedback").mappings().all()
+        # Only the legacy rows' own ids: the log grows, the old table does not (nothing writes to it).
+        legacy_ids = [row["id"] for row in rows]
         with self.engine.connect() as db:
-            known = set(db.execute(select(answers_table.c.id)).scalars())
+            query = select(answers_table.c.id).where(answers_table.c.id.in_(legacy_ids))
+            known = set(db.execute(query).scalars()) if legacy_ids else set()
         for row in rows:
             if row["id"] not in known:
                 self.log(_legacy_entry(row))

@@ -220,7 +220,7 @@ def ask(
     )
     bot = _bot()
     answer = _run_question(bot, question, options, stream=not as_json and console.is_terminal)
-    _log_answer(bot, answer, options)
+    _log_answer(_open_answer_log(bot), bot, answer, options)
     if as_json:
         print(json_for_terminal(answer_to_json(answer)))
     else:
@@ -237,6 +237,7 @@ def chat(
     from qa_bot.service import Turn
 
     bot = _bot()
+    log = _open_answer_log(bot)
     history: list[Turn] = []
     console.print("[dim]Ask about the articles. An empty line or Ctrl-D ends the chat.[/]")
     while True:
@@ -248,7 +249,7 @@ def chat(
             break
         options = dict(k=k, history=list(history), as_of=date.today())
         answer = _run_question(bot, question, options, stream=console.is_terminal)
-        _log_answer(bot, answer, options)
+        _log_answer(log, bot, answer, options)
         print_answer(answer)
         if not answer.error:
             history.append(Turn(question, answer.text))
@@ -271,13 +272,26 @@ def _run_question(bot, question: str, options: dict, *, stream: bool) -> Answer:
     return answer
 
 
-def _log_answer(bot, answer: Answer, options: dict) -> None:
+def _open_answer_log(bot):
+    """The team's answer log, opened once per command; None (with a warning) when it cannot be."""
+    from qa_bot.answer_log import AnswerLog
+
+    try:
+        return AnswerLog.open(bot.settings)
+    except Exception as exc:  # the database is down, the disk full: say so, keep the answers
+        err_console.print(Text(f"Answers will not be written to the answer log: {exc}", style="yellow"))
+        return None
+
+
+def _log_answer(log, bot, answer: Answer, options: dict) -> None:
     """Answers asked in the terminal go to the team's answer log too, so that /review lists them with
     the chat's; a log that cannot be written costs a warning, never the answer."""
     import uuid
 
-    from qa_bot.answer_log import AnswerLog, entry_from_answer, settings_snapshot
+    from qa_bot.answer_log import entry_from_answer, settings_snapshot
 
+    if log is None:
+        return
     asked = {name: value for name, value in options.items() if name not in ("history", "as_of")}
     try:
         entry = entry_from_answer(
@@ -285,8 +299,8 @@ def _log_answer(bot, answer: Answer, options: dict) -> None:
             settings=settings_snapshot(bot.settings, **asked, asked_from="terminal"),
             history=options.get("history", ()), user=terminal_user(),
         )  # fmt: skip
-        AnswerLog.open(bot.settings).log(entry)
-    except Exception as exc:  # the database is down, the disk full: say so, keep the answer
+        log.log(entry)
+    except Exception as exc:
         err_console.print(Text(f"The answer was not written to the answer log: {exc}", style="yellow"))
 
 
