@@ -80,7 +80,10 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)  # what the model saw; shown even on failure
     planted: list[Passage] = field(default_factory=list)  # article sentences addressing the assistant
     standalone_question: str | None = None  # the rewritten follow-up, when there was history
-    error: str | None = None  # a clear, key-free message when the LLM failed
+    error: str | None = None  # a clear, key-free message when the LLM failed (or the index is not ready)
+    # The index holds no fully indexed article (nothing ingested, or the ingest failed): `error` says
+    # what to do, and the refusal is not the articles' silence.
+    index_not_ready: bool = False
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     # What the model (or the extractive mode) wrote, and the sentences of it the passages did not
     # state: kept so that a refusal can be traced to the model or to the check.
@@ -512,6 +515,7 @@ def answer_to_json(answer: Answer) -> dict:
         "answer": answer.text,
         "refused": answer.refused,
         "error": answer.error,
+        "index_not_ready": answer.index_not_ready,
         "citations": [
             {
                 "n": c.n,

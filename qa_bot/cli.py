@@ -35,21 +35,28 @@ from qa_bot.users import OPEN_WITHOUT_LOGIN, UsersFile, UsersFileError, is_loopb
 EXIT_LLM_FAILED = 3
 EXIT_FILES_FAILED = 4  # ingest: some files or records could not be read
 EXIT_DATABASE_UNAVAILABLE = 5  # the catalog's database (QA_BOT_DATABASE_URL) cannot be reached
+EXIT_MISSING_PACKAGE = 6  # a Python package qa-bot needs is not installed (the message names it)
+EXIT_INDEX_NOT_READY = 7  # ask: the index holds no fully indexed article (none ingested, or it failed)
 
 
 class _CommandLine(typer.Typer):
-    """The app; a database that cannot be reached ends any command with one line that says why."""
+    """The app; a database that cannot be reached, or a package missing from the user's environment,
+    ends any command with one line that says why (and what to install), not a traceback."""
 
     def __call__(self, *args, **kwargs):
         try:
             return super().__call__(*args, **kwargs)
         except Exception as exc:
             from qa_bot.database import DatabaseUnavailable
+            from qa_bot.missing_package import missing_package
 
-            if not isinstance(exc, DatabaseUnavailable):
-                raise
-            err_console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
-            sys.exit(EXIT_DATABASE_UNAVAILABLE)
+            if isinstance(exc, DatabaseUnavailable):
+                err_console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+                sys.exit(EXIT_DATABASE_UNAVAILABLE)
+            if missing := missing_package(exc):
+                err_console.print(f"[red]{escape(missing.message())}[/red]", soft_wrap=True)
+                sys.exit(EXIT_MISSING_PACKAGE)
+            raise
 
 
 app = _CommandLine(
@@ -107,6 +114,8 @@ def ingest(
     Exit codes:
     0  nothing failed (skipped files do not count)
     4  some files or records failed; each is listed, and the rest was still ingested
+    5  the catalog's database (QA_BOT_DATABASE_URL) cannot be reached
+    6  a Python package qa-bot needs is missing: the message names it and how to install it
     2  wrong usage, e.g. an unknown option
     """
     from qa_bot.corpus import CorpusOptions, estimate_articles
@@ -210,7 +219,11 @@ def ask(
     ] = None,
     as_of: Annotated[str | None, typer.Option(help="Answer as of this date (default: today).")] = None,
 ) -> None:
-    """Answer one question from the articles, with numbered citations."""
+    """Answer one question from the articles, with numbered citations.
+
+    Exit codes: 0 answered or refused; 3 the language model failed; 6 a Python package is missing;
+    7 the index holds no indexed article (nothing ingested yet, or the ingest failed: run `qa-bot ingest`).
+    """
     options = dict(
         k=k,
         since=_parse_date(since, "--since"),
@@ -225,6 +238,8 @@ def ask(
         print(json_for_terminal(answer_to_json(answer)))
     else:
         print_answer(answer)
+    if answer.index_not_ready:
+        raise typer.Exit(EXIT_INDEX_NOT_READY)
     if answer.error:
         raise typer.Exit(EXIT_LLM_FAILED)
 

@@ -141,6 +141,11 @@ class IndexStats:
     consistency: Consistency
     database: str = ""  # where catalog and ingest records are: a SQLite file, or a URL without password
 
+    @property
+    def indexed_articles(self) -> int:
+        """Articles that can be found: an ingest that failed or was killed leaves the rest unfinished."""
+        return self.articles - self.consistency.not_indexed
+
 
 # (event, amount): "article" per article seen; "chunk" per chunk as it is taken in to be embedded;
 # "waiting" (amount 0) once, when another ingest into the same index is running and this one waits

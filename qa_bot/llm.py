@@ -233,6 +233,10 @@ def _describe_llm_error(exc: BaseException, settings: Settings | None) -> str:
     if isinstance(cause, LocalModelError | LLMConfigError):
         return str(cause)
     if not isinstance(cause, openai.APIError):
+        from qa_bot.missing_package import missing_package
+
+        if missing := missing_package(exc):
+            return missing.message()
         return f"The language model failed unexpectedly: {describe_unexpected(exc)}"
 
     where = _endpoint(str(cause.request.url)) or "the server"

@@ -199,7 +199,7 @@ class QABot:
             evidence = self.select_evidence(standalone, passages, as_of)
             timings["evidence"] = time.perf_counter() - step
             if not evidence.passages:
-                answer = Answer(question=question, text=REFUSAL_MESSAGE, refused=True, passages=passages)
+                answer = self._nothing_found(question, passages)
             elif self.settings.llm == "extractive":
                 step = time.perf_counter()
                 raw = extractive_answer(standalone, evidence.passages, relevance=evidence.scores)
@@ -219,6 +219,17 @@ class QABot:
         timings["total"] = time.perf_counter() - started
         answer.timings = timings
         yield Finished(answer)
+
+    def _nothing_found(self, question: str, passages: list[Passage]) -> Answer:
+        """A refusal; but when the index itself is empty or its ingest failed, an answer that says
+        so: "the articles don't say" would blame articles that were never indexed."""
+        problem = index_not_ready_message(self.index_stats())
+        if problem:
+            return Answer(
+                question=question, text=problem, refused=True, passages=passages, error=problem,
+                index_not_ready=True,
+            )  # fmt: skip
+        return Answer(question=question, text=REFUSAL_MESSAGE, refused=True, passages=passages)
 
     def select_evidence(self, question: str, passages: list[Passage], as_of: date) -> Evidence:
         """The sentences of the retrieved passages that the answerer reads (see qa_bot.evidence)."""
@@ -311,6 +322,22 @@ class QABot:
             if self._chat_model is None:
                 self._chat_model = build_chat_model(self.settings)
             return self._chat_model
+
+
+def index_not_ready_message(stats: IndexStats) -> str | None:
+    """Why no question can be answered yet, and what to run; None when articles are indexed."""
+    if stats.indexed_articles > 0:
+        return None
+    if stats.articles:
+        return (
+            f"The index holds no usable article: the ingest of {stats.articles} article(s) did not finish "
+            "(it failed or was stopped). Run `qa-bot ingest` on the articles again: if it fails, its "
+            "message says what to fix."
+        )
+    return (
+        f"The index is empty ({stats.location}): no article has been ingested yet. "
+        "Run `qa-bot ingest <files or folders>` first, e.g. `qa-bot ingest seeds`."
+    )
 
 
 def _concatenate_with_previous(question: str, history: list[Turn]) -> str:

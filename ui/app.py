@@ -95,7 +95,8 @@ def _start(settings: Settings) -> QABot | None:
 
 
 def _seed_once(bot: QABot) -> None:
-    """On first start with an empty index, ingest the configured corpus (the seed articles)."""
+    """On first start with an empty index, ingest the configured corpus (the seed articles); also when
+    an earlier first start's ingest failed and left no article indexed."""
     gate = runtime.seed_gate(runtime.settings_key(bot.settings))
     if gate.done:
         return
@@ -109,7 +110,7 @@ def _seed_once(bot: QABot) -> None:
 
 def _index_is_empty(bot: QABot) -> bool:
     try:
-        return bot.index_stats().articles == 0
+        return bot.index_stats().indexed_articles == 0
     except Exception:
         logger.exception("Could not read the index statistics")
         return False

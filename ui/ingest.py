@@ -27,6 +27,7 @@ from qa_bot.corpus import (
 )
 from qa_bot.index import IngestReport
 from qa_bot.ingest_lock import WAITING_FOR_INGEST
+from qa_bot.missing_package import missing_package
 from qa_bot.service import QABot
 from ui.render import CAPTION_STYLE, failures_html
 
@@ -150,7 +151,9 @@ class IngestOutcome:
     """What the last ingest did, kept in the session so that it stays visible after a rerun."""
 
     label: str
-    report: IngestReport | None  # None: the ingest itself failed (the reason is in the server log)
+    report: IngestReport | None  # None: the ingest itself failed (the details are in the server log)
+    # Why it failed, in our own words, when the user can act on it (a package to install).
+    reason: str | None = None
     uploads: list[SavedUpload] = field(default_factory=list)  # each uploaded file's fate, if any
     waited: bool = False  # another ingest into the same index ran first (one at a time per index)
 
@@ -195,9 +198,10 @@ def ingest_with_progress(bot: QABot, paths: list[Path], *, label: str, prune: bo
 
     try:
         report = bot.ingest(paths, prune=prune, progress=advance)
-    except Exception:  # shown as a message; the traceback goes to the server log only
+    except Exception as exc:  # shown as a message; the traceback goes to the server log only
         logger.exception("Ingest failed: %s", label)
-        return IngestOutcome(label, None)
+        missing = missing_package(exc)
+        return IngestOutcome(label, None, reason=missing.message() if missing else None)
     finally:
         bar.empty()
     return IngestOutcome(label, report, waited=waited)
@@ -227,7 +231,7 @@ def show_outcome(outcome: IngestOutcome) -> None:
     File names and reasons are shown as HTML text: names are untrusted.
     """
     if outcome.report is None:
-        st.error(f"{outcome.label} failed. The details are in the server log.")
+        st.error(f"{outcome.label} failed. {outcome.reason or 'The details are in the server log.'}")
         return
     report = outcome.report
     message = f"{outcome.label}: {summary(report)}."  # our own words and numbers only

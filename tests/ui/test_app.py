@@ -160,6 +160,28 @@ def test_a_refusal_shows_the_refusal_and_no_sources(app_env, scripted_llm):
     assert not [m for m in answer.markdown if "Sources" in m.value]
 
 
+def test_a_first_start_whose_ingest_lacks_a_package_names_it_and_questions_say_the_index_is_not_ready(
+    app_env, scripted_llm, monkeypatch
+):
+    # As in a venv without greenlet: LangChain's record manager fails to import (SQLAlchemy's words).
+    def record_manager_without_greenlet(index):
+        raise ImportError(
+            "The SQLAlchemy asyncio module requires that the Python 'greenlet' library is installed."
+        )
+
+    monkeypatch.setattr(Index, "record_manager", property(record_manager_without_greenlet))
+    app, _ = start(app_env, scripted_llm)
+
+    [failure] = [e.value for e in app.error]
+    assert failure.startswith("Indexing the articles failed. The Python package 'greenlet' is missing")
+    assert "pip install 'greenlet==" in failure
+    ask(app, DAY_QUESTION)
+
+    [notice] = htmls(last_answer(app), "qa-notice qa-error")
+    assert "did not finish" in notice and "qa-bot ingest" in notice
+    assert REFUSAL_MESSAGE not in html.unescape(notice)
+
+
 @pytest.mark.parametrize("server", ["down_llm_url", "slow_llm_url"])
 def test_when_the_llm_is_down_or_slow_its_message_and_the_retrieved_passages_are_shown(
     app_env, server, request
