@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from qa_bot.pointer import looks_like_pointer, parse_pointer, partial_answer
+from qa_bot.quoting import Quote, Quoted
 from qa_bot.retrieval import Passage, wants_recent
 from qa_bot.support import (
     ANSWER_PART_COVERAGE,
@@ -89,6 +91,11 @@ class Answer:
     # state: kept so that a refusal can be traced to the model or to the check.
     raw_text: str = ""
     rejected: list[AnswerSentence] = field(default_factory=list)
+    # The pointer stage (qa_bot.quoting): the few words that answer, and the evidence sentences
+    # quoted word for word that state them. None / empty on a refusal or a free-sentence answer.
+    short_answer: str | None = None
+    quotes: list[Quote] = field(default_factory=list)
+    refusal_reason: str | None = None  # why the pointer stage refused: "model", "not in evidence", ...
 
 
 # --- citation markers and refusals -----------------------------------------------------------------
@@ -416,6 +423,33 @@ _PLAIN_FIRST_WORDS = frozenset(
 )
 
 
+def pointed_answer(question: str, raw: str, passages: Sequence[Passage], quoted: Quoted) -> Answer:
+    """The Answer for a checked pointer: the short answer (or, for a statement, the quoted sentences)
+    with their [n]; each citation marks its quote in the article. A refusal keeps what the model
+    wrote, and why it was not shown."""
+    if not quoted.answered:
+        pointer = parse_pointer(raw, len(passages))
+        rejected = [AnswerSentence(pointer.answer or "", pointer.passages, False, quoted.refusal or "")]
+        return Answer(
+            question=question, text=REFUSAL_MESSAGE, refused=True, passages=list(passages), raw_text=raw,
+            rejected=rejected if pointer.answer else [], refusal_reason=quoted.refusal,
+        )  # fmt: skip
+    if quoted.short_answer:
+        sentences = [AnswerSentence(quoted.short_answer, [q.n for q in quoted.quotes], True)]
+    else:
+        sentences = [AnswerSentence(q.text, [q.n], True) for q in quoted.quotes]
+    citations: dict[int, Citation] = {}
+    for quote in quoted.quotes:
+        citations.setdefault(quote.n, Citation(quote.n, passages[quote.n - 1], quote.start, quote.end, 1.0))
+    answer = Answer(
+        question=question, text="", refused=False, sentences=sentences,
+        citations=[citations[n] for n in sorted(citations)], passages=list(passages), raw_text=raw,
+        short_answer=quoted.short_answer, quotes=list(quoted.quotes),
+    )  # fmt: skip
+    answer.text = _rebuild_text(answer)
+    return answer
+
+
 def date_the_answer(answer: Answer, as_of: date | None = None) -> Answer:
     """Say up front when the news was reported, when its age matters.
 
@@ -437,7 +471,7 @@ def date_the_answer(answer: Answer, as_of: date | None = None) -> Answer:
     about_time = _TIME_QUESTION.search(answer.question) and not _mentions_date(answer.text, published)
     if stale or about_time:
         first = answer.sentences[0]
-        first.text = f"As of {_long(published)}, {_lower_first_word(first.text)}"
+        first.text = _as_of(published, first.text)
         answer.text = _rebuild_text(answer)
     return answer
 
@@ -479,9 +513,14 @@ def _long(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
-def _lower_first_word(text: str) -> str:
+def _as_of(published: date, text: str) -> str:
+    """ "As of 16 April 2023, they spoke ..." when the first word can go in lower case; a colon
+    otherwise, which reads right before a name, a short answer or a capital that must stay
+    ("As of 16 April 2023: Sunday", "As of 16 April 2023: Earlier in March, ...")."""
     word = text.split(" ", 1)[0]
-    return text[:1].lower() + text[1:] if word.lower() in _PLAIN_FIRST_WORDS else text
+    if word.lower() in _PLAIN_FIRST_WORDS:
+        return f"As of {_long(published)}, {text[:1].lower()}{text[1:]}"
+    return f"As of {_long(published)}: {text}"
 
 
 def _rebuild_text(answer: Answer) -> str:
@@ -496,8 +535,11 @@ def _mentions_date(text: str, day: date) -> bool:
 
 
 def stream_display_text(partial: str) -> str:
-    """What to show while tokens arrive: the sentinel (or its first letters) never flashes on screen."""
+    """What to show while tokens arrive: the sentinel (or its first letters) never flashes on screen;
+    of a pointer ("Answer: ... / Passage: [n]"), only the answer's words so far."""
     shown = partial.strip()
+    if shown and looks_like_pointer(shown):
+        return partial_answer(partial)
     if _is_sentinel(shown):
         return REFUSAL_MESSAGE
     if shown and NOT_IN_PASSAGES.lower().startswith(shown.lower()):
@@ -554,4 +596,12 @@ def answer_to_json(answer: Answer) -> dict:
             for p in answer.planted
         ],
         "timings": {stage: round(seconds, 3) for stage, seconds in answer.timings.items()},
+        # The pointer stage: the few words that answer (null when refused, or when the answer is a
+        # statement, whose quotes are the answer), and each quote with article.text[start:end] == text.
+        "short_answer": answer.short_answer,
+        "quotes": [
+            {"n": q.n, "article_id": q.article_id, "start": q.start, "end": q.end, "text": q.text}
+            for q in answer.quotes
+        ],
+        "refusal_reason": answer.refusal_reason,
     }

@@ -337,6 +337,9 @@ def print_answer(answer: Answer) -> None:
         _print_sources("Retrieved passages", [(i + 1, p) for i, p in enumerate(answer.passages)])
         return
     console.print(Text(answer.text, style="bold"))
+    if answer.short_answer:  # the sentences that state it, word for word from the articles
+        for quote in answer.quotes:
+            console.print(Text(f"  “{' '.join(quote.text.split())}” [{quote.n}]", style="italic"))
     for sentence in answer.sentences:
         if not sentence.supported:
             why = f" ({sentence.reason})" if sentence.reason else ""

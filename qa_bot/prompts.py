@@ -26,6 +26,7 @@ DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts"
 
 _PLACEHOLDERS = {
     "answer": {"as_of", "fence", "evidence", "question"},
+    "point": {"as_of", "fence", "evidence", "question"},
     "condense": {"history", "question"},
     "judge": {"passages", "question", "answer"},
 }
@@ -141,8 +142,24 @@ def build_answer_messages(
     `passages` are the selected evidence spans (`qa_bot.evidence`); `as_of` resolves "this week" and
     "latest" (None: today).
     """
+    return _evidence_messages("answer", question, passages, as_of, prompts_dir, fence)
+
+
+def build_point_messages(
+    question: str,
+    passages: Sequence[Passage],
+    as_of: date | None = None,
+    prompts_dir: Path | None = None,
+    fence: str | None = None,
+) -> list[BaseMessage]:
+    """System + user messages asking for the answer in a few words and the [n] that states it
+    (prompts/point.md; qa_bot.pointer reads the reply)."""
+    return _evidence_messages("point", question, passages, as_of, prompts_dir, fence)
+
+
+def _evidence_messages(name, question, passages, as_of, prompts_dir, fence) -> list[BaseMessage]:
     as_of = as_of or date.today()
-    return load_prompt("answer", prompts_dir).to_messages(
+    return load_prompt(name, prompts_dir).to_messages(
         sentinel=NOT_IN_PASSAGES,
         as_of=f"{as_of:%A} {as_of.day} {as_of:%B %Y}",
         fence=fence or new_fence(),

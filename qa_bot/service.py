@@ -16,13 +16,15 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa_bot.answer import REFUSAL_MESSAGE, Answer, Turn, date_the_answer, finalize_answer
+from qa_bot.answer import REFUSAL_MESSAGE, Answer, Turn, date_the_answer, finalize_answer, pointed_answer
 from qa_bot.answer_queue import AnswerQueue, Ticket
 from qa_bot.corpus import Article
 from qa_bot.evidence import Evidence, select_evidence
 from qa_bot.extractive import extractive_answer
 from qa_bot.index import Index, IndexStats, IngestReport, ProgressCallback
 from qa_bot.llm import LLMStatus, build_chat_model, describe_llm_error, llm_status
+from qa_bot.pointer import extractive_pointer, parse_pointer
+from qa_bot.quoting import quote_answer
 from qa_bot.retrieval import HybridRetriever, Passage, Query
 from qa_bot.settings import Settings, get_settings
 
@@ -203,9 +205,7 @@ class QABot:
             elif self.settings.llm == "extractive":
                 step = time.perf_counter()
                 raw = extractive_answer(standalone, evidence.passages, relevance=evidence.scores)
-                answer = finalize_answer(
-                    question, raw, evidence.passages, as_of=as_of, planted=evidence.planted
-                )
+                answer = self._check(question, standalone, raw, evidence, as_of, statement=True)
                 timings["generate"] = time.perf_counter() - step
             else:
                 yield from self._wait_in_line(turn, timings, deadline)
@@ -277,9 +277,10 @@ class QABot:
         pieces: list[str] = []
         try:
             model = self.chat_model()
-            from qa_bot.prompts import build_answer_messages
+            from qa_bot.prompts import build_answer_messages, build_point_messages
 
-            messages = build_answer_messages(standalone, passages, as_of, self.settings.prompts_dir)
+            build = build_point_messages if self.settings.answer_style == "pointer" else build_answer_messages
+            messages = build(standalone, passages, as_of, self.settings.prompts_dir)
             for chunk in deadline.iterate(model.stream(messages)):
                 if chunk.content:
                     if not pieces:
@@ -291,7 +292,21 @@ class QABot:
             timings["generate"] = time.perf_counter() - step
             return Answer(question=question, text=message, refused=False, passages=passages, error=message)
         timings["generate"] = time.perf_counter() - step
-        return finalize_answer(question, "".join(pieces), passages, as_of=as_of, planted=evidence.planted)
+        return self._check(question, standalone, "".join(pieces), evidence, as_of)
+
+    def _check(
+        self, question: str, standalone: str, raw: str, evidence: Evidence, as_of: date, statement=False
+    ) -> Answer:
+        """What the answerer wrote, checked against the evidence: a pointer is quoted
+        (qa_bot.quoting); a free sentence is verified (qa_bot.support)."""
+        passages = evidence.passages
+        if self.settings.answer_style == "sentence":
+            return finalize_answer(question, raw, passages, as_of=as_of, planted=evidence.planted)
+        # The extractive answerer writes the passages' own sentences, each with its [n].
+        read = extractive_pointer if statement else parse_pointer
+        pointer = read(raw, len(passages))
+        quoted = quote_answer(standalone, pointer, passages, self._article_text, statement=statement)
+        return pointed_answer(question, raw, passages, quoted)
 
     def _standalone_question(
         self, question: str, history: list[Turn], timings: dict[str, float], deadline: AnswerDeadline

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
 
     # --- answering -------------------------------------------------------------------------------
     llm: LLMProvider = Field("local", validation_alias=_env("LLM"))
+    # pointer: the model gives a short answer and the passage that states it, and the app quotes the
+    # passage's sentence (qa_bot/quoting.py); sentence: the model writes a cited sentence, which the
+    # verifier checks (qa_bot/support.py), the answer stage before 2026-12-06, kept to compare.
+    answer_style: Literal["pointer", "sentence"] = Field("pointer", validation_alias=_env("ANSWER_STYLE"))
     model: str | None = Field(None, validation_alias=_env("MODEL"))
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY", "OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL", "OPENAI_BASE_URL"))

@@ -208,15 +208,20 @@ def _settings_env_names() -> set[str]:
 
 
 @pytest.fixture
-def clean_settings_env(monkeypatch) -> None:
+def clean_settings_env(request, monkeypatch) -> None:
     """Removes from os.environ, for the test, every variable Settings reads (OPENAI_API_KEY, QA_BOT_*, ...).
 
     So the developer's environment can't change what a test's Settings, app or subprocess sees.
+    One is set: the tests scripted with the model's free sentences ("They spoke on Sunday [1].")
+    check the sentence answer style (QA_BOT_ANSWER_STYLE=sentence, still a setting); tests marked
+    `pointer` check the default, where the model points and the app quotes (tests/test_pointing.py).
     """
     env_names = _settings_env_names()
     for name in list(os.environ):
         if name.upper() in env_names:
             monkeypatch.delenv(name)
+    if request.node.get_closest_marker("pointer") is None:
+        monkeypatch.setenv("QA_BOT_ANSWER_STYLE", "sentence")
 
 
 @pytest.fixture

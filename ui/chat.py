@@ -15,7 +15,15 @@ from qa_bot.settings import Settings
 from ui import conversation
 from ui.auth import signed_in_name
 from ui.conversation import Exchange
-from ui.render import answer_html, caption_html, notice_html, plain_html, streaming_html, unverified_count
+from ui.render import (
+    answer_html,
+    caption_html,
+    notice_html,
+    plain_html,
+    quotes_html,
+    streaming_html,
+    unverified_count,
+)
 from ui.sidebar import QuestionOptions
 from ui.sources import show_citations, show_planted, show_retrieved
 
@@ -124,7 +132,7 @@ def show_answer(bot: QABot, log: AnswerLog, exchange: Exchange) -> None:
         st.html(notice_html(answer.text, "info"))
         show_planted(answer.planted)
     else:
-        st.html(answer_html(answer))
+        st.html(answer_html(answer) + quotes_html(answer))
         unverified = unverified_count(answer)
         if unverified:
             st.caption(

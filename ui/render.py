@@ -173,6 +173,28 @@ def answer_html(answer: Answer) -> str:
     return _block("".join(pieces), css_class="qa-answer")
 
 
+QUOTE_STYLE = "margin: 0.25rem 0 0.5rem; padding-left: 0.75rem; border-left: 3px solid #999; opacity: 0.9;"
+
+
+def quotes_html(answer: Answer) -> str:
+    """Under a short answer, the sentence(s) that state it, word for word from the article, each with
+    its [n], title and date: what the reader checks the answer against. Article text: escaped."""
+    if not answer.short_answer or not answer.quotes:
+        return ""
+    by_n = {c.n: c.passage for c in answer.citations}
+    items = []
+    for quote in answer.quotes:
+        passage = by_n.get(quote.n)
+        source = ", ".join(x for x in (passage.title, passage.date) if x) if passage else ""
+        items.append(
+            f'<blockquote class="qa-quote-text" style="{QUOTE_STYLE}">“{_text(quote.text)}” '
+            + _span(f"[{quote.n}]", MARKER_STYLE)
+            + (f' <span style="{CAPTION_STYLE}">{_text(source)}</span>' if source else "")
+            + "</blockquote>"
+        )
+    return "".join(items)
+
+
 def _unverified_spans(text: str, sentences: Sequence[AnswerSentence]) -> dict[int, tuple[int, str]]:
     """Where each unsupported sentence sits in the answer text (markers may follow its last word):
     {start: (end, why it is unverified)}."""

@@ -374,6 +374,12 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, float | None
         "false_refusal_rate": _rate([row["refused"] for row in answerable]),
         "error_rate": _rate([bool(row.get("error")) for row in rows]),
     }
+    # The loss funnel over answerable questions: each stage's share that still holds the gold answer.
+    funnels = [row["metrics"]["funnel"] for row in answerable if row["metrics"].get("funnel")]
+    for stage in ("retrieved", "in_evidence", "in_output", "shown"):
+        known = [funnel[stage] for funnel in funnels if funnel.get(stage) is not None]
+        metrics[f"funnel_{stage}"] = _rate(known)
+    metrics["short_answer_rate"] = _rate([bool(row.get("short_answer")) for row in answered])
     independent, independent_counts = aggregate_independent_checks(rows)
     metrics.update(independent)
     judged = [row["judge"]["score"] for row in rows if (row.get("judge") or {}).get("score") is not None]

@@ -378,6 +378,13 @@ def _fill_answer(row: dict[str, Any], answer, wall: float) -> None:
         for n, p in enumerate(answer.passages, start=1)
     ]
     row["planted"] = [{"article_id": p.article_id, "text": p.text} for p in getattr(answer, "planted", [])]
+    # The pointer stage: the few words graded first, the quotes shown, and why it refused.
+    row["short_answer"] = getattr(answer, "short_answer", None)
+    row["quotes"] = [
+        {"n": q.n, "article_id": q.article_id, "start": q.start, "end": q.end, "text": q.text}
+        for q in getattr(answer, "quotes", [])
+    ]
+    row["refusal_reason"] = getattr(answer, "refusal_reason", None)
 
 
 def _reverify(row: dict[str, Any], item: EvalItem) -> None:
@@ -415,6 +422,19 @@ def _reverify(row: dict[str, Any], item: EvalItem) -> None:
     row["timings"], row["standalone_question"] = timings, standalone
 
 
+def _funnel(row: dict[str, Any], item: EvalItem, metrics: dict[str, Any]) -> dict[str, bool]:
+    """Where a right answer is lost: the gold article retrieved, the gold answer in the evidence the
+    answerer read, in what it wrote, and in what the app showed (graded as `correct`)."""
+    ranks = metrics.get("gold_ranks")
+    evidence = " ".join(saved["text"] for saved in row.get("evidence", []))
+    return {
+        "retrieved": bool(ranks and any(rank is not None for rank in ranks.values())) if ranks else None,
+        "in_evidence": answer_correct(evidence, item.answers, item.all_required),
+        "in_output": answer_correct(row.get("raw_answer") or "", item.answers, item.all_required),
+        "shown": bool(metrics["correct"]),
+    }
+
+
 def _citation_row(citation) -> dict[str, Any]:
     passage = citation.passage
     start, end = citation.quote_start - passage.start, citation.quote_end - passage.start
@@ -445,6 +465,7 @@ def _score(row: dict[str, Any], item: EvalItem, support: SupportChecker | None) 
             metrics["gold_ranks"] = gold_ranks(refs, item.articles)
             cited = [ArticleRef(c["article_id"], c["stem"]) for c in row["citations"]]
             metrics["cites_gold"] = answered and cites_gold(cited, item.articles)
+        metrics["funnel"] = _funnel(row, item, metrics)
         if item.choices and item.correct_choice:
             metrics["mc_correct"] = answered and choice_correct(
                 row["answer"], item.choices, item.correct_choice
