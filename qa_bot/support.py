@@ -243,7 +243,7 @@ _CLAIM_TIME_CUE = re.compile(
     r"\bthis (week|weekend|month)\b|\b(today|yesterday|tonight|currently|right now)\b", re.I
 )
 # The lead-in the app adds to an answer that relies on an older article ("As of 12 March 2023, ...").
-AS_OF_LEAD_IN = re.compile(r"^As of \d{1,2} [A-Z][a-z]+ \d{4}, ")
+AS_OF_LEAD_IN = re.compile(r"^As of \d{1,2} [A-Z][a-z]+ \d{4}[,:] ")
 
 
 class Verdict(NamedTuple):

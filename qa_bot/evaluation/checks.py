@@ -191,7 +191,7 @@ def _capitalised_runs(text: str, starts_sentence: bool) -> Iterator[tuple[list[s
 # 12 March 2023, Kenya won."). The date is the cited article's, added by the app from its metadata,
 # not a claim of the model: the check leaves exactly this lead-in out.
 _AS_OF_LEAD_IN = re.compile(
-    rf"^\s*As of (?:\d{{1,2}} {_MONTH} \d{{4}}|{_MONTH} \d{{1,2}}, \d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}),\s*"
+    rf"^\s*As of (?:\d{{1,2}} {_MONTH} \d{{4}}|{_MONTH} \d{{1,2}}, \d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})[,:]\s*"
 )
 
 
