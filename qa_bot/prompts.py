@@ -12,6 +12,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -145,19 +146,9 @@ def build_answer_messages(
     return _evidence_messages("answer", question, passages, as_of, prompts_dir, fence)
 
 
-def build_point_messages(
-    question: str,
-    passages: Sequence[Passage],
-    as_of: date | None = None,
-    prompts_dir: Path | None = None,
-    fence: str | None = None,
+def _evidence_messages(
+    name: str, question: str, passages: Sequence[Passage], as_of=None, prompts_dir=None, fence=None
 ) -> list[BaseMessage]:
-    """System + user messages asking for the answer in a few words and the [n] that states it
-    (prompts/point.md; qa_bot.pointer reads the reply)."""
-    return _evidence_messages("point", question, passages, as_of, prompts_dir, fence)
-
-
-def _evidence_messages(name, question, passages, as_of, prompts_dir, fence) -> list[BaseMessage]:
     as_of = as_of or date.today()
     return load_prompt(name, prompts_dir).to_messages(
         sentinel=NOT_IN_PASSAGES,
@@ -166,6 +157,11 @@ def _evidence_messages(name, question, passages, as_of, prompts_dir, fence) -> l
         evidence=format_evidence(passages),
         question=" ".join(question.split()),
     )
+
+
+# The same request for the pointer (prompts/point.md): the answer in a few words and the [n] that
+# states it; qa_bot.pointer reads the reply.
+build_point_messages = partial(_evidence_messages, "point")
 
 
 def build_condense_messages(

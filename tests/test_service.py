@@ -271,5 +271,5 @@ def test_an_answer_from_an_old_article_states_its_date_first(scripted_bot):
     answer = scripted_bot.ask("Whom did Jaishankar call on the telephone?", as_of=A_YEAR_LATER)
 
     assert not answer.refused, answer.text
-    assert answer.text.startswith("As of 16 April 2023, Jaishankar spoke with Antony Blinken")
+    assert answer.text.startswith("As of 16 April 2023: Jaishankar spoke with Antony Blinken")
     assert cited_files(answer) == [CALL_ARTICLE]
