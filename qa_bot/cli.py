@@ -272,19 +272,33 @@ def chat(
 
 def _run_question(bot, question: str, options: dict, *, stream: bool) -> Answer:
     """Runs the question, showing tokens live on a terminal; returns the verified answer."""
-    from qa_bot.service import Finished, Token
+    from qa_bot.answer import stream_display_text
+    from qa_bot.service import Finished, Reading, Token
 
     answer = None
-    shown = Text()
-    with Live(shown, console=err_console, transient=True, auto_refresh=stream) as live:
+    reading = Text()
+    received = ""
+    with Live(reading, console=err_console, transient=True, auto_refresh=stream) as live:
         for event in bot.ask_stream(question, **options):
-            if isinstance(event, Token) and stream:
-                shown.append(event.text)
-                live.update(shown)
+            if isinstance(event, Reading) and stream:  # what the model reads, while it reads
+                reading = _reading_text(event.passages)
+                live.update(reading)
+            elif isinstance(event, Token) and stream:
+                received += event.text
+                live.update(Text.assemble(Text(stream_display_text(received), style="bold"), "\n\n", reading))
             elif isinstance(event, Finished):
                 answer = event.answer
     assert answer is not None
     return answer
+
+
+def _reading_text(passages) -> Text:
+    lines = Text(f"Reading {len(passages)} sentences from the articles…\n", style="dim")
+    for n, passage in enumerate(passages, start=1):
+        meta = ", ".join(x for x in (passage.title, passage.date) if x)
+        lines.append(f"[{n}] {' '.join(passage.text.split())[:200]} ", style="dim")
+        lines.append(f"({meta})\n" if meta else "\n", style="dim italic")
+    return lines
 
 
 def _open_answer_log(bot):

@@ -13,7 +13,7 @@ from qa_bot.answer import REFUSAL_MESSAGE, stream_display_text
 from qa_bot.pointer import Pointer, parse_pointer, partial_answer
 from qa_bot.quoting import quote_answer, subject_names
 from qa_bot.retrieval import Passage
-from qa_bot.service import QABot
+from qa_bot.service import Finished, QABot, Reading, Retrieved, Token
 
 pytestmark = pytest.mark.pointer
 
@@ -235,3 +235,20 @@ def test_extractive_mode_quotes_the_best_sentence_through_the_same_check(setting
     assert not answer.refused and answer.short_answer is None
     assert answer.quotes and "Sunday" in answer.quotes[0].text
     assert_quotes_are_verbatim(bot, answer)
+
+
+def test_the_sentences_being_read_come_before_the_first_token_numbered_as_the_answer_cites_them(
+    seed_bot, fakellm
+):
+    rules = [{"name": "day", "when": {"messages_contain": "which day did jaishankar"},
+              "respond": {"content": "Answer: Sunday\nPassage: [1]"}}]  # fmt: skip
+    bot = seed_bot(fakellm(rules))
+
+    events = list(bot.ask_stream(CALL_QUESTION, as_of=date(2023, 4, 20)))
+
+    kinds = [type(e) for e in events]
+    assert kinds.index(Retrieved) < kinds.index(Reading) < kinds.index(Token)
+    reading = events[kinds.index(Reading)]
+    answer = events[-1].answer
+    assert isinstance(events[-1], Finished)
+    assert reading.passages == answer.passages  # [n] on screen while reading is the answer's [n]

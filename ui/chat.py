@@ -10,7 +10,7 @@ import streamlit as st
 from qa_bot.answer import Answer, stream_display_text
 from qa_bot.answer_log import AnswerLog, LoggedAnswer, entry_from_answer, settings_snapshot
 from qa_bot.local_llm import local_model_state
-from qa_bot.service import Finished, QABot, Queued, Retrieved, Token
+from qa_bot.service import Finished, QABot, Queued, Reading, Retrieved, Token
 from qa_bot.settings import Settings
 from ui import conversation
 from ui.auth import signed_in_name
@@ -21,6 +21,7 @@ from ui.render import (
     notice_html,
     plain_html,
     quotes_html,
+    reading_html,
     streaming_html,
     unverified_count,
 )
@@ -59,6 +60,7 @@ def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions)
     """Tokens appear as they arrive; the verified answer replaces them."""
     status = st.empty()
     body = st.empty()
+    reading = st.empty()  # the sentences the model reads, until its answer replaces them
     status.caption("Searching the articles…")
     received = ""
     passages = None  # until the search is done (a follow-up waits for the model before it searches)
@@ -69,6 +71,8 @@ def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions)
             if isinstance(event, Retrieved):
                 passages = event.passages
                 status.caption(_waiting_message(bot.settings, len(passages)))
+            elif isinstance(event, Reading):
+                reading.html(reading_html(event.passages))
             elif isinstance(event, Queued):
                 found = None if passages is None else len(passages)
                 status.caption(queued_message(found, event.ahead, event.estimate_s))
@@ -88,6 +92,7 @@ def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions)
         events.close()
     status.empty()
     body.empty()
+    reading.empty()
     if answer is None:  # kept in the conversation like any failed answer, with what was found
         failure = UNEXPECTED_FAILURE
         answer = Answer(question, failure, refused=False, passages=passages or [], error=failure)

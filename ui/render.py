@@ -149,6 +149,20 @@ def model_html(provider: str, model: str) -> str:
 # --- answers ---------------------------------------------------------------------------------------
 
 
+def reading_html(passages: Sequence[Passage]) -> str:
+    """While the model reads: the evidence it reads, each sentence with its [n], title and date."""
+    items = "".join(
+        f'<li style="margin-bottom: 0.25rem">{_span(f"[{n}]", MARKER_STYLE)} '
+        + _text(" ".join(p.text.split()))
+        + " "
+        + _span(_text(", ".join(x for x in (p.title, p.date) if x)), CAPTION_STYLE)
+        + "</li>"
+        for n, p in enumerate(passages, start=1)
+    )
+    heading = f'<div style="{CAPTION_STYLE}">Reading {len(passages)} sentences from the articles…</div>'
+    return f'<div class="qa-reading">{heading}<ul style="{CAPTION_STYLE}">{items}</ul></div>'
+
+
 def streaming_html(partial_text: str) -> str:
     """The answer as the tokens arrive, with a cursor."""
     return _block(_text(partial_text) + CURSOR, css_class="qa-streaming")
