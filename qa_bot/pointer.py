@@ -28,6 +28,11 @@ POINTER_SCHEMA = {
     "required": ["answer", "passages"],
     "additionalProperties": False,
 }
+# As the OpenAI API (and llama.cpp's server, which turns the schema into a grammar) takes it.
+POINTER_RESPONSE_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {"name": "pointer", "schema": POINTER_SCHEMA, "strict": True},
+}
 
 _LABEL = r"[*_`#\s]*"
 _ANSWER_LINE = re.compile(rf"^{_LABEL}(?:short\s+)?answer{_LABEL}[:：]{_LABEL}(?P<value>.*)$", re.I | re.M)

@@ -9,6 +9,7 @@ exactly. What the check refuses, it refuses with a reason, kept for the evaluati
 
 - `model`: the model said no passage answers;
 - `not in evidence`: its answer's words are in no evidence sentence (invented, or from memory);
+- `unrelated sentence`: the sentence holds the answer's words but no other word of the question;
 - `off subject`: the sentence's article never names the question's subject (its capitalised
   names, e.g. "International Olympic Committee"): a name found in an article about something else.
 
@@ -88,6 +89,8 @@ def quote_answer(
     quotes = _stating(pointer, passages) if factoid else _statements(pointer, passages)
     if not quotes:
         return Quoted(None, refusal="not in evidence")
+    if factoid and not _about_the_question(question, pointer.answer, quotes[0]):
+        return Quoted(None, refusal="unrelated sentence")
     if not _on_subject(question, quotes[0], passages, article_text):
         return Quoted(None, refusal="off subject")
     recited = not any(q.n in pointer.passages for q in quotes)
@@ -144,6 +147,17 @@ def _share(terms, text: str) -> float:
 def _plain_numbers(text: str) -> str:
     """ "1,000" and "1 000" as "1000", so that they match however the article writes them."""
     return _THOUSANDS.sub("", text)
+
+
+def _about_the_question(question: str, answer: str, quote: Quote) -> bool:
+    """The quoted sentence shares a content word with the question besides the answer's own: a day
+    or a name found in a sentence about something else does not answer it."""
+    own = {term.stem for term in content_terms(_plain_numbers(answer))}
+    asked = [term for term in content_terms(question) if term.stem not in own]
+    if not asked:
+        return True
+    bag = WordBag.of(_plain_numbers(quote.text))
+    return any(bag.has(term) for term in asked)
 
 
 def subject_names(question: str) -> list[str]:

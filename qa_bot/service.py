@@ -23,7 +23,7 @@ from qa_bot.evidence import Evidence, select_evidence
 from qa_bot.extractive import extractive_answer
 from qa_bot.index import Index, IndexStats, IngestReport, ProgressCallback
 from qa_bot.llm import LLMStatus, build_chat_model, describe_llm_error, llm_status
-from qa_bot.pointer import extractive_pointer, parse_pointer
+from qa_bot.pointer import POINTER_RESPONSE_FORMAT, extractive_pointer, parse_pointer
 from qa_bot.quoting import quote_answer
 from qa_bot.retrieval import HybridRetriever, Passage, Query
 from qa_bot.settings import Settings, get_settings
@@ -291,6 +291,8 @@ class QABot:
 
             build = build_point_messages if self.settings.answer_style == "pointer" else build_answer_messages
             messages = build(standalone, passages, as_of, self.settings.prompts_dir)
+            if self.settings.answer_style == "pointer" and self.settings.answer_format == "json":
+                model = model.bind(response_format=POINTER_RESPONSE_FORMAT)
             for chunk in deadline.iterate(model.stream(messages)):
                 if chunk.content:
                     if not pieces:

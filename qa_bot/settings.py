@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     # passage's sentence (qa_bot/quoting.py); sentence: the model writes a cited sentence, which the
     # verifier checks (qa_bot/support.py), the answer stage before 2026-12-06, kept to compare.
     answer_style: Literal["pointer", "sentence"] = Field("pointer", validation_alias=_env("ANSWER_STYLE"))
+    # How the pointer is asked for: plain, two lines the parser reads (any server); json, the same as a
+    # JSON object the server enforces with its schema support (llama.cpp's grammar, OpenAI's
+    # structured outputs). docs/performance.md has what each costs on 2 cores.
+    answer_format: Literal["plain", "json"] = Field("plain", validation_alias=_env("ANSWER_FORMAT"))
     model: str | None = Field(None, validation_alias=_env("MODEL"))
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY", "OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL", "OPENAI_BASE_URL"))

@@ -252,3 +252,13 @@ def test_the_sentences_being_read_come_before_the_first_token_numbered_as_the_an
     answer = events[-1].answer
     assert isinstance(events[-1], Finished)
     assert reading.passages == answer.passages  # [n] on screen while reading is the answer's [n]
+
+
+def test_an_answer_found_only_in_a_sentence_about_something_else_is_not_shown():
+    passages = evidence("Markets closed higher on Thursday.", "Talks on the trade deal resume next month.")
+
+    quoted = quote_answer(
+        "On which day did the ministers sign the trade deal?", Pointer("Thursday", [1]), passages
+    )
+
+    assert quoted.refusal == "unrelated sentence"
