@@ -353,3 +353,23 @@ def test_a_source_filter_and_top_k_change_what_is_retrieved(app_env, down_llm_ur
     app.sidebar.slider(key="top_k").set_value(2).run()
     ask(app, DAY_QUESTION)
     assert len(htmls(last_answer(app), "qa-source-title")) == 2
+
+
+@pytest.mark.pointer
+def test_a_pointed_answer_shows_the_short_answer_then_the_sentence_quoted_word_for_word(app_env, fakellm):
+    rules = [{"name": "day", "when": {"messages_contain": "which day did jaishankar"},
+              "respond": {"content": "Answer: Sunday\nPassage: [1]"}}]  # fmt: skip
+    app, _ = start(app_env, fakellm(rules))
+    ask(app, DAY_QUESTION)
+
+    answer = last_answer(app)
+    [answer_html] = htmls(answer, "qa-answer")
+    assert "As of 16 April 2023: Sunday" in answer_html
+    [quote] = [h.value for h in answer.html if 'class="qa-quote-text"' in h.value]
+    sentence = (
+        "External Affairs Minister S Jaishankar had a conversation with the US Secretary of State "
+        "Antony Blinken on the telephone, on Sunday."
+    )
+    assert sentence in (PROJECT_ROOT / "seeds" / CALL_ARTICLE).read_text()
+    assert f"“{sentence}”" in html.unescape(quote)  # the article's own words, not the model's
+    assert any(CALL_ARTICLE in h for h in htmls(answer, "qa-source-title"))
