@@ -46,6 +46,8 @@ _NOT_SUBJECT = frozenset(
     ).split()
 )
 ArticleText = Callable[[str], str | None]
+UNRELATED, OFF_SUBJECT = "unrelated sentence", "off subject"
+QUESTION_RULES = frozenset({UNRELATED, OFF_SUBJECT})
 
 
 @dataclass(frozen=True)
@@ -80,19 +82,23 @@ def quote_answer(
     article_text: ArticleText | None = None,
     *,
     statement: bool = False,
+    rules: frozenset[str] = QUESTION_RULES,
 ) -> Quoted:
     """Check the pointer against the evidence and pick the sentence(s) to quote. `statement`: the
-    answer is a sentence of the passages (the extractive answerer's), shown as its quote."""
+    answer is a sentence of the passages (the extractive answerer's), shown as its quote. `rules`:
+    the refusals by the question and the article that apply (all by default; fewer, to measure
+    each one's effect: benchmarks/pointer_rules.py)."""
     if pointer.answer is None:
         return Quoted(None, refusal="model")
     factoid = not statement and _is_factoid(question, pointer.answer)
     quotes = _stating(pointer, passages) if factoid else _statements(pointer, passages)
     if not quotes:
         return Quoted(None, refusal="not in evidence")
-    if factoid and not _about_the_question(question, pointer.answer, quotes[0]):
-        return Quoted(None, refusal="unrelated sentence")
-    if not _on_subject(question, quotes[0], passages, article_text):
-        return Quoted(None, refusal="off subject")
+    unrelated = factoid and not _about_the_question(question, pointer.answer, quotes[0])
+    if UNRELATED in rules and unrelated:
+        return Quoted(None, refusal=UNRELATED)
+    if OFF_SUBJECT in rules and not _on_subject(question, quotes[0], passages, article_text):
+        return Quoted(None, refusal=OFF_SUBJECT)
     recited = not any(q.n in pointer.passages for q in quotes)
     return Quoted(pointer.answer if factoid else None, quotes, recited=recited)
 

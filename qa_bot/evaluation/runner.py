@@ -305,6 +305,10 @@ def evaluate_item(
         except Exception as exc:  # the answer is still worth scoring on the passages it saw
             row["ranking_error"] = f"{type(exc).__name__}: {exc}"
     _fill_answer(row, answer, wall)
+    # What `--reverify` must check the saved output with: the pointer stage, or the free sentence.
+    settings = getattr(bot, "settings", None)
+    row["answer_style"] = getattr(settings, "answer_style", "sentence")
+    row["statement"] = getattr(settings, "llm", None) == "extractive"  # the passages' own sentences
     row["retrieved"] = [{"article_id": ref.article_id, "stem": ref.stem} for ref in ranking]
     _score(row, item, support)
     if judge is not None and not row["refused"] and not row["error"]:
@@ -392,7 +396,9 @@ def _reverify(row: dict[str, Any], item: EvalItem) -> None:
 
     Rows without `raw_answer` or evidence (an error, an older run) are left as they are.
     """
-    from qa_bot.answer import date_the_answer, finalize_answer
+    from qa_bot.answer import date_the_answer, finalize_answer, pointed_answer
+    from qa_bot.pointer import extractive_pointer, parse_pointer
+    from qa_bot.quoting import quote_answer
     from qa_bot.retrieval import Passage
 
     if row.get("error") or "raw_answer" not in row or not row.get("evidence"):
@@ -414,7 +420,15 @@ def _reverify(row: dict[str, Any], item: EvalItem) -> None:
     as_of = item.date or datetime.date.today()
     passages = [passage(saved) for saved in row["evidence"]]
     planted = [passage(saved) for saved in row.get("planted", [])]
-    answer = finalize_answer(item.question, row["raw_answer"], passages, as_of=as_of, planted=planted)
+    if row.get("answer_style") == "pointer":
+        # The subject rule reads the evidence passages here: the whole articles are not in the row.
+        read = extractive_pointer if row.get("statement") else parse_pointer
+        pointer = read(row["raw_answer"], len(passages))
+        asked = row.get("standalone_question") or item.question
+        quoted = quote_answer(asked, pointer, passages)
+        answer = pointed_answer(item.question, row["raw_answer"], passages, quoted)
+    else:
+        answer = finalize_answer(item.question, row["raw_answer"], passages, as_of=as_of, planted=planted)
     answer = date_the_answer(answer, as_of)
     answer.planted = planted
     timings, standalone = row["timings"], row["standalone_question"]

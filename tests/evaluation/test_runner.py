@@ -312,6 +312,28 @@ def test_reverifying_checks_the_saved_model_output_again_without_asking(dataset_
     assert again.config["rescored"]["reverified"] is True
 
 
+def test_reverifying_pointer_rows_checks_the_short_answer_against_the_saved_evidence(
+    dataset_path, scripted_bot, tmp_path
+):
+    out = tmp_path / "out"
+    items = load_dataset(dataset_path)
+    run_eval(scripted_bot, items, out, config=CONFIG)
+    rows = rows_in(out)
+    raw = {"day": "Answer: Monday\nPassage: [1]", "where": "Answer: New Delhi\nPassage: [1]"}
+    for row in rows:
+        row["answer_style"], row["raw_answer"] = "pointer", raw.get(row["id"], row.get("raw_answer", ""))
+    (out / ROWS_FILE).write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    again = rescore_run(items, out, reverify=True)
+
+    rows = {row["id"]: row for row in again.rows}
+    assert rows["day"]["refused"] and rows["day"]["refusal_reason"] == "not in evidence"
+    # "New Delhi" is stated, but the sentence shares no other word with "Where did they meet?"
+    # ("met" is not "meet"): today's rule refuses it, its known cost (docs/evaluation.md).
+    assert rows["where"]["refused"] and rows["where"]["refusal_reason"] == "unrelated sentence"
+    assert rows["where"]["quotes"] == [] and rows["where"]["short_answer"] is None
+
+
 def test_rescoring_a_folder_without_answers_says_what_to_run(dataset_path, tmp_path):
     with pytest.raises(FileNotFoundError, match="run `qa-bot eval`"):
         rescore_run(load_dataset(dataset_path), tmp_path / "nothing")
