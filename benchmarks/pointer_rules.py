@@ -20,8 +20,7 @@ from pathlib import Path
 
 from qa_bot.answer import date_the_answer, pointed_answer
 from qa_bot.evaluation.metrics import answer_correct
-from qa_bot.pointer import extractive_pointer, parse_pointer
-from qa_bot.quoting import QUESTION_RULES, quote_answer
+from qa_bot.quoting import QUESTION_RULES
 from qa_bot.retrieval import Passage
 
 
@@ -42,11 +41,10 @@ def evidence_of(row: dict) -> list[Passage]:
 
 
 def recheck(row: dict, rules: frozenset[str], statement: bool):
-    passages = evidence_of(row)
-    pointer = (extractive_pointer if statement else parse_pointer)(row["raw_answer"], len(passages))
-    asked = row.get("standalone_question") or row["question"]
-    quoted = quote_answer(asked, pointer, passages, statement=statement, rules=rules)
-    answer = pointed_answer(row["question"], row["raw_answer"], passages, quoted)
+    answer = pointed_answer(
+        row["question"], row["raw_answer"], evidence_of(row),
+        asked=row.get("standalone_question"), statement=statement, rules=rules,
+    )  # fmt: skip
     as_of = date.fromisoformat(row["date"]) if row.get("date") else None
     return date_the_answer(answer, as_of)
 

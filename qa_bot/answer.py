@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from qa_bot.pointer import looks_like_pointer, parse_pointer, partial_answer
-from qa_bot.quoting import Quote, Quoted
+from qa_bot.pointer import extractive_pointer, looks_like_pointer, parse_pointer, partial_answer
+from qa_bot.quoting import QUESTION_RULES, ArticleText, Quote, quote_answer
 from qa_bot.retrieval import Passage, wants_recent
 from qa_bot.support import (
     ANSWER_PART_COVERAGE,
@@ -423,12 +423,26 @@ _PLAIN_FIRST_WORDS = frozenset(
 )
 
 
-def pointed_answer(question: str, raw: str, passages: Sequence[Passage], quoted: Quoted) -> Answer:
-    """The Answer for a checked pointer: the short answer (or, for a statement, the quoted sentences)
-    with their [n]; each citation marks its quote in the article. A refusal keeps what the model
-    wrote, and why it was not shown."""
+def pointed_answer(
+    question: str,
+    raw: str,
+    passages: Sequence[Passage],
+    *,
+    asked: str | None = None,
+    article_text: ArticleText | None = None,
+    statement: bool = False,
+    rules: frozenset[str] = QUESTION_RULES,
+) -> Answer:
+    """The Answer for what a pointing answerer wrote: read (`statement`: the extractive answerer's
+    own sentences), checked and quoted by qa_bot.quoting against `asked` (the standalone question;
+    default `question`). The short answer (or, for a statement, the quoted sentences) with their [n];
+    each citation marks its quote in the article. A refusal keeps what the model wrote, and why it
+    was not shown."""
+    pointer = (extractive_pointer if statement else parse_pointer)(raw, len(passages))
+    quoted = quote_answer(
+        asked or question, pointer, passages, article_text, statement=statement, rules=rules
+    )
     if not quoted.answered:
-        pointer = parse_pointer(raw, len(passages))
         rejected = [AnswerSentence(pointer.answer or "", pointer.passages, False, quoted.refusal or "")]
         return Answer(
             question=question, text=REFUSAL_MESSAGE, refused=True, passages=list(passages), raw_text=raw,

@@ -143,7 +143,7 @@ def partial_answer(raw: str) -> str:
         found = re.search(r'"answer"\s*:\s*"(?P<text>[^"]*)', text)
         value = found.group("text") if found else ""
     else:
-        value = "" if _could_become_label(text) else text.splitlines()[0] if text else ""
+        value = "" if not text or looks_like_pointer(text) else text.splitlines()[0]
     value = _MARKER.sub("", value).strip(' *_`"')
     if not value or any(word.startswith(value.lower()) for word in ("none", "null")) or _NONE.match(value):
         return ""
@@ -154,8 +154,3 @@ def looks_like_pointer(partial: str) -> bool:
     """Whether text the model is still writing is (or is becoming) a pointer, not a sentence."""
     head = partial.lstrip(" *_`#").lower()
     return partial.lstrip().startswith("{") or head.startswith("answer") or "answer".startswith(head[:6])
-
-
-def _could_become_label(text: str) -> bool:
-    head = text.strip(" *_`#").lower()
-    return "answer:".startswith(head) or head.startswith("answer")

@@ -23,8 +23,7 @@ from qa_bot.evidence import Evidence, select_evidence
 from qa_bot.extractive import extractive_answer
 from qa_bot.index import Index, IndexStats, IngestReport, ProgressCallback
 from qa_bot.llm import LLMStatus, build_chat_model, describe_llm_error, llm_status
-from qa_bot.pointer import POINTER_RESPONSE_FORMAT, extractive_pointer, parse_pointer
-from qa_bot.quoting import quote_answer
+from qa_bot.pointer import POINTER_RESPONSE_FORMAT
 from qa_bot.retrieval import HybridRetriever, Passage, Query
 from qa_bot.settings import Settings, get_settings
 
@@ -315,10 +314,9 @@ class QABot:
         if self.settings.answer_style == "sentence":
             return finalize_answer(question, raw, passages, as_of=as_of, planted=evidence.planted)
         # The extractive answerer writes the passages' own sentences, each with its [n].
-        read = extractive_pointer if statement else parse_pointer
-        pointer = read(raw, len(passages))
-        quoted = quote_answer(standalone, pointer, passages, self._article_text, statement=statement)
-        return pointed_answer(question, raw, passages, quoted)
+        return pointed_answer(
+            question, raw, passages, asked=standalone, article_text=self._article_text, statement=statement
+        )
 
     def _standalone_question(
         self, question: str, history: list[Turn], timings: dict[str, float], deadline: AnswerDeadline

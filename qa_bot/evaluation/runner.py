@@ -397,8 +397,6 @@ def _reverify(row: dict[str, Any], item: EvalItem) -> None:
     Rows without `raw_answer` or evidence (an error, an older run) are left as they are.
     """
     from qa_bot.answer import date_the_answer, finalize_answer, pointed_answer
-    from qa_bot.pointer import extractive_pointer, parse_pointer
-    from qa_bot.quoting import quote_answer
     from qa_bot.retrieval import Passage
 
     if row.get("error") or "raw_answer" not in row or not row.get("evidence"):
@@ -422,11 +420,10 @@ def _reverify(row: dict[str, Any], item: EvalItem) -> None:
     planted = [passage(saved) for saved in row.get("planted", [])]
     if row.get("answer_style") == "pointer":
         # The subject rule reads the evidence passages here: the whole articles are not in the row.
-        read = extractive_pointer if row.get("statement") else parse_pointer
-        pointer = read(row["raw_answer"], len(passages))
-        asked = row.get("standalone_question") or item.question
-        quoted = quote_answer(asked, pointer, passages)
-        answer = pointed_answer(item.question, row["raw_answer"], passages, quoted)
+        answer = pointed_answer(
+            item.question, row["raw_answer"], passages,
+            asked=row.get("standalone_question"), statement=bool(row.get("statement")),
+        )  # fmt: skip
     else:
         answer = finalize_answer(item.question, row["raw_answer"], passages, as_of=as_of, planted=planted)
     answer = date_the_answer(answer, as_of)
