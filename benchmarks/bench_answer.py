@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.report import machine_description, write_section  # noqa: E402
+from qa_bot.answering.evidence import estimate_tokens  # noqa: E402
+from qa_bot.answering.local_llm import local_model_secret, local_model_url  # noqa: E402
+from qa_bot.answering.prompts import build_answer_messages  # noqa: E402
 from qa_bot.evaluation.datasets import load_eval_items  # noqa: E402
 from qa_bot.evaluation.metrics import answer_correct, percentile  # noqa: E402
-from qa_bot.evidence import estimate_tokens  # noqa: E402
-from qa_bot.local_llm import local_model_secret, local_model_url  # noqa: E402
-from qa_bot.prompts import build_answer_messages  # noqa: E402
 from qa_bot.service import Finished, QABot, Token  # noqa: E402
 from qa_bot.settings import Settings  # noqa: E402
 

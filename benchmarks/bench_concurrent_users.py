@@ -12,7 +12,7 @@ own), and has each ask --questions seed questions one after the other, all sessi
 every question it records the time from pressing Enter to the verified answer, the time the page
 said it waited in line ("Waited N s in line for the model"), and any error shown. Reports how many
 were answered and p50/p95 of both times; results go to docs/performance.md (section
-"bench_concurrent_users"). The model writes one answer at a time (qa_bot/answer_queue.py), so the
+"bench_concurrent_users"). The model writes one answer at a time (qa_bot/answering/queue.py), so the
 total is about questions x one answer's time; what the line adds is order and a visible place.
 """
 

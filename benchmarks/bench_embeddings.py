@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.report import machine_description, write_section  # noqa: E402
-from qa_bot.chunking import Chunker  # noqa: E402
-from qa_bot.corpus import Article, iter_articles  # noqa: E402
-from qa_bot.embeddings import LocalMiniLMEmbeddings  # noqa: E402
-from qa_bot.onnx_minilm import PackagedMiniLM  # noqa: E402
+from qa_bot.index.chunking import Chunker  # noqa: E402
+from qa_bot.index.embeddings import LocalMiniLMEmbeddings  # noqa: E402
+from qa_bot.index.onnx_minilm import PackagedMiniLM  # noqa: E402
+from qa_bot.ingest.articles import Article, iter_articles  # noqa: E402
 
 REALTIMEQA = ROOT.parent / "shared" / "data" / "realtimeqa"
 

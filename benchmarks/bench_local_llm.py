@@ -30,7 +30,10 @@ from langchain_core.messages import HumanMessage, SystemMessage
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from benchmarks.report import PERFORMANCE_MD, write_section  # noqa: E402
-from qa_bot import llm, local_llm  # noqa: E402
+from qa_bot.answering import (
+    llm,  # noqa: E402
+    local_llm,
+)
 from qa_bot.settings import PROJECT_ROOT, Settings  # noqa: E402
 
 PASSAGE_WORDS = 150

@@ -48,9 +48,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.report import machine_description, write_section  # noqa: E402
-from qa_bot.embeddings import embedding_name  # noqa: E402
-from qa_bot.index import chroma_client  # noqa: E402
-from qa_bot.retrieval import Filters, HybridRetriever, Query, date_bounds  # noqa: E402
+from qa_bot.index.embeddings import embedding_name  # noqa: E402
+from qa_bot.index.search import Filters, HybridRetriever, Query, date_bounds  # noqa: E402
+from qa_bot.index.store import chroma_client  # noqa: E402
 from qa_bot.service import QABot  # noqa: E402
 from qa_bot.settings import Settings  # noqa: E402
 

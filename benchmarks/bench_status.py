@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.report import machine_description, write_section  # noqa: E402
-from qa_bot.corpus import Article  # noqa: E402
-from qa_bot.index import Index, content_hash  # noqa: E402
+from qa_bot.index.store import Index, content_hash  # noqa: E402
+from qa_bot.ingest.articles import Article  # noqa: E402
 from qa_bot.settings import Settings  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "realtimeqa" / "corpus.jsonl"

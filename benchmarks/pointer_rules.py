@@ -4,7 +4,7 @@
 
 Reads the rows of a `qa-bot eval` run made with QA_BOT_ANSWER_STYLE=pointer (their `raw_answer`
 and `evidence`), checks each saved answer again with every subset of the rules about the question
-and the article (qa_bot/quoting.py: QUESTION_RULES), and prints, per subset, the right answers and
+and the article (qa_bot/answering/quoting.py: QUESTION_RULES), and prints, per subset, the right answers and
 the refusals of answerable questions, and the refusals of unanswerable ones: what each rule costs
 and buys on each kind of question. The subject rule reads the saved evidence passages here, where
 the app reads the whole article: it refuses a little more here than in the app.
@@ -18,10 +18,10 @@ from datetime import date
 from itertools import combinations
 from pathlib import Path
 
-from qa_bot.answer import date_the_answer, pointed_answer
+from qa_bot.answering.answer import date_the_answer, pointed_answer
+from qa_bot.answering.quoting import QUESTION_RULES
 from qa_bot.evaluation.metrics import answer_correct
-from qa_bot.quoting import QUESTION_RULES
-from qa_bot.retrieval import Passage
+from qa_bot.index.search import Passage
 
 
 def evidence_of(row: dict) -> list[Passage]:

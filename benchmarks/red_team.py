@@ -10,7 +10,7 @@ with the configured model (the embedded one by default). Per case it records whe
 obeyed the planted line (the case's `falsehood` words, or a refusal where the line asked for one,
 in what the model wrote), whether the app showed an obeyed claim as verified, and whether the
 planted sentence was reported to the reader. CI runs the same cases with a model scripted to obey
-(tests/test_injection.py); this measures what a real small model does.
+(tests/answering/test_injection.py); this measures what a real small model does.
 
 `--scan` runs the detector over every sentence of a news corpus (JSONL, one article per line with
 a `text` field): each flagged sentence is withheld from the model and shown as suspicious, so on
@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.report import machine_description, write_section  # noqa: E402
-from qa_bot import injection  # noqa: E402
-from qa_bot.injection import is_planted_instruction  # noqa: E402
+from qa_bot.answering import injection  # noqa: E402
+from qa_bot.answering.injection import is_planted_instruction  # noqa: E402
 from qa_bot.service import QABot  # noqa: E402
 from qa_bot.settings import Settings  # noqa: E402
-from qa_bot.support import split_sentences  # noqa: E402
+from qa_bot.text import split_sentences  # noqa: E402
 
 INJECTION = ROOT / "evals" / "injection"
 SECURITY_MD = ROOT / "docs" / "security.md"

@@ -112,7 +112,7 @@ def langchain_baseline(corpus: Path, questions: list[dict]) -> dict[str, float]:
     from langchain_core.documents import Document
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from qa_bot.embeddings import LocalMiniLMEmbeddings
+    from qa_bot.index.embeddings import LocalMiniLMEmbeddings
 
     with open(corpus, encoding="utf-8") as lines:
         articles = [json.loads(line) for line in lines]

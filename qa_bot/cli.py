@@ -26,11 +26,11 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from qa_bot.answer import Answer, answer_to_json
-from qa_bot.ingest_lock import WAITING_FOR_INGEST
+from qa_bot.answering.answer import Answer, answer_to_json
+from qa_bot.index.lock import WAITING_FOR_INGEST
 from qa_bot.settings import PROJECT_ROOT, get_settings
+from qa_bot.team.users import OPEN_WITHOUT_LOGIN, UsersFile, UsersFileError, is_loopback, login_problem
 from qa_bot.terminal import TerminalConsole, json_for_terminal
-from qa_bot.users import OPEN_WITHOUT_LOGIN, UsersFile, UsersFileError, is_loopback, login_problem
 
 EXIT_LLM_FAILED = 3
 EXIT_FILES_FAILED = 4  # ingest: some files or records could not be read
@@ -47,7 +47,7 @@ class _CommandLine(typer.Typer):
         try:
             return super().__call__(*args, **kwargs)
         except Exception as exc:
-            from qa_bot.database import DatabaseUnavailable
+            from qa_bot.database.engine import DatabaseUnavailable
             from qa_bot.missing_package import missing_package
 
             if isinstance(exc, DatabaseUnavailable):
@@ -118,7 +118,7 @@ def ingest(
     6  a Python package qa-bot needs is missing: the message names it and how to install it
     2  wrong usage, e.g. an unknown option
     """
-    from qa_bot.corpus import CorpusOptions, estimate_articles
+    from qa_bot.ingest.articles import CorpusOptions, estimate_articles
     from qa_bot.service import QABot
 
     settings = get_settings()
@@ -180,7 +180,7 @@ class _AverageTimeRemaining(ProgressColumn):
 
 
 def _print_ingest_report(report) -> None:
-    from qa_bot.corpus import SkippedFile
+    from qa_bot.ingest.articles import SkippedFile
 
     skipped = [w for w in report.warnings if isinstance(w, SkippedFile)]
     warnings = [w for w in report.warnings if not isinstance(w, SkippedFile)]
@@ -272,7 +272,7 @@ def chat(
 
 def _run_question(bot, question: str, options: dict, *, stream: bool) -> Answer:
     """Runs the question, showing tokens live on a terminal; returns the verified answer."""
-    from qa_bot.answer import stream_display_text
+    from qa_bot.answering.answer import stream_display_text
     from qa_bot.service import Finished, Reading, Token
 
     answer = None
@@ -303,7 +303,7 @@ def _reading_text(passages) -> Text:
 
 def _open_answer_log(bot):
     """The team's answer log, opened once per command; None (with a warning) when it cannot be."""
-    from qa_bot.answer_log import AnswerLog
+    from qa_bot.team.answer_log import AnswerLog
 
     try:
         return AnswerLog.open(bot.settings)
@@ -317,7 +317,7 @@ def _log_answer(log, bot, answer: Answer, options: dict) -> None:
     the chat's; a log that cannot be written costs a warning, never the answer."""
     import uuid
 
-    from qa_bot.answer_log import entry_from_answer, settings_snapshot
+    from qa_bot.team.answer_log import entry_from_answer, settings_snapshot
 
     if log is None:
         return
@@ -429,6 +429,7 @@ def evaluate(
     prompt change without re-embedding, keep the index: --index eval-runs/dev-index --corpus FILE
     builds it on the first run and only checks it for changed articles on the next ones.
     """
+    from qa_bot.answering.llm import LLMConfigError, build_judge_model
     from qa_bot.evaluation import (
         DatasetError,
         default_corpus,
@@ -440,7 +441,6 @@ def evaluate(
         rescore_run,
         run_eval,
     )
-    from qa_bot.llm import LLMConfigError, build_judge_model
     from qa_bot.service import QABot
 
     settings = get_settings()
@@ -518,8 +518,8 @@ def review_stats(
     of the citations the app verified, the share reviewers say support their sentence. Recall: of
     those reviewers say support their sentence, the share the app verified.
     """
-    from qa_bot.answer_log import ANSWER_VERDICTS, CITATION_VERDICTS, AnswerLog
-    from qa_bot.reviews import review_stats as compute
+    from qa_bot.team.answer_log import ANSWER_VERDICTS, CITATION_VERDICTS, AnswerLog
+    from qa_bot.team.reviews import review_stats as compute
 
     stats = compute(AnswerLog.open(get_settings()))
     if as_json:
@@ -559,8 +559,8 @@ def review_export(
     Correct answers keep their text, corrected ones the correction, answers that should have been
     refused become unanswerable questions; incorrect answers without a correction are left out.
     """
-    from qa_bot.answer_log import AnswerLog, LogFilter
-    from qa_bot.reviews import cases_jsonl, reviewed_cases
+    from qa_bot.team.answer_log import AnswerLog, LogFilter
+    from qa_bot.team.reviews import cases_jsonl, reviewed_cases
 
     log = AnswerLog.open(get_settings())
     reviewed = log.find(LogFilter(reviewed=True))

@@ -16,23 +16,30 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa_bot.answer import REFUSAL_MESSAGE, Answer, Turn, date_the_answer, finalize_answer, pointed_answer
-from qa_bot.answer_queue import AnswerQueue, Ticket
-from qa_bot.corpus import Article
-from qa_bot.evidence import Evidence, select_evidence
-from qa_bot.extractive import extractive_answer
-from qa_bot.index import Index, IndexStats, IngestReport, ProgressCallback
-from qa_bot.llm import LLMStatus, build_chat_model, describe_llm_error, llm_status
-from qa_bot.pointer import POINTER_RESPONSE_FORMAT
-from qa_bot.retrieval import HybridRetriever, Passage, Query
+from qa_bot.answering.answer import (
+    REFUSAL_MESSAGE,
+    Answer,
+    Turn,
+    date_the_answer,
+    finalize_answer,
+    pointed_answer,
+)
+from qa_bot.answering.evidence import Evidence, select_evidence
+from qa_bot.answering.extractive import extractive_answer
+from qa_bot.answering.llm import LLMStatus, build_chat_model, describe_llm_error, llm_status
+from qa_bot.answering.pointer import POINTER_RESPONSE_FORMAT
+from qa_bot.answering.queue import AnswerQueue, Ticket
+from qa_bot.index.search import HybridRetriever, Passage, Query
+from qa_bot.index.store import Index, IndexStats, IngestReport, ProgressCallback
+from qa_bot.ingest.articles import Article
 from qa_bot.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from qa_bot.deadline import AnswerDeadline
+    from qa_bot.answering.deadline import AnswerDeadline
 
-# qa_bot.deadline (the openai client) and qa_bot.prompts (LangChain's prompt templates) take about a
-# second to import together: they are imported where a question is answered, so that `qa-bot status`
-# and other commands that answer nothing start fast.
+# qa_bot.answering.deadline (the openai client) and qa_bot.answering.prompts (LangChain's prompt
+# templates) take about a second to import together: they are imported where a question is answered,
+# so that `qa-bot status` and other commands that answer nothing start fast.
 
 
 @dataclass(frozen=True)
@@ -187,7 +194,7 @@ class QABot:
         started = time.perf_counter()
         # One limit for all the model's work on this question (condensing and answering), from its
         # first request on: a model still loading is not counted, nor the wait for others' answers.
-        from qa_bot.deadline import AnswerDeadline
+        from qa_bot.answering.deadline import AnswerDeadline
 
         deadline = AnswerDeadline(self.settings.llm_timeout)
 
@@ -241,7 +248,7 @@ class QABot:
         return Answer(question=question, text=REFUSAL_MESSAGE, refused=True, passages=passages)
 
     def select_evidence(self, question: str, passages: list[Passage], as_of: date) -> Evidence:
-        """The sentences of the retrieved passages that the answerer reads (see qa_bot.evidence)."""
+        """The sentences of the retrieved passages that the answerer reads (see qa_bot.answering.evidence)."""
         return select_evidence(
             question,
             passages,
@@ -286,7 +293,7 @@ class QABot:
         pieces: list[str] = []
         try:
             model = self.chat_model()
-            from qa_bot.prompts import build_answer_messages, build_point_messages
+            from qa_bot.answering.prompts import build_answer_messages, build_point_messages
 
             build = build_point_messages if self.settings.answer_style == "pointer" else build_answer_messages
             messages = build(standalone, passages, as_of, self.settings.prompts_dir)
@@ -309,7 +316,7 @@ class QABot:
         self, question: str, standalone: str, raw: str, evidence: Evidence, as_of: date, statement=False
     ) -> Answer:
         """What the answerer wrote, checked against the evidence: a pointer is quoted
-        (qa_bot.quoting); a free sentence is verified (qa_bot.support)."""
+        (qa_bot.answering.quoting); a free sentence is verified (qa_bot.answering.verify)."""
         passages = evidence.passages
         if self.settings.answer_style == "sentence":
             return finalize_answer(question, raw, passages, as_of=as_of, planted=evidence.planted)
@@ -328,7 +335,7 @@ class QABot:
         try:
             if self.settings.llm == "extractive":
                 return _concatenate_with_previous(question, history)
-            from qa_bot.prompts import build_condense_messages, parse_condensed_question
+            from qa_bot.answering.prompts import build_condense_messages, parse_condensed_question
 
             messages = build_condense_messages(history, question, self.settings.prompts_dir)
             model = self.chat_model()

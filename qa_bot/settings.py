@@ -44,8 +44,8 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(None, validation_alias=_env("CHROMA_HOST", "CHROMA_HOST"))
     chroma_port: int = Field(8000, validation_alias=_env("CHROMA_PORT", "CHROMA_PORT"))
     # One SQLAlchemy database for the catalog, ingest records, answer log, feedback and reviews
-    # (qa_bot/database.py), e.g. postgresql+psycopg://qa:PASSWORD@db-host/qa_bot for a team. Unset: SQLite
-    # files in the data directory. A secret: the URL usually holds a password.
+    # (qa_bot/database/engine.py), e.g. postgresql+psycopg://qa:PASSWORD@db-host/qa_bot for a team.
+    # Unset: SQLite files in the data directory. A secret: the URL usually holds a password.
     database_url: SecretStr | None = Field(None, validation_alias=_env("DATABASE_URL"))
 
     # --- embeddings and chunking -----------------------------------------------------------------
@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     date_window_days: int = Field(0, ge=0, validation_alias=_env("DATE_WINDOW_DAYS"))
     recency_weight: float = Field(0.5, ge=0, validation_alias=_env("RECENCY_WEIGHT"))
 
-    # --- evidence: what the answerer reads (qa_bot/evidence.py) -----------------------------------
+    # --- evidence: what the answerer reads (qa_bot/answering/evidence.py) -----------------------------------
     # About 250 tokens: ~3 s of prompt reading for the embedded model on 2 cores.
     evidence_tokens: int = Field(250, ge=40, le=4000, validation_alias=_env("EVIDENCE_TOKENS"))
     evidence_sentences: int = Field(8, ge=1, le=40, validation_alias=_env("EVIDENCE_SENTENCES"))
@@ -85,8 +85,8 @@ class Settings(BaseSettings):
     # --- answering -------------------------------------------------------------------------------
     llm: LLMProvider = Field("local", validation_alias=_env("LLM"))
     # pointer: the model gives a short answer and the passage that states it, and the app quotes the
-    # passage's sentence (qa_bot/quoting.py); sentence: the model writes a cited sentence, which the
-    # verifier checks (qa_bot/support.py), the answer stage before 2026-12-06, kept to compare.
+    # passage's sentence (qa_bot/answering/quoting.py); sentence: the model writes a cited sentence, which the
+    # verifier checks (qa_bot/answering/verify.py), the answer stage before 2026-12-06, kept to compare.
     answer_style: Literal["pointer", "sentence"] = Field("pointer", validation_alias=_env("ANSWER_STYLE"))
     # How the pointer is asked for: plain, two lines the parser reads (any server); json, the same as a
     # JSON object the server enforces with its schema support (llama.cpp's grammar, OpenAI's
@@ -102,11 +102,11 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(256, ge=16, validation_alias=_env("MAX_ANSWER_TOKENS"))
     # The limit for one whole answer, from the first request to the model to its last token:
     # connecting, waiting for the first token, streaming and the openai client's retries all count
-    # (qa_bot/deadline.py). A per-request limit would let retries and keep-alive streams run on.
+    # (qa_bot/answering/deadline.py). A per-request limit would let retries and keep-alive streams run on.
     llm_timeout: float = Field(120.0, gt=0, validation_alias=_env("LLM_TIMEOUT"))
     llm_max_retries: int = Field(2, ge=0, validation_alias=_env("LLM_MAX_RETRIES"))
     # Answers the model writes at once; more questions wait in line, first come first served
-    # (qa_bot/answer_queue.py). Unset: 1 for the embedded model, no limit for a server (which batches).
+    # (qa_bot/answering/queue.py). Unset: 1 for the embedded model, no limit for a server (which batches).
     llm_concurrent_answers: int | None = Field(None, ge=1, validation_alias=_env("LLM_CONCURRENT_ANSWERS"))
     # Evaluation only: a model that grades each answer's faithfulness (off unless set). It is served
     # by the same endpoint as the answerer's OpenAI settings (OPENAI_BASE_URL, or OpenAI itself).

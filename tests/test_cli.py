@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from qa_bot.cli import app
 from qa_bot.settings import get_settings
+from tests.fixtures.paths import SEEDS
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 CALL_QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"
 
 
@@ -92,8 +92,8 @@ def test_ask_refuses_a_question_the_articles_cannot_answer(run):
 
 
 def test_answers_asked_in_the_terminal_are_in_the_review_queue_under_the_login_name(run):
-    from qa_bot.answer_log import AnswerLog
     from qa_bot.cli import terminal_user
+    from qa_bot.team.answer_log import AnswerLog
 
     run("ingest", str(SEEDS))
     run("ask", CALL_QUESTION, "--json")

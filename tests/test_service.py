@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot.answer import REFUSAL_MESSAGE
+from qa_bot.answering.answer import REFUSAL_MESSAGE
 from qa_bot.service import Finished, QABot, Queued, Retrieved, Token, Turn
+from tests.fixtures.paths import SEEDS
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 CALL_ARTICLE = "000_092cfdeac746b4f0.txt"
 MEETING_ARTICLE = "003_0028640ed213d995.txt"
 CALL_QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"

@@ -5,11 +5,11 @@ QA_BOT_AUTH picks the login:
   address the chat refuses to open unless QA_BOT_NO_AUTH=true (`qa-bot ui --no-auth`) says it is
   meant, and then every page carries a warning.
 - "password": names and scrypt hashes in the users file (`qa-bot users add NAME`), a sign-in form,
-  and a brake on guessing (qa_bot/users.py).
+  and a brake on guessing (qa_bot/team/users.py).
 - "oidc": Streamlit's built-in login (st.login) against the provider configured in
   .streamlit/secrets.toml ([auth]); see docs/deployment.md.
 
-The signed-in name goes on questions, ratings and reviews (qa_bot/answer_log.py). Streamlit reruns
+The signed-in name goes on questions, ratings and reviews (qa_bot/team/answer_log.py). Streamlit reruns
 this script on every click, so each check is a read of the session state after the first sign-in.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import streamlit as st
 
 from qa_bot.settings import Settings
-from qa_bot.users import (
+from qa_bot.team.users import (
     OPEN_WITHOUT_LOGIN,
     REFUSED_WITHOUT_LOGIN,
     LoginThrottle,

@@ -7,11 +7,11 @@ from datetime import date
 
 import streamlit as st
 
-from qa_bot.answer import Answer, stream_display_text
-from qa_bot.answer_log import AnswerLog, LoggedAnswer, entry_from_answer, settings_snapshot
-from qa_bot.local_llm import local_model_state
+from qa_bot.answering.answer import Answer, stream_display_text
+from qa_bot.answering.local_llm import local_model_state
 from qa_bot.service import Finished, QABot, Queued, Reading, Retrieved, Token
 from qa_bot.settings import Settings
+from qa_bot.team.answer_log import AnswerLog, LoggedAnswer, entry_from_answer, settings_snapshot
 from ui import conversation
 from ui.auth import signed_in_name
 from ui.conversation import Exchange
@@ -206,7 +206,7 @@ def _log(log: AnswerLog, entry: LoggedAnswer) -> None:
 
 
 def log_entry(settings: Settings, exchange: Exchange) -> LoggedAnswer:
-    """What the answer log keeps of an exchange (qa_bot/answer_log.py)."""
+    """What the answer log keeps of an exchange (qa_bot/team/answer_log.py)."""
     return entry_from_answer(
         exchange.answer,
         id=exchange.id,

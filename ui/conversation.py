@@ -8,7 +8,7 @@ from datetime import date
 
 import streamlit as st
 
-from qa_bot.answer import Answer
+from qa_bot.answering.answer import Answer
 from qa_bot.service import Turn
 
 _KEY = "exchanges"

@@ -1,5 +1,5 @@
 """Downloads: the conversation as a Markdown document, each answer followed by the passages it
-cites; answers as evaluation cases (`cases_download`, the JSONL of qa_bot/reviews.py).
+cites; answers as evaluation cases (`cases_download`, the JSONL of qa_bot/team/reviews.py).
 
 Every text from outside (questions, answers, errors, articles) goes through `neutralise_markdown`,
 which also blanks secrets: an LLM error can quote the key the server was sent.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from qa_bot.answer import Answer
+from qa_bot.answering.answer import Answer
 from qa_bot.redaction import redact_known
 from ui.conversation import Exchange
 from ui.render import quoted_text

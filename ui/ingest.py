@@ -18,15 +18,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from qa_bot.corpus import (
+from qa_bot.index.lock import WAITING_FOR_INGEST
+from qa_bot.index.store import IngestReport
+from qa_bot.ingest.articles import (
     SUPPORTED_SUFFIXES,
     CorpusOptions,
     SkippedFile,
     estimate_articles,
     file_size_problem,
 )
-from qa_bot.index import IngestReport
-from qa_bot.ingest_lock import WAITING_FOR_INGEST
 from qa_bot.missing_package import missing_package
 from qa_bot.service import QABot
 from ui.render import CAPTION_STYLE, failures_html

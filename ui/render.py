@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from qa_bot.answer import Answer, AnswerSentence, Citation
+from qa_bot.answering.answer import Answer, AnswerSentence, Citation
+from qa_bot.index.search import Passage
 from qa_bot.redaction import redact_known
-from qa_bot.retrieval import Passage
 
 _MARKER = re.compile(r"\[(\d+)\]")
 _END_PUNCTUATION = re.compile(r"[.!?]+$")

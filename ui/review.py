@@ -5,7 +5,7 @@ For each answer a reviewer marks every citation supports / partly / does not sup
 comment), reading the passage and, in a dialog, the whole article with the cited span marked; and
 the answer correct / incorrect / should have refused, with an optional corrected answer. Each mark
 is saved as it is made, with the reviewer's name and the time. Rendering only: the log is
-qa_bot/answer_log.py, agreement and export are qa_bot/reviews.py. Every text from the log (the
+qa_bot/team/answer_log.py, agreement and export are qa_bot/team/reviews.py. Every text from the log (the
 question, the answer, the article) is shown escaped, as in the chat (ui/render.py).
 """
 
@@ -16,7 +16,8 @@ from datetime import date
 
 import streamlit as st
 
-from qa_bot.answer_log import (
+from qa_bot.service import QABot
+from qa_bot.team.answer_log import (
     ANSWER_VERDICTS,
     CITATION_VERDICTS,
     THUMBS_DOWN,
@@ -26,8 +27,7 @@ from qa_bot.answer_log import (
     LoggedAnswer,
     LoggedCitation,
 )
-from qa_bot.reviews import Agreement, review_stats, reviewed_jsonl
-from qa_bot.service import QABot
+from qa_bot.team.reviews import Agreement, review_stats, reviewed_jsonl
 from ui import auth, runtime
 from ui.export import cases_download, neutralise_markdown
 from ui.render import answer_html, caption_html, notice_html, passage_heading_html, passage_html, plain_html

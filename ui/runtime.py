@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from qa_bot.answer_log import AnswerLog
-from qa_bot.llm import LLMStatus, llm_status
-from qa_bot.local_llm import start_local_model_async
+from qa_bot.answering.llm import LLMStatus, llm_status
+from qa_bot.answering.local_llm import start_local_model_async
 from qa_bot.service import QABot
 from qa_bot.settings import Settings
+from qa_bot.team.answer_log import AnswerLog
 
 logger = logging.getLogger("qa_bot.ui")
 
@@ -59,7 +59,7 @@ def _answer_log(key: str, _settings: Settings) -> AnswerLog:
 
 
 def get_answer_log(settings: Settings) -> AnswerLog:
-    """Every answer of the chat, its thumbs and its reviews (qa_bot/answer_log.py)."""
+    """Every answer of the chat, its thumbs and its reviews (qa_bot/team/answer_log.py)."""
     return _answer_log(settings_key(settings), settings)
 
 

@@ -9,12 +9,12 @@ from datetime import date
 
 import streamlit as st
 
-from qa_bot.answer_log import AnswerLog, LogFilter
-from qa_bot.index import IndexStats
-from qa_bot.llm import LLMStatus
-from qa_bot.local_llm import local_model_state
-from qa_bot.reviews import approved_jsonl
+from qa_bot.answering.llm import LLMStatus
+from qa_bot.answering.local_llm import local_model_state
+from qa_bot.index.store import IndexStats
 from qa_bot.service import QABot
+from qa_bot.team.answer_log import AnswerLog, LogFilter
+from qa_bot.team.reviews import approved_jsonl
 from ui import conversation
 from ui.export import cases_download, conversation_markdown
 from ui.ingest import UPLOAD_TYPES, ingest_uploads, ingest_with_progress, show_outcome, uploads_dir

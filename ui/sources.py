@@ -6,9 +6,9 @@ import logging
 
 import streamlit as st
 
-from qa_bot.answer import Citation
-from qa_bot.corpus import Article
-from qa_bot.retrieval import Passage
+from qa_bot.answering.answer import Citation
+from qa_bot.index.search import Passage
+from qa_bot.ingest.articles import Article
 from qa_bot.service import QABot
 from ui.render import (
     Highlight,

@@ -1,6 +1,6 @@
 """Independent answer checks: grade an answer without the app's own rule for what supports it.
 
-The app keeps a citation when qa_bot.support finds enough shared words between a sentence and a
+The app keeps a citation when qa_bot.answering.verify finds enough shared words between a sentence and a
 passage; grading citations by that same rule (the "app's own" citation precision) can only agree
 with it. These checks read a stored row (see runner._base_row) with their own small, deliberately
 literal extraction, and import nothing from the answer stage:

@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from qa_bot.answer import Turn
+from qa_bot.answering.answer import Turn
 
 DatasetFormat = Literal["qa-bot", "realtimeqa"]
 

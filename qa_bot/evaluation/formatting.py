@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 Item = TypeVar("Item")
 
-# These grade each citation with qa_bot.support, the rule the app itself used to keep it: they
+# These grade each citation with qa_bot.answering.verify, the rule the app itself used to keep it: they
 # can only agree with the app, so a reader must know whose rule it is (checks.py grades on its own).
 APP_GRADED_LABELS = {
     "citation_precision": "citation precision (app's own rule)",

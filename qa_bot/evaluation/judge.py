@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa_bot.prompts import format_passages, load_prompt
-from qa_bot.retrieval import Passage
+from qa_bot.answering.prompts import format_passages, load_prompt
+from qa_bot.index.search import Passage
 
 VERDICT_SCORES = {"FAITHFUL": 1.0, "PARTIAL": 0.5, "UNFAITHFUL": 0.0}
 _VERDICT = re.compile(r"\b(UNFAITHFUL|PARTIAL|FAITHFUL)\b", re.IGNORECASE)

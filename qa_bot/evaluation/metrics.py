@@ -187,7 +187,7 @@ SupportScore = Callable[[str, str], float]
 
 @dataclass(frozen=True)
 class SupportChecker:
-    """Decides whether a passage supports a claim: qa_bot.support's scorer and threshold, as answers use."""
+    """Decides whether a passage supports a claim: qa_bot.text's scorer and threshold."""
 
     score: SupportScore
     threshold: float
@@ -198,7 +198,7 @@ class SupportChecker:
 
 def load_support_checker() -> SupportChecker:
     """The support scorer and threshold the answer stage uses to keep or drop a citation."""
-    from qa_bot.support import SUPPORT_THRESHOLD, support_score
+    from qa_bot.text import SUPPORT_THRESHOLD, support_score
 
     return SupportChecker(support_score, float(SUPPORT_THRESHOLD))
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from qa_bot.answering.verify import source_text
 from qa_bot.evaluation.checks import independent_checks
 from qa_bot.evaluation.datasets import EvalItem
 from qa_bot.evaluation.html import render_html
@@ -40,7 +41,6 @@ from qa_bot.evaluation.metrics import (
 )
 from qa_bot.evaluation.report import EvalReport, check_thresholds, compare_reports, load_report
 from qa_bot.redaction import redact_data, redact_known
-from qa_bot.support import source_text
 
 ROWS_FILE = "rows.jsonl"
 # The ranking scored by hit@k / recall@k / MRR goes this many articles deep when the bot can retrieve
@@ -78,7 +78,7 @@ def run_eval(
         earlier run resume only when it, k, the corpus and the retrieval depth are unchanged.
     compare: an older report.json (or its folder): deltas and regressions go into the report.
     thresholds: gate limits (see report.check_thresholds); failures go into the report.
-    support: how citations are checked; default: qa_bot.support's support_score and threshold.
+    support: how citations are checked; default: qa_bot.answering.verify's support_score and threshold.
     judge: an optional LangChain chat model that grades each answer's faithfulness to its passages
         (prompts/judge.md); off by default, as it costs one LLM call per answer.
     """
@@ -396,8 +396,8 @@ def _reverify(row: dict[str, Any], item: EvalItem) -> None:
 
     Rows without `raw_answer` or evidence (an error, an older run) are left as they are.
     """
-    from qa_bot.answer import date_the_answer, finalize_answer, pointed_answer
-    from qa_bot.retrieval import Passage
+    from qa_bot.answering.answer import date_the_answer, finalize_answer, pointed_answer
+    from qa_bot.index.search import Passage
 
     if row.get("error") or "raw_answer" not in row or not row.get("evidence"):
         return

@@ -351,7 +351,7 @@ def test_a_newer_question_stops_an_answer_but_keeps_it_on_the_page_and_a_rating_
 def test_with_a_password_login_a_wrong_password_is_refused_and_the_right_one_gets_in(
     tmp_path, fakellm, clean_settings_env, page
 ):
-    from qa_bot.users import UsersFile
+    from qa_bot.team.users import UsersFile
 
     users_file = tmp_path / "users.json"
     UsersFile(users_file).add("alice", "correct horse battery")

@@ -24,7 +24,7 @@ from qa_bot.evaluation.metrics import (
     reciprocal_rank,
     token_f1,
 )
-from qa_bot.retrieval import Passage
+from qa_bot.index.search import Passage
 
 
 def test_normalize_drops_case_accents_punctuation_articles_and_citation_markers():

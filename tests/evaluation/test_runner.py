@@ -11,6 +11,7 @@ import pytest
 
 from qa_bot.evaluation.datasets import load_dataset
 from qa_bot.evaluation.runner import ROWS_FILE, eval_config, rescore_run, run_eval
+from tests.fixtures.paths import SEEDS
 
 CONFIG = {"dataset": "set.jsonl", "llm": "scripted"}
 
@@ -193,7 +194,6 @@ def test_reports_are_written_and_compared_with_the_previous_run(
 # --- with the real service -------------------------------------------------------------------------
 
 SEED_QA = Path(__file__).resolve().parents[2] / "evals" / "seed_qa.jsonl"
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 
 def test_the_seed_set_runs_through_a_real_extractive_qabot(settings_factory, tmp_path):
@@ -251,7 +251,7 @@ def test_retrieval_is_scored_on_the_bots_own_deeper_ranking_when_it_has_one(data
 def test_a_claim_only_the_title_supports_counts_for_precision_but_not_text_only(
     dataset_path, scripts, make_bot, tmp_path
 ):
-    from tests.evaluation.conftest import Script, passage
+    from tests.fixtures.scripted_bot import Script, passage
 
     headline_only = replace(
         passage("call1", "The two ministers also discussed trade.", stem="000_call"),

@@ -47,12 +47,12 @@ def test_the_import_check_passes_in_this_environment():
 
 
 def test_the_import_check_finds_a_package_that_only_a_lazy_import_needs():
-    # greenlet is needed only by the record manager's import inside a method of qa_bot.index.
+    # greenlet is needed only by the record manager's import inside a method of qa_bot.index.store.
     command = [sys.executable, str(WITHOUT), "greenlet", str(CHECK_IMPORTS)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
 
     assert done.returncode == 1
-    assert "FAILED import langchain_classic.indexes (in qa_bot/index.py) needs greenlet" in done.stderr
+    assert "FAILED import langchain_classic.indexes (in qa_bot/index/store.py) needs greenlet" in done.stderr
     assert "pip install 'greenlet==" in done.stderr  # the version pyproject.toml pins
 
 

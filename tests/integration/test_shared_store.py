@@ -31,15 +31,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from qa_bot.catalog import Catalog, articles
-from qa_bot.corpus import Article
-from qa_bot.database_lock import DatabaseLock
-from qa_bot.ingest_lock import WAITING_FOR_INGEST
-from tests.conftest import free_port
-from tests.reliability.ingest_runs import cli_env, qa_bot_command, summary_count, write_article
-from tests.servers import postgres_bin_dir, running_chroma, running_postgres, stop
+from qa_bot.database.lock import DatabaseLock
+from qa_bot.index.catalog import Catalog, articles
+from qa_bot.index.lock import WAITING_FOR_INGEST
+from qa_bot.ingest.articles import Article
+from tests.fixtures.ingest_runs import cli_env, qa_bot_command, summary_count, write_article
+from tests.fixtures.paths import SEEDS
+from tests.fixtures.servers import free_port, postgres_bin_dir, running_chroma, running_postgres, stop
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 PASSWORD = "pg-Secret-4711"  # a value only the URL holds: found anywhere in output, it leaked
 COLLECTION = "team_news"
 NEW_TITLE = "Lighthouse keepers vote to strike over night pay"
@@ -275,8 +274,8 @@ def test_status_shows_the_shared_database_without_its_password(
 
 
 def test_answers_logged_and_reviewed_in_one_process_are_seen_by_another(place, database_url, chroma_port):
-    from qa_bot.answer_log import CORRECT, SUPPORTS, AnswerLog
-    from tests.logged_answers import logged
+    from qa_bot.team.answer_log import CORRECT, SUPPORTS, AnswerLog
+    from tests.fixtures.logged_answers import logged
 
     log = AnswerLog(database_url)
     log.log(logged("team-1", "Which day did they speak?", user="ana"))

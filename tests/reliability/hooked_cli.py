@@ -18,8 +18,8 @@ from pathlib import Path
 
 from chromadb.api.models.Collection import Collection
 
-from qa_bot.catalog import Catalog
-from qa_bot.keyword_index import KeywordIndex
+from qa_bot.index.catalog import Catalog
+from qa_bot.index.keyword_index import KeywordIndex
 
 # Where an ingest can die, in the order it passes them: (class, method, "before" or "after" the call).
 POINTS = {

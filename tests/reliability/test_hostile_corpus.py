@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot.corpus import content_id
+from qa_bot.ingest.articles import content_id
 from qa_bot.service import QABot
-from tests.documents import make_docx, make_pdf
+from tests.fixtures.documents import make_docx, make_pdf
 
 QA_BOT = str(Path(sys.executable).parent / "qa-bot")
 LIMIT_MB = "0.01"  # 10 KB: an oversized file stays small enough for a test

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot.ingest_lock import WAITING_FOR_INGEST
+from qa_bot.index.lock import WAITING_FOR_INGEST
 from qa_bot.service import QABot
-from tests.reliability.ingest_runs import (
+from tests.fixtures.ingest_runs import (
     BASE_ARTICLES,
     MORE_ARTICLES,
     cli_env,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from qa_bot.service import QABot
-from tests.reliability.ingest_runs import (
+from tests.fixtures.ingest_runs import (
     BASE_ARTICLES,
     MORE_ARTICLES,
     chunk_ids,

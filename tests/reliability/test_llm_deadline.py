@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from qa_bot.service import QABot, Retrieved, Token
-from tests.reliability.conftest import AS_OF, QUESTION
+from tests.fixtures.misbehaving_llms import AS_OF, QUESTION
 
 DEADLINE_S = "3"
 LIMIT_MESSAGE = "did not answer within 3 s, the limit for a whole answer (QA_BOT_LLM_TIMEOUT)"
@@ -85,7 +85,7 @@ def test_the_tokens_that_arrived_before_the_deadline_were_streamed(corpus, setti
 
 @pytest.mark.slow
 def test_the_embedded_local_model_is_held_to_the_same_deadline(corpus, settings_factory, tmp_path_factory):
-    from qa_bot import local_llm
+    from qa_bot.answering import local_llm
 
     model = tmp_path_factory.mktemp("local-model") / local_llm.MODEL_FILENAME
     local_llm.assemble_gguf(local_llm.packaged_model_parts(), model)

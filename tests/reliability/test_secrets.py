@@ -12,9 +12,9 @@ import sqlite3
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from qa_bot.llm import build_chat_model
-from tests.reliability.conftest import AS_OF, QUESTION, SECRET_KEY
-from tests.ui.test_app import APP, RUN_TIMEOUT_S, ask, htmls, last_answer
+from qa_bot.answering.llm import build_chat_model
+from tests.fixtures.chat_app import APP, RUN_TIMEOUT_S, ask, htmls, last_answer
+from tests.fixtures.misbehaving_llms import AS_OF, QUESTION, SECRET_KEY
 
 # The server's own words survive, so the user still learns why it refused.
 SERVER_MESSAGE = "HTTP 400: Invalid token ***"
@@ -125,7 +125,7 @@ def test_every_secret_setting_is_known_by_value(settings_factory):
 def test_only_the_secret_is_blanked_from_what_the_app_shows(settings_factory):
     from datetime import date
 
-    from qa_bot.answer import Answer
+    from qa_bot.answering.answer import Answer
     from ui.conversation import Exchange
     from ui.export import conversation_markdown
 

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from qa_bot.settings import PROJECT_ROOT
-from tests.reliability.conftest import OUTER_GUARD_S
+from tests.fixtures.misbehaving_llms import OUTER_GUARD_S
 
 ESC, BEL = "\x1b", "\x07"
 TITLE_CHANGE = f"{ESC}]0;pwned-window-title{BEL}"

@@ -14,7 +14,7 @@ from streamlit.proto.Common_pb2 import FileURLs
 from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
 from streamlit.testing.v1 import AppTest
 
-from qa_bot.corpus import CorpusOptions, load_corpus
+from qa_bot.ingest.articles import CorpusOptions, load_corpus
 from qa_bot.settings import PROJECT_ROOT
 from ui.ingest import safe_filename, save_uploads
 

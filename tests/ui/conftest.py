@@ -1,4 +1,4 @@
-"""Fixtures for the chat UI tests (the environment the app reads, `app_env`, is in tests/conftest.py:
+"""Fixtures for the chat UI tests (the environment the app reads, `app_env`, is in tests/fixtures/settings.py:
 the reliability tests use it too)."""
 
 from __future__ import annotations

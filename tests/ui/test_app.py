@@ -12,76 +12,30 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from qa_bot.answer import REFUSAL_MESSAGE
-from qa_bot.index import Index
+from qa_bot.answering.answer import REFUSAL_MESSAGE
+from qa_bot.index.store import Index
 from qa_bot.settings import PROJECT_ROOT, Settings
-
-APP = str(PROJECT_ROOT / "ui" / "app.py")
-CALL_ARTICLE = "000_092cfdeac746b4f0.txt"
-RUN_TIMEOUT_S = 120  # the first run builds the index on 2 shared cores
-
-DAY_QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"
-REFUSED_QUESTION = "What did Blinken eat for breakfast in New Delhi?"
-FOLLOW_UP = "And what did he say about NGOs?"
-RULES = [
-    {"name": "condense", "when": {"messages_contain": "standalone question"},
-     "respond": {"content": "What did Blinken say about NGOs during the G20 meeting in New Delhi?"}},
-    {"name": "day", "when": {"messages_contain": "which day did jaishankar"},
-     "respond": {"content": "They spoke on Sunday [1]."}},
-    {"name": "refuse", "when": {"messages_contain": "blinken eat for breakfast"},
-     "respond": {"content": "NOT IN PASSAGES"}},
-    {"name": "harbour", "when": {"messages_contain": "when did the harbour authority"},
-     "respond": {"content": "The northern pier reopened on Thursday [1]."}},
-    {"name": "ngos", "when": {"messages_contain": "about ngos"},
-     "respond": {"content": "He said NGOs and civil society must be able to function freely [1]."}},
-]  # fmt: skip
+from tests.fixtures.chat_app import (
+    CALL_ARTICLE,
+    DAY_QUESTION,
+    FOLLOW_UP,
+    REFUSED_QUESTION,
+    RULES,
+    ask,
+    click,
+    htmls,
+    last_answer,
+    new_conversation,
+    sidebar_metrics,
+    start,
+    upload,
+)
 
 
 @pytest.fixture
 def scripted_llm(fakellm) -> str:
     return fakellm(RULES)
-
-
-def start(env_for, base_url: str, **extra: str) -> tuple[AppTest, dict[str, str]]:
-    env = env_for(base_url, **extra)
-    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
-    app.run()
-    assert not app.exception, app.exception
-    return app, env
-
-
-def ask(app: AppTest, question: str) -> AppTest:
-    app.chat_input[0].set_value(question).run()
-    assert not app.exception, app.exception  # a traceback would be on the page
-    return app
-
-
-def last_answer(app: AppTest):
-    return [m for m in app.chat_message if m.name == "assistant"][-1]
-
-
-def htmls(block, css_class: str) -> list[str]:
-    return [h.value for h in block.html if f'class="{css_class}"' in h.value]
-
-
-def new_conversation(app: AppTest) -> None:
-    click(app.sidebar, "New conversation")
-
-
-def upload(app: AppTest, *files: tuple[str, bytes, str]) -> None:
-    app.sidebar.file_uploader[0].set_value(list(files)).run()
-    click(app.sidebar, "Add to the index")
-
-
-def click(block, label: str) -> None:
-    [button] = [b for b in block.button if b.label == label]
-    button.click().run()
-
-
-def sidebar_metrics(app: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in app.sidebar.metric}
 
 
 # --- the main path -----------------------------------------------------------------------------------
@@ -239,8 +193,8 @@ def test_a_rating_and_comment_are_stored_with_the_answer_and_export_as_a_test_ca
     assert json.loads(settings)["k"] == 6  # the default top_k
     assert secret not in database.read_bytes().decode("utf-8", "replace")
 
-    from qa_bot.answer_log import AnswerLog
-    from qa_bot.reviews import approved_jsonl
+    from qa_bot.team.answer_log import AnswerLog
+    from qa_bot.team.reviews import approved_jsonl
 
     [case] = [json.loads(line) for line in approved_jsonl(AnswerLog.open(Settings())).splitlines()]
     assert set(case) == {"id", "question", "answers", "all", "unanswerable", "articles", "date", "history"}

@@ -11,8 +11,8 @@ from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
 from qa_bot.settings import PROJECT_ROOT
-from qa_bot.users import MAX_FAILURES, UsersFile
-from tests.ui.test_app import DAY_QUESTION, RULES, ask, last_answer
+from qa_bot.team.users import MAX_FAILURES, UsersFile
+from tests.fixtures.chat_app import DAY_QUESTION, RULES, ask, last_answer
 
 APP = str(PROJECT_ROOT / "ui" / "app.py")
 PASSWORD = "correct horse battery"

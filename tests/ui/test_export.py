@@ -1,6 +1,6 @@
 """The Markdown conversation export, and the names uploaded files are stored under.
 
-The answer log (thumbs, reviews, evaluation cases) is tested in tests/test_answer_log.py."""
+The answer log (thumbs, reviews, evaluation cases) is tested in tests/team/test_answer_log.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import date, datetime
 
 from markdown_it import MarkdownIt
 
-from qa_bot.answer import Answer, AnswerSentence, Citation
-from qa_bot.retrieval import Passage
+from qa_bot.answering.answer import Answer, AnswerSentence, Citation
+from qa_bot.index.search import Passage
 from qa_bot.service import Turn
 from ui.conversation import Exchange
 from ui.export import conversation_markdown

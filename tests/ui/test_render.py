@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from qa_bot.answer import Answer, AnswerSentence, Citation
-from qa_bot.retrieval import Passage
+from qa_bot.answering.answer import Answer, AnswerSentence, Citation
+from qa_bot.index.search import Passage
 from ui.render import (
     answer_html,
     article_html,

@@ -1,6 +1,6 @@
 """The review queue at /review through Streamlit's AppTest: the real app over the seed articles, with
 the extractive answerer (no LLM). Questions are asked in the chat, and more answers are put in the
-log directly (tests/logged_answers.py); a reviewer filters, marks and exports them."""
+log directly (tests/fixtures/logged_answers.py); a reviewer filters, marks and exports them."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from qa_bot.answer_log import THUMBS_DOWN, AnswerLog
 from qa_bot.cli import app as cli
-from qa_bot.reviews import reviewed_jsonl
 from qa_bot.settings import PROJECT_ROOT, Settings, get_settings
-from tests.logged_answers import logged
+from qa_bot.team.answer_log import THUMBS_DOWN, AnswerLog
+from qa_bot.team.reviews import reviewed_jsonl
+from tests.fixtures.logged_answers import logged
 
 APP = str(PROJECT_ROOT / "ui" / "app.py")
 RUN_TIMEOUT_S = 120  # the first run indexes the seeds on 2 shared cores

@@ -1,0 +1,13 @@
+"""Index: `Article`s become searchable passages, and a question finds them again.
+
+store.py          Index: ingest (chunk, embed, store, de-duplicated by LangChain's indexing API),
+                  status, and the consistency of what it holds
+chunking.py       an article's passages, sized in the model's word-pieces, with offsets into it
+catalog.py        each article's text and metadata, and whether all its chunks are stored
+keyword_index.py  the BM25 keyword index (bm25s) over every chunk
+embeddings.py     the embedding model: the packaged MiniLM (offline) or OpenAI's
+model_files.py    the packaged MiniLM's weights and tokenizer, and its word-piece ids
+onnx_minilm.py    the MiniLM run by onnxruntime (imported only when a model is built)
+lock.py           one writer per index, across processes and machines
+search.py         Passage, Query, Filters; HybridRetriever: vectors + keywords, fused by rank
+"""

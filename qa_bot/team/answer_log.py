@@ -1,0 +1,551 @@
+"""The answer log: every answer the chat gives, its thumbs, and the reviewers' verdicts on it.
+
+One row per answer: the question, the day it was asked ("as of"), the answer (or refusal, or error),
+its sentences with the app's verified mark, the settings that produced it, who asked and when. One
+row per citation: the passage text and offsets, the article's id, title, date and source, and
+whether the app's verifier verified it. The citations are what the verifier judged: each passage
+the answer cites (verified), and, for each sentence it could not verify, the passages the model had
+cited for it (not verified; the answer no longer shows those numbers).
+
+Reviewers mark each citation supports / partly / does not support, and each answer correct /
+incorrect / should have refused, with an optional corrected answer; each verdict keeps the name of
+whoever set it and when. What those verdicts are worth (the verifier's agreement with them, and
+evaluation cases) is qa_bot.team.reviews.
+
+The tables live in QA_BOT_DATABASE_URL when it is set, otherwise in `feedback.sqlite` in the data
+directory, and rows of that file's older `feedback` table (thumbs from before the log) are copied
+in when the log is opened. Every text is redacted before it is stored: an LLM error can quote the
+key the server was sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    inspect,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from qa_bot.answering.answer import Answer, AnswerSentence, Citation, Turn
+from qa_bot.answering.verify import best_supporting_span
+from qa_bot.database.engine import database_errors, database_url, get_engine
+from qa_bot.index.search import Passage
+from qa_bot.redaction import redact_data
+from qa_bot.settings import Settings
+
+FILE_NAME = "feedback.sqlite"  # the default SQLite file; the chat's ratings were kept in it before the log
+THUMBS_UP = 1  # st.feedback("thumbs") gives 1 for up, 0 for down
+THUMBS_DOWN = 0
+
+# A reviewer's verdict on one citation: does the passage state the sentence that cites it?
+SUPPORTS, PARTLY, NOT_SUPPORTED = "supports", "partly", "not_supported"
+CITATION_VERDICTS = {SUPPORTS: "supports", PARTLY: "partly", NOT_SUPPORTED: "does not support"}
+# A reviewer's verdict on a whole answer.
+CORRECT, INCORRECT, SHOULD_REFUSE = "correct", "incorrect", "should_refuse"
+ANSWER_VERDICTS = {CORRECT: "correct", INCORRECT: "incorrect", SHOULD_REFUSE: "should have refused"}
+
+metadata = MetaData()
+answers_table = Table(
+    "answer_log",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("asked_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("asked_on", Date, index=True),
+    Column("user_name", String(200), index=True),
+    Column("question", Text, nullable=False),
+    Column("standalone_question", Text),
+    Column("answer", Text, nullable=False),
+    Column("refused", Boolean, nullable=False),
+    Column("error", Text),
+    Column("unverified", Integer, nullable=False),
+    Column("sentences", JSON, nullable=False),
+    Column("settings", JSON, nullable=False),
+    Column("history", JSON, nullable=False),
+    Column("rating", Integer),
+    Column("comment", Text, nullable=False),
+    Column("rated_at", DateTime(timezone=True)),
+    Column("verdict", String(20), index=True),
+    Column("corrected_answer", Text, nullable=False),
+    Column("review_comment", Text, nullable=False),
+    Column("reviewer", String(200)),
+    Column("reviewed_at", DateTime(timezone=True)),
+)
+citations_table = Table(
+    "answer_log_citations",
+    metadata,
+    Column("answer_id", String(64), ForeignKey("answer_log.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("n", Integer, nullable=False),
+    Column("article_id", Text, nullable=False),
+    Column("title", Text),
+    Column("article_date", String(10)),
+    Column("source", Text),
+    Column("path", Text),
+    Column("url", Text),
+    Column("passage", Text, nullable=False),
+    Column("passage_start", Integer, nullable=False),
+    Column("passage_end", Integer, nullable=False),
+    Column("quote_start", Integer),
+    Column("quote_end", Integer),
+    Column("verified", Boolean, nullable=False),
+    Column("support", Float, nullable=False),
+    Column("sentence", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("verdict", String(20)),
+    Column("comment", Text, nullable=False),
+    Column("reviewer", String(200)),
+    Column("reviewed_at", DateTime(timezone=True)),
+)
+
+
+@dataclass
+class LoggedCitation:
+    n: int  # the passage's number in the answer
+    article_id: str
+    passage: str  # == the article's text[start:end] when it was cited
+    start: int
+    end: int
+    verified: bool  # the app's own mark: its verifier found the citing sentence stated in the passage
+    support: float = 0.0
+    sentence: str = ""  # the answer sentence(s) that cite it
+    reason: str = ""  # why the app did not verify it
+    quote_start: int | None = None  # the supporting sentence, in article offsets
+    quote_end: int | None = None
+    title: str | None = None
+    date: str | None = None
+    source: str | None = None
+    path: str | None = None
+    url: str | None = None
+    verdict: str | None = None  # a reviewer's: SUPPORTS, PARTLY, NOT_SUPPORTED
+    comment: str = ""
+    reviewer: str | None = None
+    reviewed_at: datetime | None = None
+
+    def as_passage(self) -> Passage:
+        return Passage(
+            "", self.article_id, self.passage, self.start, self.end,
+            title=self.title, date=self.date, source=self.source, path=self.path, url=self.url,
+        )  # fmt: skip
+
+    def as_citation(self) -> Citation:
+        quote_start = self.start if self.quote_start is None else self.quote_start
+        quote_end = self.end if self.quote_end is None else self.quote_end
+        return Citation(self.n, self.as_passage(), quote_start, quote_end, self.support)
+
+
+@dataclass
+class LoggedAnswer:
+    id: str  # one per answer in the chat (ui/conversation.Exchange.id)
+    question: str
+    answer: str
+    refused: bool
+    error: str | None = None
+    citations: list[LoggedCitation] = field(default_factory=list)
+    sentences: list[dict] = field(default_factory=list)  # [{"text", "citations", "supported", "reason"}]
+    settings: dict = field(default_factory=dict)  # settings_snapshot()
+    history: list[dict] = field(default_factory=list)  # earlier turns: [{"question", "answer"}]
+    asked_on: date | None = None  # the day it was asked: the evaluation's question date
+    asked_at: datetime | None = None
+    user: str | None = None  # who asked (and rated) it, when the chat has a login
+    standalone_question: str | None = None
+    rating: int | None = None  # THUMBS_UP, THUMBS_DOWN or None
+    comment: str = ""
+    rated_at: datetime | None = None
+    verdict: str | None = None  # a reviewer's: CORRECT, INCORRECT, SHOULD_REFUSE
+    corrected_answer: str = ""
+    review_comment: str = ""
+    reviewer: str | None = None
+    reviewed_at: datetime | None = None
+
+    @property
+    def unverified(self) -> int:
+        return sum(1 for s in self.sentences if not s.get("supported", True))
+
+    def as_answer(self) -> Answer:
+        """The answer as the chat showed it, for the same rendering (verified citations only)."""
+        sentences = [
+            AnswerSentence(s["text"], list(s.get("citations", [])), bool(s.get("supported", True)),
+                           s.get("reason", ""))
+            for s in self.sentences
+        ]  # fmt: skip
+        citations = [c.as_citation() for c in self.citations if c.verified]
+        return Answer(
+            self.question, self.answer, self.refused, sentences=sentences, citations=citations,
+            standalone_question=self.standalone_question, error=self.error,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """Which logged answers to list; every condition set must hold."""
+
+    not_reviewed: bool = False
+    reviewed: bool = False
+    thumbs_up: bool = False
+    thumbs_down: bool = False
+    refused: bool = False
+    unverified: bool = False
+    no_error: bool = False
+    user: str | None = None
+    since: date | None = None  # asked on or after
+    until: date | None = None  # asked on or before
+    text: str = ""  # in the question or the answer, any case
+
+
+# --- building an entry from the chat's answer ------------------------------------------------------
+
+
+def settings_snapshot(settings: Settings, **question_options) -> dict:
+    """The settings that shaped an answer, by an explicit list: keys and URLs never go in."""
+    snapshot = {
+        "llm": settings.llm,
+        "model": settings.model,
+        "embedding": settings.embedding,
+        "collection": settings.collection,
+        "top_k": settings.top_k,
+        "search_mode": settings.search_mode,
+        "relevance_floor": settings.relevance_floor,
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap_tokens": settings.chunk_overlap_tokens,
+        "temperature": settings.temperature,
+    }
+    snapshot.update({name: _jsonable(value) for name, value in question_options.items()})
+    return snapshot
+
+
+def _jsonable(value):
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def entry_from_answer(
+    answer: Answer,
+    *,
+    id: str,  # noqa: A002 (the entry's field)
+    asked_on: date,
+    settings: dict,
+    history: Sequence[Turn] = (),
+    user: str | None = None,
+) -> LoggedAnswer:
+    """What the log keeps of an answer, as the chat got it from QABot."""
+    citations = [_verified(c, answer.sentences) for c in answer.citations]
+    seen: set[str] = set()
+    for sentence in [*answer.sentences, *answer.rejected]:  # a refusal's rejected claims count too
+        if sentence.supported or sentence.text in seen:
+            continue
+        seen.add(sentence.text)
+        for n in sentence.cited:
+            if 1 <= n <= len(answer.passages):
+                citations.append(_unverified(n, answer.passages[n - 1], sentence))
+    return LoggedAnswer(
+        id=id,
+        question=answer.question,
+        answer=answer.text,
+        refused=answer.refused,
+        error=answer.error,
+        citations=citations,
+        sentences=[
+            {"text": s.text, "citations": s.citations, "supported": s.supported, "reason": s.reason}
+            for s in answer.sentences
+        ],
+        settings=settings,
+        history=[{"question": t.question, "answer": t.answer} for t in history],
+        asked_on=asked_on,
+        user=user,
+        standalone_question=answer.standalone_question,
+    )
+
+
+def _verified(citation: Citation, sentences: Sequence[AnswerSentence]) -> LoggedCitation:
+    passage = citation.passage
+    citing = " ".join(s.text for s in sentences if citation.n in s.citations)
+    return _logged(citation.n, passage, citation.quote_start, citation.quote_end, citation.support >= 1.0,
+                   citation.support, citing, "")  # fmt: skip
+
+
+def _unverified(n: int, passage: Passage, sentence: AnswerSentence) -> LoggedCitation:
+    start, end, score = best_supporting_span(sentence.text, passage)
+    return _logged(n, passage, start, end, False, score, sentence.text, sentence.reason)
+
+
+def _logged(
+    n, passage: Passage, quote_start, quote_end, verified, support, sentence, reason
+) -> LoggedCitation:
+    return LoggedCitation(
+        n=n, article_id=passage.article_id, passage=passage.text, start=passage.start, end=passage.end,
+        verified=verified, support=round(support, 3), sentence=sentence, reason=reason,
+        quote_start=quote_start, quote_end=quote_end, title=passage.title, date=passage.date,
+        source=passage.source, path=passage.path, url=passage.url,
+    )  # fmt: skip
+
+
+# --- the store -------------------------------------------------------------------------------------
+
+
+class AnswerLog:
+    """The log in one database (SQLite or PostgreSQL); each call is one short transaction."""
+
+    def __init__(self, url: str, *, legacy_file: Path | None = None) -> None:
+        with database_errors(url):  # unreachable: one message naming the database, never its password
+            self.engine = get_engine(url)
+            metadata.create_all(self.engine)
+            if legacy_file is not None and legacy_file.is_file():
+                self._copy_legacy_feedback(legacy_file)
+
+    @classmethod
+    def open(cls, settings: Settings) -> AnswerLog:
+        path = settings.data_dir / FILE_NAME
+        return cls(database_url(settings, path), legacy_file=path)
+
+    # writing
+
+    def log(self, entry: LoggedAnswer) -> bool:
+        """Keep an answer (once: a second call with the same id changes nothing); True when added."""
+        entry.asked_at = entry.asked_at or _now()
+        answer_row, citation_rows = _rows(entry)
+        try:
+            with self.engine.begin() as db:
+                if db.execute(select(answers_table.c.id).where(answers_table.c.id == entry.id)).first():
+                    return False
+                db.execute(answers_table.insert(), [answer_row])
+                if citation_rows:
+                    db.execute(citations_table.insert(), citation_rows)
+        except IntegrityError:  # another session logged the same answer at the same moment
+            return False
+        return True
+
+    def rate(self, answer_id: str, rating: int | None, comment: str) -> bool:
+        """Thumbs and comment from the chat; False when the answer is not in the log."""
+        values = {"rating": rating, "comment": redact_data(comment), "rated_at": _now()}
+        with self.engine.begin() as db:
+            done = db.execute(update(answers_table).where(answers_table.c.id == answer_id).values(values))
+        return done.rowcount > 0
+
+    def review_answer(
+        self, answer_id: str, verdict: str | None, *, corrected: str = "", comment: str = "",
+        reviewer: str | None = None,
+    ) -> None:  # fmt: skip
+        if verdict is not None and verdict not in ANSWER_VERDICTS:
+            raise ValueError(f"unknown answer verdict {verdict!r}: one of {', '.join(ANSWER_VERDICTS)}")
+        values = {"verdict": verdict, "corrected_answer": corrected.strip(),
+                  "review_comment": comment.strip(), "reviewer": reviewer, "reviewed_at": _now()}  # fmt: skip
+        with self.engine.begin() as db:
+            db.execute(
+                update(answers_table).where(answers_table.c.id == answer_id).values(redact_data(values))
+            )
+
+    def review_citation(
+        self, answer_id: str, position: int, verdict: str | None, *, comment: str = "",
+        reviewer: str | None = None,
+    ) -> None:  # fmt: skip
+        if verdict is not None and verdict not in CITATION_VERDICTS:
+            raise ValueError(f"unknown citation verdict {verdict!r}: one of {', '.join(CITATION_VERDICTS)}")
+        values = {"verdict": verdict, "comment": comment.strip(), "reviewer": reviewer, "reviewed_at": _now()}
+        where = (citations_table.c.answer_id == answer_id) & (citations_table.c.position == position)
+        with self.engine.begin() as db:
+            db.execute(update(citations_table).where(where).values(redact_data(values)))
+
+    # reading
+
+    def get(self, answer_id: str) -> LoggedAnswer | None:
+        found = self._entries(select(answers_table).where(answers_table.c.id == answer_id))
+        return found[0] if found else None
+
+    def find(self, what: LogFilter | None = None, *, limit: int | None = None) -> list[LoggedAnswer]:
+        """The answers the filter selects (all without one), newest first."""
+        query = _filtered(select(answers_table), what or LogFilter()).order_by(
+            answers_table.c.asked_at.desc(), answers_table.c.id
+        )
+        return self._entries(query.limit(limit) if limit else query)
+
+    def count(self, what: LogFilter | None = None) -> int:
+        query = _filtered(select(func.count()).select_from(answers_table), what or LogFilter())
+        with self.engine.connect() as db:
+            return db.execute(query).scalar_one()
+
+    def users(self) -> list[str]:
+        column = answers_table.c.user_name
+        with self.engine.connect() as db:
+            return list(
+                db.execute(select(column).where(column.is_not(None)).distinct().order_by(column)).scalars()
+            )
+
+    def _entries(self, query) -> list[LoggedAnswer]:
+        with self.engine.connect() as db:
+            rows = db.execute(query).mappings().all()
+            ids = [row["id"] for row in rows]
+            cited: dict[str, list[LoggedCitation]] = {i: [] for i in ids}
+            for start in range(0, len(ids), 500):  # bound the IN list
+                chunk = ids[start : start + 500]
+                for c in db.execute(
+                    select(citations_table)
+                    .where(citations_table.c.answer_id.in_(chunk))
+                    .order_by(citations_table.c.answer_id, citations_table.c.position)
+                ).mappings():
+                    cited[c["answer_id"]].append(_citation(c))
+        return [_entry(row, cited[row["id"]]) for row in rows]
+
+    # the feedback table of qa-bot before the log
+
+    def _copy_legacy_feedback(self, path: Path) -> None:
+        legacy = get_engine(f"sqlite:///{path.resolve()}")
+        if not inspect(legacy).has_table("feedback"):
+            return
+        with legacy.connect() as db:
+            rows = db.exec_driver_sql("SELECT * FROM feedback").mappings().all()
+        # Only the legacy rows' own ids: the log grows, the old table does not (nothing writes to it).
+        legacy_ids = [row["id"] for row in rows]
+        with self.engine.connect() as db:
+            query = select(answers_table.c.id).where(answers_table.c.id.in_(legacy_ids))
+            known = set(db.execute(query).scalars()) if legacy_ids else set()
+        for row in rows:
+            if row["id"] not in known:
+                self.log(_legacy_entry(row))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes (stored in UTC), PostgreSQL aware ones."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _filtered(query, what: LogFilter):
+    c = answers_table.c
+    conditions = []
+    if what.not_reviewed:
+        conditions.append(c.verdict.is_(None))
+    if what.reviewed:
+        conditions.append(c.verdict.is_not(None))
+    if what.thumbs_up:
+        conditions.append(c.rating == THUMBS_UP)
+    if what.thumbs_down:
+        conditions.append(c.rating == THUMBS_DOWN)
+    if what.refused:
+        conditions.append(c.refused.is_(True))
+    if what.unverified:
+        conditions.append(c.unverified > 0)
+    if what.no_error:
+        conditions.append(c.error.is_(None))
+    if what.user:
+        conditions.append(c.user_name == what.user)
+    if what.since:
+        conditions.append(c.asked_on >= what.since)
+    if what.until:
+        conditions.append(c.asked_on <= what.until)
+    if what.text.strip():
+        needle = what.text.strip().lower()
+        conditions.append(
+            or_(func.lower(c.question).contains(needle, autoescape=True),
+                func.lower(c.answer).contains(needle, autoescape=True))
+        )  # fmt: skip
+    return query.where(*conditions) if conditions else query
+
+
+# Dataclass fields stored under another column name (words SQL reserves, or too vague in a table).
+_ANSWER_COLUMNS = {"user": "user_name"}
+_CITATION_COLUMNS = {"date": "article_date", "start": "passage_start", "end": "passage_end"}
+
+
+def _rows(entry: LoggedAnswer) -> tuple[dict, list[dict]]:
+    """The rows to insert, every text redacted (data is redacted before it is serialised)."""
+    answer_row = _columns(entry, _ANSWER_COLUMNS, skip={"citations"})
+    answer_row["unverified"] = entry.unverified
+    citation_rows = [
+        {"answer_id": entry.id, "position": position, **_columns(c, _CITATION_COLUMNS)}
+        for position, c in enumerate(entry.citations)
+    ]
+    return redact_data(answer_row), redact_data(citation_rows)
+
+
+def _columns(record, renamed: dict[str, str], skip: set[str] = frozenset()) -> dict:
+    return {
+        renamed.get(f.name, f.name): getattr(record, f.name) for f in fields(record) if f.name not in skip
+    }
+
+
+def _from_row(cls, row, renamed: dict[str, str], **values):
+    for f in fields(cls):
+        if f.name not in values:
+            value = row[renamed.get(f.name, f.name)]
+            values[f.name] = _utc(value) if isinstance(value, datetime) else value
+    return cls(**values)
+
+
+def _entry(row, citations: list[LoggedCitation]) -> LoggedAnswer:
+    return _from_row(LoggedAnswer, row, _ANSWER_COLUMNS, citations=citations, refused=bool(row["refused"]))
+
+
+def _citation(row) -> LoggedCitation:
+    return _from_row(LoggedCitation, row, _CITATION_COLUMNS, verified=bool(row["verified"]))
+
+
+def _legacy_entry(row) -> LoggedAnswer:
+    """A row of the old `feedback` table (citations as `qa-bot ask --json` gives them)."""
+    citations = [
+        LoggedCitation(
+            n=c.get("n", i + 1),
+            article_id=c.get("article_id") or "",
+            passage=c.get("text") or "",
+            start=c.get("start") or 0,
+            end=c.get("end") or 0,
+            verified=(c.get("support") or 0) >= 1.0,
+            support=c.get("support") or 0.0,
+            quote_start=(c.get("quote") or {}).get("start"),
+            quote_end=(c.get("quote") or {}).get("end"),
+            title=c.get("title"),
+            date=c.get("date"),
+            source=c.get("source"),
+            path=c.get("path"),
+            url=c.get("url"),
+        )  # fmt: skip
+        for i, c in enumerate(json.loads(row["citations"] or "[]"))
+    ]
+    stamp = _parse_time(row.get("updated_at"))
+    return LoggedAnswer(
+        id=row["id"], question=row["question"], answer=row["answer"], refused=bool(row["refused"]),
+        error=row["error"], citations=citations, settings=json.loads(row["settings"] or "{}"),
+        history=json.loads(row["history"] or "[]"), asked_on=_parse_day(row.get("asked_on")), asked_at=stamp,
+        user=row.get("user"), rating=row["rating"], comment=row["comment"] or "",
+        rated_at=stamp if row["rating"] is not None or row["comment"] else None,
+    )  # fmt: skip
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    try:
+        return _utc(datetime.fromisoformat(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _parse_day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""Tests of qa_bot/ingest: reading article files into articles."""

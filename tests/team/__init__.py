@@ -1,0 +1,1 @@
+"""Tests of qa_bot/team: users, the answer log and reviews."""
