@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.report import machine_description, write_section  # noqa: E402
+from qa_bot.index.chunk_store import titled_text  # noqa: E402
 from qa_bot.index.chunking import Chunker  # noqa: E402
 from qa_bot.index.embeddings import LocalMiniLMEmbeddings  # noqa: E402
-from qa_bot.index.store import titled_text  # noqa: E402
 from qa_bot.ingest.articles import Article, iter_articles  # noqa: E402
 from qa_bot.service import QABot  # noqa: E402
 from qa_bot.settings import Settings  # noqa: E402

@@ -162,55 +162,6 @@ def content_hash(article: Article, chunking: str = "") -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def titled_text(title: str | None, text: str) -> str:
-    """What gets embedded for a chunk: its article's title, then the chunk text."""
-    return f"{title}\n{text}" if title else text
-
-
-def _chunk_store_class():
-    from langchain_chroma import Chroma
-
-    class ChunkStore(Chroma):
-        """Chroma that embeds chunks from the word-pieces the chunker already made, storing the text as is.
-
-        With `embed_titles`, each chunk is embedded with its article's title in front: a news chunk
-        from the middle of an article often never names what the story is about; the title does.
-        The stored text stays an exact slice of the article, for citations.
-        """
-
-        embed_titles = True
-        # (source_key, chunk_index) -> the model's input ids for chunks about to be added (see expect()).
-        _model_inputs: dict[tuple[str, int], list[int]]
-
-        def expect(self, model_inputs: dict[tuple[str, int], list[int]]) -> None:
-            """The token ids to embed these chunks from, should LangChain's index() pass them on."""
-            self._model_inputs = model_inputs
-
-        def add_documents(self, documents, **kwargs):
-            ids = kwargs.get("ids") or [doc.id for doc in documents]
-            self._collection.upsert(
-                ids=ids,
-                embeddings=self._embed(documents),
-                documents=[doc.page_content for doc in documents],
-                metadatas=[doc.metadata for doc in documents],
-            )
-            return ids
-
-        def _embed(self, documents) -> list[list[float]]:
-            known = getattr(self, "_model_inputs", {})
-            keys = [(doc.metadata.get("source_key"), doc.metadata.get("chunk_index")) for doc in documents]
-            if hasattr(self.embeddings, "embed_token_ids") and all(key in known for key in keys):
-                return self.embeddings.embed_token_ids([known[key] for key in keys])
-            return self.embeddings.embed_documents(
-                [
-                    titled_text(doc.metadata.get("title") if self.embed_titles else None, doc.page_content)
-                    for doc in documents
-                ]
-            )
-
-    return ChunkStore
-
-
 def chroma_client(settings: Settings):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -257,15 +208,15 @@ class Index:
 
     @cached_property
     def vectorstore(self):
-        # Our own Embeddings object: Chroma's default function would try to download a model.
-        store = _chunk_store_class()(
-            client=self.client,
-            collection_name=self.settings.collection,
-            embedding_function=self.embeddings,
-            collection_metadata={"hnsw:space": "cosine", "embedding": self.settings.embedding_name},
+        from qa_bot.index.chunk_store import ChunkStore
+
+        return ChunkStore(
+            self.client,
+            self.settings.collection,
+            self.embeddings,
+            metadata={"hnsw:space": "cosine", "embedding": self.settings.embedding_name},
+            embed_titles=self.settings.embed_titles,
         )
-        store.embed_titles = self.settings.embed_titles
-        return store
 
     @cached_property
     def chunker(self):
@@ -317,7 +268,8 @@ class Index:
 
     @property
     def collection(self):
-        return self.vectorstore._collection
+        """The chromadb collection of the chunks (its public API: get, query, count)."""
+        return self.vectorstore.chunks
 
     # --- ingest -------------------------------------------------------------------------------------
 
@@ -397,7 +349,6 @@ class Index:
         # and the corpus version has moved on before Chroma changes (so a kill from here on leaves the
         # keyword index visibly out of date, and these articles visibly unfinished).
         self.catalog.begin_indexing(rows)
-        self.vectorstore.expect(model_inputs)
         result = index(
             _counted(docs, progress),
             self.record_manager,
@@ -406,10 +357,10 @@ class Index:
             source_id_key="source_key",
             key_encoder="sha256",
             batch_size=64,
+            upsert_kwargs={"model_inputs": model_inputs},  # for this call only: ChunkStore.add_documents
         )
         report.chunks_added += result["num_added"]
         report.chunks_deleted += result["num_deleted"]
-        self.vectorstore.expect({})
         for article, fingerprint, _count in rows:
             self.catalog.finish_indexing(article.source_key, fingerprint)
             _notify(progress, "article", 1)

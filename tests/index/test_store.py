@@ -220,7 +220,7 @@ def test_ingest_progress_reports_each_chunk_as_it_is_embedded(bot, corpus):
 
 
 def test_chunks_embedded_from_token_ids_match_embedding_their_titled_text(bot, corpus):
-    from qa_bot.index.store import titled_text
+    from qa_bot.index.chunk_store import titled_text
 
     bot.ingest([corpus])
     chunk_id, text, meta = next(bot.index.iter_chunks())
