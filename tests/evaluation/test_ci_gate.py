@@ -17,6 +17,8 @@ from qa_bot.cli import app
 from qa_bot.evaluation import load_eval_items
 from qa_bot.settings import get_settings
 
+pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
+
 ROOT = Path(__file__).resolve().parents[2]
 SEED_SET = ROOT / "evals" / "seed_qa.jsonl"
 THRESHOLDS = ROOT / "evals" / "thresholds.toml"

@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from qa_bot.cli import app
 from qa_bot.settings import get_settings
 
+pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
+
 ROOT = Path(__file__).resolve().parents[2]
 SEED_SET = ROOT / "evals" / "seed_qa.jsonl"
 

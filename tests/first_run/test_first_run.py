@@ -19,6 +19,8 @@ import pytest
 
 from qa_bot.settings import PROJECT_ROOT
 
+pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
+
 WITHOUT = Path(__file__).with_name("without_package.py")
 CHECK_IMPORTS = PROJECT_ROOT / "scripts" / "check_imports.py"
 CALL_QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"

@@ -52,10 +52,13 @@ The union said 212 keepers along the northern coast took part in the ballot.
 QUESTION = "When did the lighthouse keepers' union vote to strike?"
 _GUARD_S = 300  # how long to wait for a process before failing: a hang guard, not a speed limit
 
-pytestmark = pytest.mark.skipif(
-    postgres_bin_dir() is None,
-    reason="PostgreSQL's initdb/pg_ctl not found: `apt-get install -y postgresql` (.ci/run does)",
-)
+pytestmark = [
+    pytest.mark.integration,  # starts servers: outside the fast subset
+    pytest.mark.skipif(
+        postgres_bin_dir() is None,
+        reason="PostgreSQL's initdb/pg_ctl not found: `apt-get install -y postgresql` (.ci/run does)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,10 @@ OVERSIZED = "The river festival drew record crowds on Friday. " * 400  # 19.6 KB
 CAFE = "Café society gathered in the old square on Thursday."
 EXIT_FILES_FAILED = 4
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and symlinks (POSIX)")
+pytestmark = [
+    pytest.mark.integration,  # runs the CLI in processes: outside the fast subset
+    pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and symlinks (POSIX)"),
+]
 
 
 @pytest.fixture

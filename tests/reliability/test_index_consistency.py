@@ -30,6 +30,8 @@ from tests.fixtures.ingest_runs import (
     write_corpus,
 )
 
+pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
+
 ALL_ARTICLES = BASE_ARTICLES + MORE_ARTICLES
 NEW_ARTICLE = BASE_ARTICLES + 1  # one of corpus/more
 LEFTOVERS = ("bm25.old", "bm25.tmp", "bm25.build-killed")  # what crashed runs of older and newer code left

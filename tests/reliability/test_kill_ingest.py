@@ -25,6 +25,8 @@ from tests.fixtures.ingest_runs import (
     write_corpus,
 )
 
+pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
+
 ALL_ARTICLES = range(BASE_ARTICLES + MORE_ARTICLES)
 NEW_ARTICLES = range(BASE_ARTICLES, BASE_ARTICLES + MORE_ARTICLES)
 

@@ -9,6 +9,8 @@ import pytest
 from qa_bot.service import QABot, Retrieved, Token
 from tests.fixtures.misbehaving_llms import AS_OF, QUESTION
 
+pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
+
 DEADLINE_S = "3"
 LIMIT_MESSAGE = "did not answer within 3 s, the limit for a whole answer (QA_BOT_LLM_TIMEOUT)"
 

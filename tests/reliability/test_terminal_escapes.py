@@ -15,6 +15,8 @@ import pytest
 from qa_bot.settings import PROJECT_ROOT
 from tests.fixtures.misbehaving_llms import OUTER_GUARD_S
 
+pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
+
 ESC, BEL = "\x1b", "\x07"
 TITLE_CHANGE = f"{ESC}]0;pwned-window-title{BEL}"
 RED = f"{ESC}[31mRED ALERT{ESC}[0m"

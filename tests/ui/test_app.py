@@ -32,6 +32,8 @@ from tests.fixtures.chat_app import (
     upload,
 )
 
+pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
+
 
 @pytest.fixture
 def scripted_llm(fakellm) -> str:

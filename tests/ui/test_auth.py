@@ -14,6 +14,8 @@ from qa_bot.settings import PROJECT_ROOT
 from qa_bot.team.users import MAX_FAILURES, UsersFile
 from tests.fixtures.chat_app import DAY_QUESTION, RULES, ask, last_answer
 
+pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
+
 APP = str(PROJECT_ROOT / "ui" / "app.py")
 PASSWORD = "correct horse battery"
 

@@ -19,6 +19,8 @@ from qa_bot.team.answer_log import THUMBS_DOWN, AnswerLog
 from qa_bot.team.reviews import reviewed_jsonl
 from tests.fixtures.logged_answers import logged
 
+pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
+
 APP = str(PROJECT_ROOT / "ui" / "app.py")
 RUN_TIMEOUT_S = 120  # the first run indexes the seeds on 2 shared cores
 NO_LLM = "http://127.0.0.1:9/v1"  # the extractive answerer calls no server
