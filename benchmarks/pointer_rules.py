@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.pointer_rules eval-runs/h-local-pointer/rows.jsonl
 
 Reads the rows of a `qa-bot eval` run made with QA_BOT_ANSWER_STYLE=pointer (their `raw_answer`
-and `evidence`), checks each saved answer again with every subset of the rules about the question
+and `passages`), checks each saved answer again with every subset of the rules about the question
 and the article (qa_bot/answering/quoting.py: QUESTION_RULES), and prints, per subset, the right answers and
 the refusals of answerable questions, and the refusals of unanswerable ones: what each rule costs
 and buys on each kind of question. The subject rule reads the saved evidence passages here, where
@@ -21,23 +21,12 @@ from pathlib import Path
 from qa_bot.answering.answer import date_the_answer, pointed_answer
 from qa_bot.answering.quoting import QUESTION_RULES
 from qa_bot.evaluation.metrics import answer_correct
+from qa_bot.evaluation.runner import upgraded_row
 from qa_bot.index.search import Passage
 
 
 def evidence_of(row: dict) -> list[Passage]:
-    return [
-        Passage(
-            chunk_id=f"{e['article_id']}@{e['start']}",
-            article_id=e["article_id"],
-            text=e["text"],
-            start=e["start"],
-            end=e["end"],
-            title=e.get("title"),
-            date=e.get("date"),
-            source=e.get("source"),
-        )  # fmt: skip
-        for e in row["evidence"]
-    ]
+    return [Passage.from_dict(saved) for saved in row["passages"]]
 
 
 def recheck(row: dict, rules: frozenset[str], statement: bool):
@@ -52,8 +41,8 @@ def recheck(row: dict, rules: frozenset[str], statement: bool):
 def main() -> None:
     path = Path(sys.argv[1])
     statement = "--extractive" in sys.argv
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if not r.get("error") and r.get("evidence") and "raw_answer" in r]
+    rows = [upgraded_row(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if not r.get("error") and r.get("passages") and "raw_answer" in r]
     answerable = [r for r in rows if not r["gold"]["unanswerable"]]
     unanswerable = [r for r in rows if r["gold"]["unanswerable"]]
     print(f"{path}: {len(answerable)} answerable, {len(unanswerable)} unanswerable")

@@ -26,7 +26,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from qa_bot.answering.answer import Answer, answer_to_json
+from qa_bot.answering.answer import Answer
 from qa_bot.index.lock import WAITING_FOR_INGEST
 from qa_bot.settings import PROJECT_ROOT, get_settings
 from qa_bot.team.users import OPEN_WITHOUT_LOGIN, UsersFile, UsersFileError, is_loopback, login_problem
@@ -235,7 +235,7 @@ def ask(
     answer = _run_question(bot, question, options, stream=not as_json and console.is_terminal)
     _log_answer(_open_answer_log(bot), bot, answer, options)
     if as_json:
-        print(json_for_terminal(answer_to_json(answer)))
+        print(json_for_terminal(answer.to_dict(passage_text=False)))
     else:
         print_answer(answer)
     if answer.index_not_ready:
@@ -317,7 +317,8 @@ def _log_answer(log, bot, answer: Answer, options: dict) -> None:
     the chat's; a log that cannot be written costs a warning, never the answer."""
     import uuid
 
-    from qa_bot.team.answer_log import entry_from_answer, settings_snapshot
+    from qa_bot.settings import settings_snapshot
+    from qa_bot.team.answer_log import entry_from_answer
 
     if log is None:
         return

@@ -7,14 +7,15 @@ our own settings, and the ecosystem's usual names (`OPENAI_API_KEY`, `OPENAI_BAS
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from qa_bot.redaction import register_secret
+from qa_bot.redaction import redact_data, register_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -172,3 +173,35 @@ def _url_password(url: str) -> str | None:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+# --- the settings an answer was made with -----------------------------------------------------------
+
+# Settings that name a server: the answer log, which reviewers read, leaves them out.
+SERVER_ADDRESSES = ("openai_base_url", "chroma_host", "chroma_port", "database_url")
+_URL_PASSWORD = re.compile(r"(://)[^/@\s]+@")
+
+
+def settings_snapshot(settings: Settings, *, addresses: bool = False, **question_options: Any) -> dict:
+    """The settings that shaped an answer, as JSON, for the answer log and an evaluation's config.
+
+    Every setting, with no secret in it: SecretStr fields come out masked, a password inside a URL
+    as ***, and every registered secret is blanked wherever else it appears. The servers'
+    addresses only with `addresses` (an evaluation records where it ran). `question_options` (k,
+    since, sources, ...) are added, dates as ISO text.
+    """
+    snapshot = settings.model_dump(mode="json")
+    for name, value in snapshot.items():
+        if isinstance(value, str):
+            snapshot[name] = _URL_PASSWORD.sub(r"\1***@", value)
+    if not addresses:
+        for name in SERVER_ADDRESSES:
+            snapshot.pop(name, None)
+    snapshot.update({name: _jsonable(value) for name, value in question_options.items()})
+    return redact_data(snapshot)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    return value.isoformat() if hasattr(value, "isoformat") else value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,43 @@ def test_status_reports_the_corpus_and_the_models(run):
     assert payload["articles"] == 2 and payload["chunks"] > 2
     assert payload["dates"] == "2023-04-16 .. 2023-04-16"
     assert "MiniLM" in payload["embedding model"] and payload["LLM provider"] == "extractive"
+
+
+def test_ask_json_the_answer_log_and_an_eval_row_keep_the_same_answer(run):
+    from qa_bot.evaluation.datasets import EvalItem
+    from qa_bot.evaluation.runner import evaluate_item
+    from qa_bot.service import QABot
+    from qa_bot.team.answer_log import AnswerLog
+
+    run("ingest", str(SEEDS))
+    payload = json.loads(run("ask", CALL_QUESTION, "--json", "--as-of", "2023-04-20").output)
+    settings = get_settings()
+    (logged,) = AnswerLog.open(settings).find()
+    row = evaluate_item(QABot(settings), EvalItem(id="call", question=CALL_QUESTION, date=date(2023, 4, 20)))
+
+    from_log = logged.as_answer().to_dict()
+    for key in ("question", "answer", "refused", "error", "standalone_question", "sentences"):
+        assert payload[key] == row[key] == from_log[key], key
+    assert payload["sentences"] and "reason" in row["sentences"][0]  # the runner once dropped it
+    for key in ("short_answer", "quotes", "refusal_reason", "raw_answer", "rejected"):
+        assert payload[key] == row[key], key
+    kept = (
+        "n",
+        "article_id",
+        "text",
+        "start",
+        "end",
+        "title",
+        "date",
+        "source",
+        "path",
+        "url",
+        "quote",
+        "support",
+    )
+    assert (
+        [{k: c[k] for k in kept} for c in payload["citations"]]
+        == [{k: c[k] for k in kept} for c in row["citations"]]
+        == [{k: c[k] for k in kept} for c in from_log["citations"]]
+        != []
+    )

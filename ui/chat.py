@@ -10,8 +10,8 @@ import streamlit as st
 from qa_bot.answering.answer import Answer, stream_display_text
 from qa_bot.answering.local_llm import local_model_state
 from qa_bot.service import Finished, QABot, Queued, Reading, Retrieved, Token
-from qa_bot.settings import Settings
-from qa_bot.team.answer_log import AnswerLog, LoggedAnswer, entry_from_answer, settings_snapshot
+from qa_bot.settings import Settings, settings_snapshot
+from qa_bot.team.answer_log import AnswerLog, LoggedAnswer, entry_from_answer
 from ui import conversation
 from ui.auth import signed_in_name
 from ui.conversation import Exchange

@@ -13,9 +13,10 @@ through `finalize_answer`. The prompts that ask for that text are in `qa_bot.ans
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from qa_bot.answering.pointer import extractive_pointer, looks_like_pointer, parse_pointer, partial_answer
 from qa_bot.answering.quoting import QUESTION_RULES, ArticleText, Quote, quote_answer
@@ -29,6 +30,7 @@ from qa_bot.answering.verify import (
     words_from_planted,
 )
 from qa_bot.index.search import Passage, wants_recent
+from qa_bot.records import record_dict, record_values
 from qa_bot.text import Term, WordBag, content_terms, split_sentences, support_score
 
 REFUSAL_MESSAGE = (
@@ -47,6 +49,13 @@ class Turn:
     question: str
     answer: str
 
+    def to_dict(self) -> dict[str, Any]:
+        return record_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Turn:
+        return cls(**record_values(cls, data))
+
 
 @dataclass
 class Citation:
@@ -55,6 +64,22 @@ class Citation:
     quote_start: int  # offsets into the ARTICLE text of the passage sentence that best supports the claim
     quote_end: int
     support: float  # 1.0 when the verifier found a citing sentence stated in it; else the word overlap
+
+    def to_dict(self) -> dict[str, Any]:
+        """The passage's keys, flat (`ask --json` documents them so), with the number, the quote's
+        offsets and the support."""
+        quote = {"start": self.quote_start, "end": self.quote_end}
+        return {"n": self.n, **self.passage.to_dict(), "quote": quote, "support": self.support}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Citation:
+        """The citation `to_dict` wrote; without a quote (the chat's ratings of before the answer log),
+        the quote is the whole passage."""
+        passage = Passage.from_dict(data)
+        quote = data.get("quote") or {}
+        start = passage.start if quote.get("start") is None else quote["start"]
+        end = passage.end if quote.get("end") is None else quote["end"]
+        return cls(data["n"], passage, start, end, data.get("support") or 0.0)
 
 
 @dataclass
@@ -66,6 +91,14 @@ class AnswerSentence:
     # The n's the model wrote after it, before the check: for an unverified sentence, the passages it
     # failed against (what a reviewer checks the verifier's "no" against; see qa_bot.team.answer_log).
     cited: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return record_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AnswerSentence:
+        """The sentence `to_dict` wrote; one written without its mark is taken as shown verified."""
+        return cls(**{"citations": [], "supported": True, **record_values(cls, data)})
 
 
 @dataclass
@@ -92,6 +125,43 @@ class Answer:
     short_answer: str | None = None
     quotes: list[Quote] = field(default_factory=list)
     refusal_reason: str | None = None  # why the pointer stage refused: "model", "not in evidence", ...
+
+    def to_dict(self, *, passage_text: bool = True) -> dict[str, Any]:
+        """The answer as JSON: `qa-bot ask --json`, the evaluation's rows, the answer log's sentences.
+
+        `passage_text=False` leaves the text out of `passages` (what the answerer read), where it
+        would only repeat the citations' (the CLI's output). Each passage carries its number `n`.
+        """
+        data = {_KEYS.get(name, name): value for name, value in record_dict(self).items()}
+        data["sentences"] = [s.to_dict() for s in self.sentences]
+        data["rejected"] = [s.to_dict() for s in self.rejected]
+        data["citations"] = [c.to_dict() for c in self.citations]
+        data["passages"] = [
+            {"n": n, **p.to_dict(text=passage_text)} for n, p in enumerate(self.passages, start=1)
+        ]
+        data["planted"] = [p.to_dict() for p in self.planted]
+        data["quotes"] = [q.to_dict() for q in self.quotes]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Answer:
+        """The answer `to_dict` wrote. Rejected sentences written without their mark were not verified."""
+        fields_by_name = {k: v for k, v in data.items() if k not in _KEYS}
+        fields_by_name |= {name: data[key] for name, key in _KEYS.items() if key in data}
+        values = record_values(cls, fields_by_name)
+        values["sentences"] = [AnswerSentence.from_dict(s) for s in data.get("sentences", [])]
+        values["rejected"] = [
+            AnswerSentence.from_dict({"supported": False, **s}) for s in data.get("rejected", [])
+        ]
+        values["citations"] = [Citation.from_dict(c) for c in data.get("citations", [])]
+        values["passages"] = [Passage.from_dict(p) for p in data.get("passages", [])]
+        values["planted"] = [Passage.from_dict(p) for p in data.get("planted", [])]
+        values["quotes"] = [Quote.from_dict(q) for q in data.get("quotes", [])]
+        return cls(**values)
+
+
+# The answer's fields whose JSON keys say more than the field's name (`ask --json` documents "answer").
+_KEYS = {"text": "answer", "raw_text": "raw_answer"}
 
 
 # --- citation markers and refusals -----------------------------------------------------------------
@@ -555,63 +625,3 @@ def stream_display_text(partial: str) -> str:
     if shown and NOT_IN_PASSAGES.lower().startswith(shown.lower()):
         return ""
     return partial
-
-
-# --- the answer as JSON: the CLI's --json, the UI's feedback store and the evaluation use it ----------
-
-
-def answer_to_json(answer: Answer) -> dict:
-    return {
-        "question": answer.question,
-        "standalone_question": answer.standalone_question,
-        "answer": answer.text,
-        "refused": answer.refused,
-        "error": answer.error,
-        "index_not_ready": answer.index_not_ready,
-        "citations": [
-            {
-                "n": c.n,
-                "article_id": c.passage.article_id,
-                "title": c.passage.title,
-                "date": c.passage.date,
-                "source": c.passage.source,
-                "path": c.passage.path,
-                "url": c.passage.url,
-                "text": c.passage.text,
-                "start": c.passage.start,
-                "end": c.passage.end,
-                "quote": {"start": c.quote_start, "end": c.quote_end},
-                "support": round(c.support, 3),
-            }
-            for c in answer.citations
-        ],
-        "sentences": [
-            {"text": s.text, "citations": s.citations, "supported": s.supported, "reason": s.reason}
-            for s in answer.sentences
-        ],
-        # sentences the model wrote that the cited passages do not state, and why
-        "rejected": [{"text": s.text, "citations": s.citations, "reason": s.reason} for s in answer.rejected],
-        "passages": [
-            {
-                "n": i + 1,
-                "article_id": p.article_id,
-                "title": p.title,
-                "date": p.date,
-                "score": round(p.score, 5),
-            }
-            for i, p in enumerate(answer.passages)
-        ],
-        "planted": [
-            {"article_id": p.article_id, "title": p.title, "date": p.date, "text": p.text}
-            for p in answer.planted
-        ],
-        "timings": {stage: round(seconds, 3) for stage, seconds in answer.timings.items()},
-        # The pointer stage: the few words that answer (null when refused, or when the answer is a
-        # statement, whose quotes are the answer), and each quote with article.text[start:end] == text.
-        "short_answer": answer.short_answer,
-        "quotes": [
-            {"n": q.n, "article_id": q.article_id, "start": q.start, "end": q.end, "text": q.text}
-            for q in answer.quotes
-        ],
-        "refusal_reason": answer.refusal_reason,
-    }

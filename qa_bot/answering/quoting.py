@@ -20,11 +20,13 @@ sentences themselves, at most three, as the answer.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from qa_bot.answering.pointer import Pointer
 from qa_bot.index.search import Passage
+from qa_bot.records import record_dict, record_values
 from qa_bot.text import WordBag, content_terms, split_sentences
 
 MAX_QUOTES = 3
@@ -59,6 +61,13 @@ class Quote:
     start: int
     end: int
     text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return record_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Quote:
+        return cls(**record_values(cls, data))
 
 
 @dataclass

@@ -278,7 +278,7 @@ def answer_bearing_citation(row: Mapping[str, Any]) -> bool | None:
     """
     if not row.get("metrics", {}).get("correct"):
         return None
-    texts = [citation.get("passage", "") for citation in row.get("citations", [])]
+    texts = [citation.get("text", "") for citation in row.get("citations", [])]
     given = [
         group
         for group in answer_groups(row["gold"]["answers"])
@@ -296,7 +296,7 @@ def faithfulness(row: Mapping[str, Any]) -> dict[str, Any] | None:
     """
     if not _answered(row):
         return None
-    passages = {c["n"]: PassageFacts.of(c.get("passage", "")) for c in row.get("citations", [])}
+    passages = {c["n"]: PassageFacts.of(c.get("text", "")) for c in row.get("citations", [])}
     counts = {"facts_total": 0, "facts_found": 0, "sentences_checked": 0, "sentences_faithful": 0}
     missing: list[str] = []
     for sentence in row.get("sentences", []):

@@ -244,11 +244,14 @@ def _expected(gold: Mapping[str, Any]) -> str:
 
 
 def _passage_with_quote(citation: Mapping[str, Any]) -> str:
-    passage = citation.get("passage", "")
-    span = citation.get("quote_in_passage")
-    if not span:
+    passage = citation.get("text", "")
+    quote, offset = citation.get("quote") or {}, citation.get("start") or 0
+    if quote.get("start") is None or quote.get("end") is None:
         return _e(passage)
-    start, end = span
+    # The quote's offsets are into the article: marked only when it lies inside the passage.
+    start, end = quote["start"] - offset, quote["end"] - offset
+    if not 0 <= start <= end <= len(passage):
+        return _e(passage)
     return f"{_e(passage[:start])}<mark>{_e(passage[start:end])}</mark>{_e(passage[end:])}"
 
 

@@ -40,7 +40,9 @@ from qa_bot.evaluation.metrics import (
     token_f1,
 )
 from qa_bot.evaluation.report import EvalReport, check_thresholds, compare_reports, load_report
+from qa_bot.index.search import Passage
 from qa_bot.redaction import redact_data, redact_known
+from qa_bot.settings import settings_snapshot
 
 ROWS_FILE = "rows.jsonl"
 # The ranking scored by hit@k / recall@k / MRR goes this many articles deep when the bot can retrieve
@@ -176,7 +178,7 @@ def rescore_run(
             row = json.loads(line)
         except json.JSONDecodeError:  # a torn last line of an interrupted run
             continue
-        by_id[row["id"]] = row  # the last answer to a question wins, as when resuming
+        by_id[row["id"]] = upgraded_row(row)  # the last answer to a question wins, as when resuming
     support = load_support_checker()
     rows = []
     for item in items:
@@ -332,7 +334,7 @@ def _base_row(item: EvalItem) -> dict[str, Any]:
     return {
         "id": item.id,
         "question": item.question,
-        "history": [{"question": t.question, "answer": t.answer} for t in item.history],
+        "history": [turn.to_dict() for turn in item.history],
         "date": item.date.isoformat() if item.date else None,
         "gold": item.gold(),
         "meta": item.meta,
@@ -341,7 +343,7 @@ def _base_row(item: EvalItem) -> dict[str, Any]:
         "standalone_question": None,
         "sentences": [],
         "citations": [],
-        "evidence": [],
+        "passages": [],
         "retrieved": [],
         "timings": {},
         "metrics": {},
@@ -351,44 +353,16 @@ def _base_row(item: EvalItem) -> dict[str, Any]:
 
 
 def _fill_answer(row: dict[str, Any], answer, wall: float) -> None:
-    row["answer"] = answer.text
-    row["refused"] = bool(answer.refused)
-    row["error"] = answer.error
-    row["standalone_question"] = answer.standalone_question
-    row["timings"] = dict(answer.timings)
+    """The answer's own record in the row (Answer.to_dict: what the model wrote and the sentences the
+    check turned down, the passages it read with their text and offsets, for `rescore --reverify`).
+    The row keeps its question; each citation also names its article's file `stem`, as gold
+    articles may be given by file name."""
+    record = answer.to_dict()
+    del record["question"]
+    row.update(record)
     row["timings"].setdefault("total", wall)
-    row["sentences"] = [
-        {"text": s.text, "citations": list(s.citations), "supported": s.supported} for s in answer.sentences
-    ]
-    row["citations"] = [_citation_row(citation) for citation in answer.citations]
-    # What the model wrote before the check, and the sentences the check turned down, with why.
-    row["raw_answer"] = answer.raw_text
-    row["rejected"] = [
-        {"text": s.text, "citations": list(s.citations), "reason": s.reason} for s in answer.rejected
-    ]
-    # What the answerer read, so a wrong answer can be traced to retrieval, evidence or the model.
-    # Title and offsets too, so `rescore --reverify` can check the saved answer again as the app did.
-    row["evidence"] = [
-        {
-            "n": n,
-            "article_id": p.article_id,
-            "title": p.title,
-            "date": p.date,
-            "source": p.source,
-            "start": p.start,
-            "end": p.end,
-            "text": p.text,
-        }
-        for n, p in enumerate(answer.passages, start=1)
-    ]
-    row["planted"] = [{"article_id": p.article_id, "text": p.text} for p in getattr(answer, "planted", [])]
-    # The pointer stage: the few words graded first, the quotes shown, and why it refused.
-    row["short_answer"] = getattr(answer, "short_answer", None)
-    row["quotes"] = [
-        {"n": q.n, "article_id": q.article_id, "start": q.start, "end": q.end, "text": q.text}
-        for q in getattr(answer, "quotes", [])
-    ]
-    row["refusal_reason"] = getattr(answer, "refusal_reason", None)
+    for saved, citation in zip(row["citations"], answer.citations, strict=True):
+        saved["stem"] = article_refs([citation.passage])[0].stem
 
 
 def _reverify(row: dict[str, Any], item: EvalItem) -> None:
@@ -397,27 +371,12 @@ def _reverify(row: dict[str, Any], item: EvalItem) -> None:
     Rows without `raw_answer` or evidence (an error, an older run) are left as they are.
     """
     from qa_bot.answering.answer import date_the_answer, finalize_answer, pointed_answer
-    from qa_bot.index.search import Passage
 
-    if row.get("error") or "raw_answer" not in row or not row.get("evidence"):
+    if row.get("error") or "raw_answer" not in row or not row.get("passages"):
         return
-
-    def passage(saved: dict[str, Any]) -> Passage:
-        start = saved.get("start") or 0
-        return Passage(
-            chunk_id=f"{saved['article_id']}@{start}",
-            article_id=saved["article_id"],
-            text=saved["text"],
-            start=start,
-            end=saved.get("end") or start + len(saved["text"]),
-            title=saved.get("title"),
-            date=saved.get("date"),
-            source=saved.get("source"),
-        )
-
     as_of = item.date or datetime.date.today()
-    passages = [passage(saved) for saved in row["evidence"]]
-    planted = [passage(saved) for saved in row.get("planted", [])]
+    passages = [Passage.from_dict(saved) for saved in row["passages"]]
+    planted = [Passage.from_dict(saved) for saved in row.get("planted", [])]
     if row.get("answer_style") == "pointer":
         # The subject rule reads the evidence passages here: the whole articles are not in the row.
         answer = pointed_answer(
@@ -437,30 +396,12 @@ def _funnel(row: dict[str, Any], item: EvalItem, metrics: dict[str, Any]) -> dic
     """Where a right answer is lost: the gold article retrieved, the gold answer in the evidence the
     answerer read, in what it wrote, and in what the app showed (graded as `correct`)."""
     ranks = metrics.get("gold_ranks")
-    evidence = " ".join(saved["text"] for saved in row.get("evidence", []))
+    evidence = " ".join(saved.get("text", "") for saved in row.get("passages", []))
     return {
         "retrieved": bool(ranks and any(rank is not None for rank in ranks.values())) if ranks else None,
         "in_evidence": answer_correct(evidence, item.answers, item.all_required),
         "in_output": answer_correct(row.get("raw_answer") or "", item.answers, item.all_required),
         "shown": bool(metrics["correct"]),
-    }
-
-
-def _citation_row(citation) -> dict[str, Any]:
-    passage = citation.passage
-    start, end = citation.quote_start - passage.start, citation.quote_end - passage.start
-    refs = article_refs([passage])
-    return {
-        "n": citation.n,
-        "article_id": passage.article_id,
-        "stem": refs[0].stem,
-        "title": passage.title,
-        "date": passage.date,
-        "url": passage.url,
-        "support": citation.support,
-        "passage": passage.text,
-        # The quote's offsets are into the article; in the passage only when it lies inside it.
-        "quote_in_passage": [start, end] if 0 <= start <= end <= len(passage.text) else None,
     }
 
 
@@ -482,12 +423,10 @@ def _score(row: dict[str, Any], item: EvalItem, support: SupportChecker | None) 
                 row["answer"], item.choices, item.correct_choice
             )
     # A citation is checked against what the reader sees of it: passage, title and date.
-    passages_by_n = {
-        c["n"]: source_text(c["passage"], c.get("title"), c.get("date")) for c in row["citations"]
-    }
+    passages_by_n = {c["n"]: source_text(c["text"], c.get("title"), c.get("date")) for c in row["citations"]}
     metrics["citations"] = citation_counts(row["sentences"], passages_by_n, support).as_dict()
     if support is not None:
-        bodies = {c["n"]: c["passage"] for c in row["citations"]}
+        bodies = {c["n"]: c["text"] for c in row["citations"]}
         metrics["citations_text_only"] = citation_counts(row["sentences"], bodies, support).as_dict()
     metrics["support_checked"] = support is not None
     row["metrics"] = metrics
@@ -532,7 +471,7 @@ def load_finished_rows(rows_path: Path, fingerprint: str, messages: list[str]) -
         if row.get("fingerprint") != fingerprint:
             other_fingerprints.add(str(row.get("fingerprint")))
             continue
-        rows[row["id"]] = row
+        rows[row["id"]] = upgraded_row(row)
         good_lines.append(line)
     if other_fingerprints:
         old = other_fingerprints.pop() if len(other_fingerprints) == 1 else "mixed"
@@ -548,6 +487,39 @@ def load_finished_rows(rows_path: Path, fingerprint: str, messages: list[str]) -
     # Rewrite without a torn line, so the next append starts on a line of its own.
     rows_path.write_text("".join(line + "\n" for line in good_lines), encoding="utf-8")
     return rows
+
+
+def upgraded_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row in today's form, whenever it was written. Rows from before answers had one JSON form
+    (Answer.to_dict) called the passages read `evidence`, and a citation's passage text `passage`,
+    without its offsets in the article, with the quote's offsets into the passage instead."""
+    if "evidence" in row and "passages" not in row:
+        row["passages"] = [_upgraded_passage(saved) for saved in row.pop("evidence")]
+    read = {saved.get("n"): saved for saved in row.get("passages", [])}
+    for citation in row.get("citations", []):
+        if "passage" in citation and "text" not in citation:
+            _upgrade_citation(citation, read.get(citation.get("n")))
+    return row
+
+
+def _upgraded_passage(saved: dict[str, Any]) -> dict[str, Any]:
+    """An evidence passage of an older row: the chunk id it was checked under by `--reverify`."""
+    start = saved.get("start") or 0
+    return {"chunk_id": f"{saved['article_id']}@{start}", **saved, "start": start}
+
+
+def _upgrade_citation(citation: dict[str, Any], read: dict[str, Any] | None) -> None:
+    """A citation of an older row: its offsets from the passage read under its number (the same
+    passage, as a citation's n is its place among them), the quote's moved into the article."""
+    citation["text"] = citation.pop("passage")
+    if read is not None and read.get("text") == citation["text"]:
+        for key in ("chunk_id", "start", "end", "source"):
+            citation.setdefault(key, read.get(key))
+    citation.setdefault("start", 0)
+    citation.setdefault("end", citation["start"] + len(citation["text"]))
+    span = citation.pop("quote_in_passage", None)
+    if span:
+        citation["quote"] = {"start": citation["start"] + span[0], "end": citation["start"] + span[1]}
 
 
 def _safe(name: str) -> str:
@@ -572,7 +544,7 @@ def eval_config(
     """The `config` for run_eval: the dataset, the answerer, and every setting (secrets masked)."""
     config: dict[str, Any] = {"dataset": str(dataset)}
     if settings is not None:
-        config["settings"] = settings_snapshot(settings)
+        config["settings"] = settings_snapshot(settings, addresses=True)
         config["llm"] = llm or settings.llm
         if getattr(settings, "model", None):
             config["llm"] += f" ({settings.model})"
@@ -580,15 +552,6 @@ def eval_config(
         config["llm"] = llm
     config.update(extra)
     return config
-
-
-def settings_snapshot(settings) -> dict[str, Any]:
-    """Settings as JSON; SecretStr fields come out masked, and so do passwords inside URLs."""
-    snapshot = settings.model_dump(mode="json")
-    for name, value in snapshot.items():
-        if isinstance(value, str):
-            snapshot[name] = re.sub(r"(://)[^/@\s]+@", r"\1***@", value)
-    return snapshot
 
 
 def git_commit() -> str | None:

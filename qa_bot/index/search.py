@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qa_bot.records import record_dict, record_values
 from qa_bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,6 +36,21 @@ class Passage:
     score: float = 0.0  # fused score (higher is better)
     similarity: float | None = None  # dense cosine similarity to the question, when known
     scores: dict[str, float] = field(default_factory=dict)  # per-retriever details, for reports
+
+    def to_dict(self, *, text: bool = True) -> dict[str, Any]:
+        """The passage as JSON; `text=False` leaves its text out (a list of what was read, where the
+        text would only repeat the citations')."""
+        data = record_dict(self)
+        if not text:
+            del data["text"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Passage:
+        """The passage `to_dict` wrote; one written without its text or chunk id gets empty ones."""
+        values = {"chunk_id": "", "text": "", "start": 0, **record_values(cls, data)}
+        values.setdefault("end", values["start"] + len(values["text"]))
+        return cls(**values)
 
 
 @dataclass

@@ -51,6 +51,7 @@ from qa_bot.answering.answer import Answer, AnswerSentence, Citation, Turn
 from qa_bot.answering.verify import best_supporting_span
 from qa_bot.database.engine import database_errors, database_url, get_engine
 from qa_bot.index.search import Passage
+from qa_bot.records import record_dict, record_values
 from qa_bot.redaction import redact_data
 from qa_bot.settings import Settings
 
@@ -142,16 +143,21 @@ class LoggedCitation:
     reviewer: str | None = None
     reviewed_at: datetime | None = None
 
-    def as_passage(self) -> Passage:
-        return Passage(
-            "", self.article_id, self.passage, self.start, self.end,
-            title=self.title, date=self.date, source=self.source, path=self.path, url=self.url,
-        )  # fmt: skip
+    @classmethod
+    def of(cls, citation: Citation, *, verified: bool, sentence: str, reason: str = "") -> LoggedCitation:
+        """What the log keeps of a citation (Citation.to_dict's keys, the passage's text as `passage`)."""
+        data = citation.to_dict()
+        quote = data.pop("quote")
+        data |= {"passage": data["text"], "quote_start": quote["start"], "quote_end": quote["end"]}
+        data |= {"verified": verified, "support": round(citation.support, 3), "sentence": sentence}
+        return cls(**record_values(cls, {**data, "reason": reason}))
 
     def as_citation(self) -> Citation:
-        quote_start = self.start if self.quote_start is None else self.quote_start
-        quote_end = self.end if self.quote_end is None else self.quote_end
-        return Citation(self.n, self.as_passage(), quote_start, quote_end, self.support)
+        quote = {"start": self.quote_start, "end": self.quote_end}
+        return Citation.from_dict({**record_dict(self), "text": self.passage, "quote": quote})
+
+    def as_passage(self) -> Passage:
+        return self.as_citation().passage
 
 
 @dataclass
@@ -163,7 +169,7 @@ class LoggedAnswer:
     error: str | None = None
     citations: list[LoggedCitation] = field(default_factory=list)
     sentences: list[dict] = field(default_factory=list)  # [{"text", "citations", "supported", "reason"}]
-    settings: dict = field(default_factory=dict)  # settings_snapshot()
+    settings: dict = field(default_factory=dict)  # qa_bot.settings.settings_snapshot()
     history: list[dict] = field(default_factory=list)  # earlier turns: [{"question", "answer"}]
     asked_on: date | None = None  # the day it was asked: the evaluation's question date
     asked_at: datetime | None = None
@@ -184,16 +190,13 @@ class LoggedAnswer:
 
     def as_answer(self) -> Answer:
         """The answer as the chat showed it, for the same rendering (verified citations only)."""
-        sentences = [
-            AnswerSentence(s["text"], list(s.get("citations", [])), bool(s.get("supported", True)),
-                           s.get("reason", ""))
-            for s in self.sentences
-        ]  # fmt: skip
-        citations = [c.as_citation() for c in self.citations if c.verified]
-        return Answer(
-            self.question, self.answer, self.refused, sentences=sentences, citations=citations,
-            standalone_question=self.standalone_question, error=self.error,
+        answer = Answer.from_dict(
+            {"question": self.question, "answer": self.answer, "refused": self.refused,
+             "sentences": self.sentences, "standalone_question": self.standalone_question,
+             "error": self.error}
         )  # fmt: skip
+        answer.citations = [c.as_citation() for c in self.citations if c.verified]
+        return answer
 
 
 @dataclass(frozen=True)
@@ -214,30 +217,6 @@ class LogFilter:
 
 
 # --- building an entry from the chat's answer ------------------------------------------------------
-
-
-def settings_snapshot(settings: Settings, **question_options) -> dict:
-    """The settings that shaped an answer, by an explicit list: keys and URLs never go in."""
-    snapshot = {
-        "llm": settings.llm,
-        "model": settings.model,
-        "embedding": settings.embedding,
-        "collection": settings.collection,
-        "top_k": settings.top_k,
-        "search_mode": settings.search_mode,
-        "relevance_floor": settings.relevance_floor,
-        "chunk_tokens": settings.chunk_tokens,
-        "chunk_overlap_tokens": settings.chunk_overlap_tokens,
-        "temperature": settings.temperature,
-    }
-    snapshot.update({name: _jsonable(value) for name, value in question_options.items()})
-    return snapshot
-
-
-def _jsonable(value):
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def entry_from_answer(
@@ -266,12 +245,9 @@ def entry_from_answer(
         refused=answer.refused,
         error=answer.error,
         citations=citations,
-        sentences=[
-            {"text": s.text, "citations": s.citations, "supported": s.supported, "reason": s.reason}
-            for s in answer.sentences
-        ],
+        sentences=[s.to_dict() for s in answer.sentences],
         settings=settings,
-        history=[{"question": t.question, "answer": t.answer} for t in history],
+        history=[t.to_dict() for t in history],
         asked_on=asked_on,
         user=user,
         standalone_question=answer.standalone_question,
@@ -279,26 +255,18 @@ def entry_from_answer(
 
 
 def _verified(citation: Citation, sentences: Sequence[AnswerSentence]) -> LoggedCitation:
-    passage = citation.passage
     citing = " ".join(s.text for s in sentences if citation.n in s.citations)
-    return _logged(citation.n, passage, citation.quote_start, citation.quote_end, citation.support >= 1.0,
-                   citation.support, citing, "")  # fmt: skip
+    return LoggedCitation.of(citation, verified=citation.support >= 1.0, sentence=citing)
 
 
 def _unverified(n: int, passage: Passage, sentence: AnswerSentence) -> LoggedCitation:
     start, end, score = best_supporting_span(sentence.text, passage)
-    return _logged(n, passage, start, end, False, score, sentence.text, sentence.reason)
-
-
-def _logged(
-    n, passage: Passage, quote_start, quote_end, verified, support, sentence, reason
-) -> LoggedCitation:
-    return LoggedCitation(
-        n=n, article_id=passage.article_id, passage=passage.text, start=passage.start, end=passage.end,
-        verified=verified, support=round(support, 3), sentence=sentence, reason=reason,
-        quote_start=quote_start, quote_end=quote_end, title=passage.title, date=passage.date,
-        source=passage.source, path=passage.path, url=passage.url,
-    )  # fmt: skip
+    return LoggedCitation.of(
+        Citation(n, passage, start, end, score),
+        verified=False,
+        sentence=sentence.text,
+        reason=sentence.reason,
+    )
 
 
 # --- the store -------------------------------------------------------------------------------------
@@ -509,22 +477,9 @@ def _citation(row) -> LoggedCitation:
 def _legacy_entry(row) -> LoggedAnswer:
     """A row of the old `feedback` table (citations as `qa-bot ask --json` gives them)."""
     citations = [
-        LoggedCitation(
-            n=c.get("n", i + 1),
-            article_id=c.get("article_id") or "",
-            passage=c.get("text") or "",
-            start=c.get("start") or 0,
-            end=c.get("end") or 0,
-            verified=(c.get("support") or 0) >= 1.0,
-            support=c.get("support") or 0.0,
-            quote_start=(c.get("quote") or {}).get("start"),
-            quote_end=(c.get("quote") or {}).get("end"),
-            title=c.get("title"),
-            date=c.get("date"),
-            source=c.get("source"),
-            path=c.get("path"),
-            url=c.get("url"),
-        )  # fmt: skip
+        LoggedCitation.of(
+            Citation.from_dict({"n": i + 1, **c}), verified=(c.get("support") or 0) >= 1.0, sentence=""
+        )
         for i, c in enumerate(json.loads(row["citations"] or "[]"))
     ]
     stamp = _parse_time(row.get("updated_at"))

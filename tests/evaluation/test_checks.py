@@ -25,7 +25,7 @@ def citation(n: int, passage: str, *, title: str = "A title", date: str = "2023-
         "stem": None,
         "title": title,
         "date": date,
-        "passage": passage,
+        "text": passage,
     }
 
 

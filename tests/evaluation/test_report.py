@@ -45,7 +45,7 @@ def test_all_three_reports_are_written(report, tmp_path):
     saved = json.loads((out / "report.json").read_text())
     assert saved["metrics"]["answer_accuracy"] == report.metrics["answer_accuracy"]
     assert saved["config"]["dataset"] == "set.jsonl" and "created" in saved["config"]
-    assert len(saved["rows"]) == 5 and saved["rows"][0]["citations"][0]["passage"]
+    assert len(saved["rows"]) == 5 and saved["rows"][0]["citations"][0]["text"]
     markdown = (out / "report.md").read_text()
     assert "| answer_accuracy | 0.750 |" in markdown
     assert "| day | pass |" in markdown and "| follow | FAIL |" in markdown

@@ -37,7 +37,7 @@ def test_rows_record_answer_citations_retrieval_and_verdict(dataset_path, script
     day = rows["day"]
     assert day["passed"] and day["answer"] == "The call was on Sunday [1]."
     assert day["citations"][0]["article_id"] == "call-article"
-    assert "Sunday morning" in day["citations"][0]["passage"]
+    assert "Sunday morning" in day["citations"][0]["text"]
     assert [ref["article_id"] for ref in day["retrieved"]] == ["call-article", "other-article"]
     assert day["metrics"]["gold_ranks"] == {"000_call": 1}
     assert not rows["follow"]["passed"]  # answered about interest rates
@@ -337,3 +337,62 @@ def test_reverifying_pointer_rows_checks_the_short_answer_against_the_saved_evid
 def test_rescoring_a_folder_without_answers_says_what_to_run(dataset_path, tmp_path):
     with pytest.raises(FileNotFoundError, match="run `qa-bot eval`"):
         rescore_run(load_dataset(dataset_path), tmp_path / "nothing")
+
+
+def older_form(row: dict) -> dict:
+    """A row as `qa-bot eval` wrote it before answers had one JSON form (eval-runs/ holds such runs)."""
+    old = {key: value for key, value in row.items() if key != "passages"}
+    old["evidence"] = [
+        {key: p[key] for key in ("n", "article_id", "title", "date", "source", "start", "end", "text")}
+        for p in row["passages"]
+    ]
+    old["sentences"] = [{k: s[k] for k in ("text", "citations", "supported")} for s in row["sentences"]]
+    old["citations"] = [
+        {
+            **{k: c[k] for k in ("n", "article_id", "stem", "title", "date", "url", "support")},
+            "passage": c["text"],
+            "quote_in_passage": [c["quote"]["start"] - c["start"], c["quote"]["end"] - c["start"]],
+        }
+        for c in row["citations"]
+    ]
+    return old
+
+
+def cited(row: dict) -> list[dict]:
+    """What a citation of a row from before held, or can be told from the passages it held."""
+    kept = ("n", "article_id", "stem", "title", "date", "support", "text", "start", "end", "quote")
+    return [{key: c.get(key) for key in kept} for c in row["citations"]]
+
+
+def test_rows_of_an_older_run_are_rescored_in_todays_form(dataset_path, scripted_bot, tmp_path):
+    out = tmp_path / "out"
+    items = load_dataset(dataset_path)
+    first = run_eval(scripted_bot, items, out, config=CONFIG)
+    today = {row["id"]: row for row in rows_in(out)}
+    (out / ROWS_FILE).write_text("".join(json.dumps(older_form(row)) + "\n" for row in today.values()))
+
+    again = rescore_run(items, out)
+
+    assert again.metrics == first.metrics
+    for row in again.rows:
+        assert "evidence" not in row and row["passages"][0]["text"] == today[row["id"]]["passages"][0]["text"]
+        # The text, its offsets in the article and the quote's, as the app made them.
+        assert cited(row) == cited(today[row["id"]])
+
+
+def test_rows_of_an_older_run_are_reverified_as_todays_are(dataset_path, scripted_bot, tmp_path):
+    items = load_dataset(dataset_path)
+    run_eval(scripted_bot, items, tmp_path / "today", config=CONFIG)
+    raw = {"day": "The call was on Monday [1].", "where": "They met on Thursday in New Delhi [1]."}
+    rows = [{**row, "raw_answer": raw.get(row["id"], "")} for row in rows_in(tmp_path / "today")]
+    (tmp_path / "older").mkdir()
+    for name, form in (("today", dict), ("older", older_form)):
+        (tmp_path / name / ROWS_FILE).write_text("".join(json.dumps(form(row)) + "\n" for row in rows))
+
+    today, older = (rescore_run(items, tmp_path / name, reverify=True) for name in ("today", "older"))
+
+    assert older.metrics == today.metrics
+    for new, old in zip(today.rows, older.rows, strict=True):
+        for key in ("answer", "refused", "sentences", "rejected"):
+            assert old[key] == new[key], key
+        assert cited(old) == cited(new)

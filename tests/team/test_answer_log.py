@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from qa_bot.cli import app
 from qa_bot.evaluation.datasets import load_dataset
-from qa_bot.settings import get_settings
+from qa_bot.settings import get_settings, settings_snapshot
 from qa_bot.team.answer_log import (
     CORRECT,
     INCORRECT,
@@ -28,7 +28,6 @@ from qa_bot.team.answer_log import (
     THUMBS_UP,
     AnswerLog,
     LogFilter,
-    settings_snapshot,
 )
 from qa_bot.team.reviews import approved_cases, cases_jsonl, review_stats, reviewed_cases
 from tests.fixtures.logged_answers import ASKED_ON, CALL, logged
