@@ -22,14 +22,14 @@ from qa_bot.answering.pointer import extractive_pointer, looks_like_pointer, par
 from qa_bot.answering.quoting import QUESTION_RULES, ArticleText, Quote, quote_answer
 from qa_bot.answering.verify import (
     ANSWER_PART_COVERAGE,
-    STALE_DAYS,
     Verdict,
     best_supporting_span,
     facts_not_in,
     verify_claim,
     words_from_planted,
 )
-from qa_bot.index.search import Passage, wants_recent
+from qa_bot.index.search import Passage
+from qa_bot.now import STALE_DAYS, asks_about_now, asks_about_time
 from qa_bot.records import record_dict, record_values
 from qa_bot.text import Term, WordBag, content_terms, split_sentences, support_score
 
@@ -474,12 +474,6 @@ def _citations(
 # --- dating the answer ------------------------------------------------------------------------------
 
 
-# Questions whose answer depends on when it was reported: "when", "which day", "this week", "latest".
-_TIME_QUESTION = re.compile(
-    r"^\s*when\b|\b(what|which) (day|date|month|year|time)\b|\b(this|last|past) (week|month|year)\b|"
-    r"\b(latest|recent(ly)?|currently|now|today|yesterday)\b",
-    re.IGNORECASE,
-)
 # First words that are not names, so "As of ..., the talks ended" reads right after the lead-in.
 _PLAIN_FIRST_WORDS = frozenset(
     (  # noqa: SIM905 (a word list reads best as words)
@@ -546,9 +540,9 @@ def date_the_answer(answer: Answer, as_of: date | None = None) -> Answer:
     if published is None:
         return answer
     stale = as_of is not None and (as_of - published).days > STALE_DAYS
-    if stale and wants_recent(answer.question):  # "this week", "latest": last year's news is not the answer
+    if stale and asks_about_now(answer.question):  # "this week", "latest": last year's news is not the answer
         return _stale_refusal(answer, published, as_of)
-    about_time = _TIME_QUESTION.search(answer.question) and not _mentions_date(answer.text, published)
+    about_time = asks_about_time(answer.question) and not _mentions_date(answer.text, published)
     if stale or about_time:
         first = answer.sentences[0]
         first.text = _as_of(published, first.text)

@@ -24,7 +24,8 @@ from datetime import date
 import numpy as np
 
 from qa_bot.answering.injection import is_planted_instruction
-from qa_bot.index.search import Passage, recency_boost, wants_recent
+from qa_bot.index.search import Passage, recency_boost
+from qa_bot.now import asks_about_now
 from qa_bot.text import WordBag, content_terms, split_sentences
 
 # About 250 prompt tokens of evidence: ~3 s of prompt reading for the embedded model on 2 cores.
@@ -166,7 +167,7 @@ def _score(
     idf = {t.stem: _idf(sum(bag.has(t) for bag in bags), len(bags)) for t in terms}
     total = sum(idf[t.stem] * t.weight for t in terms) or 1.0
     dense = _dense_similarities(question, sentences, embed)
-    cue = wants_recent(question)
+    cue = asks_about_now(question)
     for sentence, bag, similarity in zip(sentences, bags, dense, strict=True):
         overlap = sum(idf[t.stem] * t.weight for t in terms if bag.has(t)) / total
         relevance = DENSE_WEIGHT * max(similarity, 0.0) + TERMS_WEIGHT * overlap

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from qa_bot.answering.injection import without_planted
 from qa_bot.index.search import Passage
+from qa_bot.now import claim_now_cue
 from qa_bot.text import (
     STOP_WORDS,
     WORD,
@@ -73,18 +74,11 @@ def best_supporting_span(claim: str, passage: Passage) -> tuple[int, int, float]
 #      month", "currently": a month);
 # and sentences of the passage that address the assistant never count (qa_bot.answering.injection).
 
-STALE_DAYS = 30  # "this month", "currently", "right now"
-WEEK_DAYS = 7  # "this week", "today", "yesterday", "tonight": the seven days up to the as-of date
-_MONTH_CUES = {"this month", "currently", "right now"}
 # Share of the answer part's plain words (names and numbers must all be there) found in one place.
 ANSWER_PART_COVERAGE = 0.6
 # A claim's words overall, anywhere in the passage: what the old word-count rule asked, still a floor.
 OVERALL_COVERAGE = 0.6
 ROLE_WINDOW = 4  # words before an action within which its doer is named
-# Only cues that mean "now": "last month" in a copied sentence is relative to its own article.
-_CLAIM_TIME_CUE = re.compile(
-    r"\bthis (week|weekend|month)\b|\b(today|yesterday|tonight|currently|right now)\b", re.I
-)
 # The lead-in the app adds to an answer that relies on an older article ("As of 12 March 2023, ...").
 AS_OF_LEAD_IN = re.compile(r"^As of \d{1,2} [A-Z][a-z]+ \d{4}[,:] ")
 
@@ -342,16 +336,15 @@ def _doers(body: str, action: Term) -> list[set[str]]:
 
 def _stale_cue(claim: str, passage_date: str | None, as_of: date | None) -> str:
     """The claim's "now" cue when the cited article is too old to say it ("this week" from a month ago)."""
-    match = _CLAIM_TIME_CUE.search(claim)
-    if not (match and passage_date and as_of):
+    found = claim_now_cue(claim)
+    if not (found and passage_date and as_of):
         return ""
     try:
         age = (as_of - date.fromisoformat(passage_date)).days
     except ValueError:
         return ""
-    cue = match.group().lower()
-    limit = STALE_DAYS if cue in _MONTH_CUES else WEEK_DAYS
-    return match.group() if age > limit else ""
+    cue, limit_days = found
+    return cue if age > limit_days else ""
 
 
 def _in_passage(term: Term, claim: str, bag: WordBag, body: str) -> bool:

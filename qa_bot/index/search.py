@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qa_bot.now import asks_about_now
 from qa_bot.records import record_dict, record_values
 from qa_bot.settings import Settings
 
@@ -84,13 +84,6 @@ class Filters:
         return chroma_where(self.since, self.until, sources)
 
 
-# Words that say the question is about the newest state of things ("this week", "latest").
-# "new" and "just" only in lower case: "New Delhi" and "Just Stop Oil" are names, not cues.
-RECENCY_CUES = re.compile(
-    r"\b(this|last|past) (week|month|weekend|year)\b|\b(latest|recent(ly)?|newest|current(ly)?|now|today|"
-    r"yesterday|so far)\b|(?-i:\b(just|new)\b)",
-    re.IGNORECASE,
-)
 # Reciprocal rank fusion constant: 60 is the value from the original RRF paper, robust across sets.
 RRF_K = 60
 # An article can be published a few days after the quiz week it answers; so the as-of date gets slack.
@@ -100,10 +93,6 @@ AS_OF_SLACK_DAYS = 7
 COVERAGE_FLOOR = 0.5
 # How fast recency stops mattering: an article this many days old gets 1/e of the boost.
 RECENCY_DECAY_DAYS = 30.0
-
-
-def wants_recent(question: str) -> bool:
-    return bool(RECENCY_CUES.search(question))
 
 
 def recency_boost(article_date: str | None, as_of: date, weight: float, cue: bool) -> float:
@@ -233,7 +222,7 @@ class HybridRetriever:
         )
         fused = reciprocal_rank_fusion([cid for cid, _ in dense], [cid for cid, _ in keyword])
         candidates = self._load_candidates(list(fused), query_vector)
-        cue = wants_recent(query.text)
+        cue = asks_about_now(query.text)
         question_terms = self.index.keywords.terms(query.text)
         passage_terms = self.index.keywords.terms_of_each([p.text for p in candidates])
         for passage, terms in zip(candidates, passage_terms, strict=True):
