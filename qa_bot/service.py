@@ -242,9 +242,13 @@ class QABot:
         problem = index_not_ready_message(self.index_stats())
         if problem:
             return Answer(
-                question=question, text=problem, refused=True, passages=passages, error=problem,
+                question=question,
+                text=problem,
+                refused=True,
+                passages=passages,
+                error=problem,
                 index_not_ready=True,
-            )  # fmt: skip
+            )
         return Answer(question=question, text=REFUSAL_MESSAGE, refused=True, passages=passages)
 
     def select_evidence(self, question: str, passages: list[Passage], as_of: date) -> Evidence:

@@ -28,9 +28,11 @@ from qa_bot.redaction import redact_data, redact_known
 _BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _KEPT = "\n\t"
 _UNSAFE = re.compile(
-    "[" + "".join(re.escape(chr(c)) for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in _KEPT)
-    + _BIDI_CONTROLS + "]"
-)  # fmt: skip
+    "["
+    + "".join(re.escape(chr(c)) for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in _KEPT)
+    + _BIDI_CONTROLS
+    + "]"
+)
 
 
 def strip_control_characters(text: str) -> str:

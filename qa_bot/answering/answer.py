@@ -505,9 +505,14 @@ def pointed_answer(
     if not quoted.answered:
         rejected = [AnswerSentence(pointer.answer or "", pointer.passages, False, quoted.refusal or "")]
         return Answer(
-            question=question, text=REFUSAL_MESSAGE, refused=True, passages=list(passages), raw_text=raw,
-            rejected=rejected if pointer.answer else [], refusal_reason=quoted.refusal,
-        )  # fmt: skip
+            question=question,
+            text=REFUSAL_MESSAGE,
+            refused=True,
+            passages=list(passages),
+            raw_text=raw,
+            rejected=rejected if pointer.answer else [],
+            refusal_reason=quoted.refusal,
+        )
     if quoted.short_answer:
         sentences = [AnswerSentence(quoted.short_answer, [q.n for q in quoted.quotes], True)]
     else:
@@ -516,10 +521,16 @@ def pointed_answer(
     for quote in quoted.quotes:
         citations.setdefault(quote.n, Citation(quote.n, passages[quote.n - 1], quote.start, quote.end, 1.0))
     answer = Answer(
-        question=question, text="", refused=False, sentences=sentences,
-        citations=[citations[n] for n in sorted(citations)], passages=list(passages), raw_text=raw,
-        short_answer=quoted.short_answer, quotes=list(quoted.quotes),
-    )  # fmt: skip
+        question=question,
+        text="",
+        refused=False,
+        sentences=sentences,
+        citations=[citations[n] for n in sorted(citations)],
+        passages=list(passages),
+        raw_text=raw,
+        short_answer=quoted.short_answer,
+        quotes=list(quoted.quotes),
+    )
     answer.text = _rebuild_text(answer)
     return answer
 

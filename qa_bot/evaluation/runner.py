@@ -380,9 +380,12 @@ def _reverify(row: dict[str, Any], item: EvalItem) -> None:
     if row.get("answer_style") == "pointer":
         # The subject rule reads the evidence passages here: the whole articles are not in the row.
         answer = pointed_answer(
-            item.question, row["raw_answer"], passages,
-            asked=row.get("standalone_question"), statement=bool(row.get("statement")),
-        )  # fmt: skip
+            item.question,
+            row["raw_answer"],
+            passages,
+            asked=row.get("standalone_question"),
+            statement=bool(row.get("statement")),
+        )
     else:
         answer = finalize_answer(item.question, row["raw_answer"], passages, as_of=as_of, planted=planted)
     answer = date_the_answer(answer, as_of)
