@@ -28,7 +28,7 @@ from rich.text import Text
 
 from qa_bot.answering.answer import Answer
 from qa_bot.index.lock import WAITING_FOR_INGEST
-from qa_bot.settings import PROJECT_ROOT, get_settings
+from qa_bot.settings import get_settings
 from qa_bot.team.users import OPEN_WITHOUT_LOGIN, UsersFile, UsersFileError, is_loopback, login_problem
 from qa_bot.terminal import TerminalConsole, json_for_terminal
 
@@ -654,8 +654,11 @@ def ui(
     if no_auth and not is_loopback(address):
         err_console.print(f"[yellow]Warning: {escape(OPEN_WITHOUT_LOGIN.format(address=address))}[/yellow]")
         os.environ["QA_BOT_NO_AUTH"] = "true"  # the page shows the same warning
+    from importlib.resources import files
+
+    # The installed `ui` package's page, so that a wheel install serves the chat from any folder.
     command = [
-        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
+        sys.executable, "-m", "streamlit", "run", str(files("ui") / "app.py"),
         "--server.headless", "true", "--server.address", address, "--server.port", str(port),
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip

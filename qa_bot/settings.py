@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +18,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa_bot.redaction import redact_data, register_secret
 
+# The repository's root in a checkout (site-packages in a wheel install): for the repository's own
+# tools (tests, benchmarks, scripts); what the app runs on is found with packaged_folder.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def packaged_folder(name: str) -> Path:
+    """`prompts` or `seeds`: installed inside the qa_bot package by a wheel (pyproject.toml maps them
+    there), or at the top of the repository, where an editable install reads them in place.
+
+    The checkout is the fallback because setuptools' editable install cannot map a folder without an
+    `__init__.py` into qa_bot, and an `__init__.py` in seeds/ would be reported as a skipped file by
+    every ingest of the seeds.
+    """
+    installed = files("qa_bot") / name
+    return Path(str(installed)) if installed.is_dir() else PROJECT_ROOT / name
+
 
 # The packaged embedding model's name, as collections record it (a changed model is caught, not mixed in).
 LOCAL_EMBEDDING_NAME = "all-MiniLM-L6-v2 (int8 ONNX, packaged)"
@@ -37,7 +53,7 @@ class Settings(BaseSettings):
     # --- storage ---------------------------------------------------------------------------------
     data_dir: Path = Field(Path("data"), validation_alias=_env("DATA_DIR"))
     corpus: list[Path] = Field(
-        default_factory=lambda: [PROJECT_ROOT / "seeds"],
+        default_factory=lambda: [packaged_folder("seeds")],
         validation_alias=_env("CORPUS"),
         description="Articles the UI ingests on first start when the index is empty.",
     )
@@ -112,7 +128,7 @@ class Settings(BaseSettings):
     # Evaluation only: a model that grades each answer's faithfulness (off unless set). It is served
     # by the same endpoint as the answerer's OpenAI settings (OPENAI_BASE_URL, or OpenAI itself).
     judge_model: str | None = Field(None, validation_alias=_env("JUDGE_MODEL"))
-    prompts_dir: Path = Field(PROJECT_ROOT / "prompts", validation_alias=_env("PROMPTS_DIR"))
+    prompts_dir: Path = Field(packaged_folder("prompts"), validation_alias=_env("PROMPTS_DIR"))
 
     # Who may use the chat (ui/auth.py). "password": names and scrypt hashes in users_file, managed
     # with `qa-bot users`; "oidc": Streamlit's st.login, configured in .streamlit/secrets.toml.

@@ -4,7 +4,8 @@
 
 Run in the venv that `bash scripts/setup.sh` makes (no dev extras): a package that only the dev
 extras bring, and that some import needs, fails here instead of in a user's first ingest. The walk
-reads every module of `qa_bot` and `ui` and imports what each one imports, the imports inside
+reads every module of `qa_bot` and `ui` where this Python imports them from (the checkout in an
+editable install, site-packages for a wheel) and imports what each one imports, the imports inside
 functions included (many are lazy, to keep the CLI fast); it also checks that each package the
 base install declares (and the `local` extra: the embedded model) is installed, which covers
 modules loaded by name at run time (pypdf, python-docx, the model's parts).
@@ -18,19 +19,23 @@ import ast
 import importlib
 import sys
 from importlib import metadata
+from importlib.resources import files
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from qa_bot.missing_package import missing_package
+
 PACKAGES = ("qa_bot", "ui")
 # The extras the README's first command installs (`bash scripts/setup.sh`).
 BASE_EXTRAS = {"local"}
 
-sys.path.insert(0, str(ROOT))
-from qa_bot.missing_package import missing_package  # noqa: E402
+
+def installed_folder(package: str) -> Path:
+    """The folder `package` is imported from, so that a wheel's own files are the ones checked."""
+    return Path(str(files(package)))
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
+def module_name(path: Path, base: Path) -> str:
+    parts = path.relative_to(base).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -109,10 +114,11 @@ def main() -> int:
     failures: list[str] = []
     targets: dict[str, str] = {}  # module -> the file that first imports it
     for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
+        base = installed_folder(package).parent
+        for path in sorted((base / package).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-            module = module_name(path)
-            shown = str(path.relative_to(ROOT))
+            module = module_name(path, base)
+            shown = str(path.relative_to(base))
             if not is_script(tree):
                 targets.setdefault(module, shown)
             for name in imported_modules(tree, module, path.name == "__init__.py"):

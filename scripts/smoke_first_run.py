@@ -1,10 +1,11 @@
 """The README's first command, checked as a new user meets it: in the venv `bash scripts/setup.sh`
 made (no dev extras, no pytest), on a fresh data directory, with the embedded defaults.
 
-    .venv/bin/python scripts/smoke_first_run.py
+    .venv/bin/python scripts/smoke_first_run.py              # from the repository's root
+    VENV/bin/python scripts/smoke_first_run.py --elsewhere   # from a folder outside the repository
 
 1. every module of qa_bot and ui imports (scripts/check_imports.py);
-2. `qa-bot ingest seeds` indexes the two seed articles;
+2. `qa-bot ingest seeds` indexes the two seed articles (--elsewhere: a copy of them, `articles/`);
 3. `qa-bot ask --json` answers a seed question with a citation of the right article, with the
    extractive answerer and with the embedded local model;
 4. `qa-bot ui` starts and answers its health check;
@@ -12,19 +13,23 @@ made (no dev extras, no pytest), on a fresh data directory, with the embedded de
    and answers a seed question with a source.
 
 Exit code 0 when all of it works; otherwise 1, after saying which step failed and with what output.
-`.ci/run` runs it before the dev extras are installed, so that a dependency only they bring fails CI.
+`.ci/run` runs it (through scripts/smoke_wheel.py, --elsewhere, on qa-bot's wheel) before the dev
+extras are installed, so that a dependency only they bring fails CI.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from importlib.resources import files
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,9 +45,10 @@ class StepFailed(Exception):
     pass
 
 
-def run(step: str, command: list[str], env: dict[str, str], timeout: int = 900) -> str:
+def run(step: str, command: list[str], env: dict[str, str], timeout: int = 900, cwd=None) -> str:
+    """Runs a step, from the current folder unless `cwd` says otherwise; its output when it succeeds."""
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     print(f"  {step}: exit {done.returncode} in {time.perf_counter() - started:.1f} s", flush=True)
     if done.returncode != 0:
         raise StepFailed(f"{step}: exit code {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -69,7 +75,7 @@ def check_ui_starts(env: dict[str, str]) -> None:
     port = free_port()
     server = subprocess.Popen(
         [str(VENV_BIN / "qa-bot"), "ui", "--port", str(port)],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + UI_START_S
@@ -93,10 +99,16 @@ def check_ui_starts(env: dict[str, str]) -> None:
 def check_chat_page(env: dict[str, str]) -> None:
     """The chat as a user's browser would drive it: first start, then one question."""
     os.environ.update(env)
+    from streamlit import config
     from streamlit.testing.v1 import AppTest
 
+    # On 127.0.0.1, as `qa-bot ui` serves it (the checkout's .streamlit/config.toml says so too, but
+    # is read only from the checkout): served on every address without a login, the chat refuses.
+    config.set_option("server.address", "127.0.0.1")
+
     started = time.perf_counter()
-    app = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=APPTEST_TIMEOUT_S)
+    # The page `qa-bot ui` serves: the installed ui package's (the wheel's, in a wheel install).
+    app = AppTest.from_file(str(files("ui") / "app.py"), default_timeout=APPTEST_TIMEOUT_S)
     app.run()
     if app.exception:
         raise StepFailed(f"the chat page failed to start: {app.exception}")
@@ -115,9 +127,19 @@ def check_chat_page(env: dict[str, str]) -> None:
     print(f"  chat page: answered with a source in {time.perf_counter() - started:.1f} s", flush=True)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--elsewhere",
+        action="store_true",
+        help="run from a new folder outside the repository, on a copy of the seed articles",
+    )
+    elsewhere = parser.parse_args(argv).elsewhere
     qa_bot = str(VENV_BIN / "qa-bot")
     with tempfile.TemporaryDirectory(prefix="qa-bot-first-run-") as scratch:
+        # Elsewhere, nothing of the checkout is at hand: not its seeds/, its .env or its .streamlit/.
+        os.chdir(scratch if elsewhere else ROOT)
+        articles = shutil.copytree(ROOT / "seeds", "articles") if elsewhere else "seeds"
         base = {
             key: value
             for key, value in os.environ.items()
@@ -126,9 +148,9 @@ def main() -> int:
         cli_env = {**base, "QA_BOT_DATA_DIR": str(Path(scratch) / "cli")}
         ui_env = {**base, "QA_BOT_DATA_DIR": str(Path(scratch) / "ui")}
         try:
-            print("first run: the README's first command, in the base install", flush=True)
+            print(f"first run: the README's first command, in {sys.prefix}, from {os.getcwd()}", flush=True)
             run("imports", [sys.executable, str(ROOT / "scripts" / "check_imports.py")], base)
-            run("qa-bot ingest seeds", [qa_bot, "ingest", "seeds"], cli_env)
+            run(f"qa-bot ingest {articles}", [qa_bot, "ingest", articles], cli_env)
             for llm in ("extractive", "local"):
                 step = f"qa-bot ask --json (QA_BOT_LLM={llm})"
                 asked = run(step, [qa_bot, "ask", "--json", QUESTION], {**cli_env, "QA_BOT_LLM": llm})

@@ -1,28 +1,23 @@
 """The app: the chat at / (ask about the articles, watch the answer stream in, check it against its
 sources) and the review queue at /review (ui/review.py), behind one login.
 
-Started by `qa-bot ui` (or `streamlit run ui/app.py`). Rendering and session state only: every
-answer, ingest and article comes from QABot, the same service the CLI and the evaluation use.
+Started by `qa-bot ui` (or `streamlit run ui/app.py` where qa-bot is installed: `ui` is imported as the
+installed package). Rendering and session state only: every answer, ingest and article comes from
+QABot, the same service the CLI and the evaluation use.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
-# `streamlit run ui/app.py` puts ui/ on the import path, not the project root that holds `ui` itself.
-_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
-if _PROJECT_ROOT not in sys.path:
-    sys.path.insert(0, _PROJECT_ROOT)
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from qa_bot.service import QABot  # noqa: E402
-from qa_bot.settings import Settings  # noqa: E402
-from ui import auth, chat, conversation, runtime  # noqa: E402
-from ui.ingest import ingest_with_progress, show_outcome  # noqa: E402
-from ui.sidebar import show_conversation_controls, show_sidebar  # noqa: E402
+from qa_bot.service import QABot
+from qa_bot.settings import Settings
+from ui import auth, chat, conversation, runtime
+from ui.ingest import ingest_with_progress, show_outcome
+from ui.sidebar import show_conversation_controls, show_sidebar
 
 logger = logging.getLogger("qa_bot.ui")
 

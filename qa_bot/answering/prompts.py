@@ -21,9 +21,10 @@ from langchain_core.prompts import PromptTemplate
 
 from qa_bot.answering.answer import NOT_IN_PASSAGES, strip_markers
 from qa_bot.index.search import Passage
-from qa_bot.settings import PROJECT_ROOT
+from qa_bot.settings import packaged_folder
 
-DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts"
+# settings.prompts_dir (QA_BOT_PROMPTS_DIR) overrides it; this is its default, the prompts/ folder.
+DEFAULT_PROMPTS_DIR = packaged_folder("prompts")
 
 _PLACEHOLDERS = {
     "answer": {"as_of", "fence", "evidence", "question"},
