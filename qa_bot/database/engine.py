@@ -94,9 +94,7 @@ def database_errors(url: str) -> Iterator[None]:
 
 
 def describe_database_error(exc: Exception, url: str) -> str:
-    original = getattr(exc, "orig", None) or exc
-    lines = [line.strip() for line in str(original).strip().splitlines() if line.strip()]
-    reason = redact(" ".join(lines[:2]) or type(original).__name__).rstrip(".?!")
+    reason = error_reason(exc)
     if url.startswith("sqlite"):
         return f"Cannot open the database file {make_url(url).database}: {reason}."
     return (
@@ -104,3 +102,11 @@ def describe_database_error(exc: Exception, url: str) -> str:
         "Check that the database server runs and that the URL's host, port, database, user and "
         "password are right."
     )
+
+
+def error_reason(exc: Exception) -> str:
+    """What went wrong, in the words of the driver where there is one (no SQL, no background link),
+    with any secret blanked."""
+    original = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(original).strip().splitlines() if line.strip()]
+    return redact(" ".join(lines[:2]) or type(original).__name__).rstrip(".?!")

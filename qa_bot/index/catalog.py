@@ -16,7 +16,8 @@ One database (SQLAlchemy Core, SQLite or PostgreSQL, qa_bot/database/engine.py) 
 several Chroma collections: rows are keyed by collection, and each collection has its own version.
 Without `QA_BOT_DATABASE_URL` it is the SQLite file `catalog.sqlite` beside the keyword index; a file
 written by an older qa-bot (one `articles` table, versions kept by triggers, perhaps no
-`indexed_hash`) is moved to these tables when it is first opened, keeping its version.
+`indexed_hash`) is moved to these tables when it is first opened, keeping its version. The tables are
+defined in qa_bot/database/tables.py and created and upgraded by qa_bot/database/migrations.py.
 """
 
 from __future__ import annotations
@@ -27,65 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Engine,
-    Index,
-    Integer,
-    MetaData,
-    Table,
-    Text,
-    case,
-    delete,
-    func,
-    inspect,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from qa_bot.database.engine import DatabaseUnavailable
-from qa_bot.database.lock import creating_schema
+from qa_bot.database.migrations import CATALOG, MigrationContext, migrate
+from qa_bot.database.tables import articles, corpus_versions
 from qa_bot.ingest.articles import Article
-
-metadata = MetaData()
-
-articles = Table(
-    "catalog_articles",
-    metadata,
-    Column("collection", Text, primary_key=True),
-    Column("source_key", Text, primary_key=True),
-    Column("id", Text, nullable=False),
-    Column("path", Text),
-    Column("title", Text),
-    Column("date", Text),
-    Column("source", Text),
-    Column("url", Text),
-    Column("text", Text, nullable=False),
-    Column("content_hash", Text, nullable=False),
-    Column("chunks", Integer, nullable=False),
-    Column("indexed_hash", Text),  # the version whose chunks are all stored; NULL: none complete yet
-    Index("catalog_articles_id", "collection", "id"),
-)
-# Everything `stats()` reads, so that it scans this small index and not the articles' text (a full
-# RealTime QA corpus is ~120 MB of rows): `qa-bot status` and every sidebar redraw read it.
-figures_index = Index(
-    "catalog_articles_figures",
-    articles.c.collection,
-    articles.c.source,
-    articles.c.date,
-    articles.c.chunks,
-    articles.c.content_hash,
-    articles.c.indexed_hash,
-)
-
-corpus_versions = Table(
-    "catalog_versions",
-    metadata,
-    Column("collection", Text, primary_key=True),
-    Column("version", Integer, nullable=False),
-)
 
 _ARTICLE_FIELDS = ("id", "path", "title", "date", "source", "url", "text", "content_hash", "chunks")
 
@@ -121,11 +70,8 @@ class Catalog:
         self.engine = engine
         self.collection = collection
         self._insert = _dialect_insert(engine)
-        with creating_schema(engine), self._schema_transaction() as db:
-            metadata.create_all(db)
-            figures_index.create(db, checkfirst=True)  # create_all adds indexes with new tables only
-            if engine.dialect.name == "sqlite":
-                _move_rows_of_an_older_qa_bot(db, collection)
+        migrate(engine, [CATALOG], MigrationContext(collection=collection))
+        with engine.begin() as db:
             db.execute(
                 self._insert(corpus_versions)
                 .values(collection=collection, version=0)
@@ -276,52 +222,6 @@ class Catalog:
                     yield db
                 finally:
                     db.rollback()
-
-    @contextmanager
-    def _schema_transaction(self) -> Iterator[Connection]:
-        if self.engine.dialect.name == "postgresql":  # DDL is transactional; creating_schema excludes others
-            with self.engine.begin() as db:
-                yield db
-            return
-        with self.engine.connect() as db:
-            # A write lock from the start: two processes opening an old file at once move its rows once.
-            db.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.rollback()
-                raise
-            db.commit()
-
-
-def _move_rows_of_an_older_qa_bot(db: Connection, collection: str) -> None:
-    """A catalog.sqlite from before collections shared a database: `articles` (perhaps without
-    `indexed_hash`) and a one-row `corpus_version` bumped by triggers. Its rows move here, its version
-    too (so a keyword index built from it stays current), and the old tables and triggers go."""
-    tables = set(inspect(db).get_table_names())
-    if "articles" not in tables:
-        return
-    columns = {column["name"] for column in inspect(db).get_columns("articles")}
-    # Before indexed_hash, a row was written only after all of its chunks were stored.
-    indexed = "indexed_hash" if "indexed_hash" in columns else "content_hash"
-    db.exec_driver_sql(
-        f"""INSERT OR REPLACE INTO catalog_articles
-            (collection, source_key, id, path, title, date, source, url, text, content_hash, chunks,
-             indexed_hash)
-        SELECT ?, source_key, id, path, title, date, source, url, text, content_hash, chunks, {indexed}
-        FROM articles""",
-        (collection,),
-    )
-    version = 0
-    if "corpus_version" in tables:
-        version = db.exec_driver_sql("SELECT version FROM corpus_version").scalar() or 0
-        db.exec_driver_sql("DROP TABLE corpus_version")
-    db.exec_driver_sql("DROP TABLE articles")  # its triggers go with it
-    db.execute(
-        sqlite.insert(corpus_versions)
-        .values(collection=collection, version=version)
-        .on_conflict_do_update(index_elements=["collection"], set_={"version": version})
-    )
 
 
 def _dialect_insert(engine: Engine):

@@ -12,10 +12,10 @@ incorrect / should have refused, with an optional corrected answer; each verdict
 whoever set it and when. What those verdicts are worth (the verifier's agreement with them, and
 evaluation cases) is qa_bot.team.reviews.
 
-The tables live in QA_BOT_DATABASE_URL when it is set, otherwise in `feedback.sqlite` in the data
-directory, and rows of that file's older `feedback` table (thumbs from before the log) are copied
-in when the log is opened. Every text is redacted before it is stored: an LLM error can quote the
-key the server was sent.
+The tables (qa_bot/database/tables.py) live in QA_BOT_DATABASE_URL when it is set, otherwise in
+`feedback.sqlite` in the data directory, and rows of that file's older `feedback` table (thumbs from
+before the log) are copied in once, by the log's migrations (qa_bot/database/migrations.py). Every
+text is redacted before it is stored: an LLM error can quote the key the server was sent.
 """
 
 from __future__ import annotations
@@ -26,30 +26,14 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Column,
-    Date,
-    DateTime,
-    Float,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    func,
-    inspect,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from qa_bot.answering.answer import Answer, AnswerSentence, Citation, Turn
 from qa_bot.answering.verify import best_supporting_span
 from qa_bot.database.engine import database_errors, database_url, get_engine
+from qa_bot.database.migrations import ANSWER_LOG, OLD_FEEDBACK, MigrationContext, migrate
+from qa_bot.database.tables import answers_table, citations_table
 from qa_bot.index.search import Passage
 from qa_bot.records import record_dict, record_values
 from qa_bot.redaction import redact_data
@@ -65,59 +49,6 @@ CITATION_VERDICTS = {SUPPORTS: "supports", PARTLY: "partly", NOT_SUPPORTED: "doe
 # A reviewer's verdict on a whole answer.
 CORRECT, INCORRECT, SHOULD_REFUSE = "correct", "incorrect", "should_refuse"
 ANSWER_VERDICTS = {CORRECT: "correct", INCORRECT: "incorrect", SHOULD_REFUSE: "should have refused"}
-
-metadata = MetaData()
-answers_table = Table(
-    "answer_log",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("asked_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("asked_on", Date, index=True),
-    Column("user_name", String(200), index=True),
-    Column("question", Text, nullable=False),
-    Column("standalone_question", Text),
-    Column("answer", Text, nullable=False),
-    Column("refused", Boolean, nullable=False),
-    Column("error", Text),
-    Column("unverified", Integer, nullable=False),
-    Column("sentences", JSON, nullable=False),
-    Column("settings", JSON, nullable=False),
-    Column("history", JSON, nullable=False),
-    Column("rating", Integer),
-    Column("comment", Text, nullable=False),
-    Column("rated_at", DateTime(timezone=True)),
-    Column("verdict", String(20), index=True),
-    Column("corrected_answer", Text, nullable=False),
-    Column("review_comment", Text, nullable=False),
-    Column("reviewer", String(200)),
-    Column("reviewed_at", DateTime(timezone=True)),
-)
-citations_table = Table(
-    "answer_log_citations",
-    metadata,
-    Column("answer_id", String(64), ForeignKey("answer_log.id", ondelete="CASCADE"), primary_key=True),
-    Column("position", Integer, primary_key=True),
-    Column("n", Integer, nullable=False),
-    Column("article_id", Text, nullable=False),
-    Column("title", Text),
-    Column("article_date", String(10)),
-    Column("source", Text),
-    Column("path", Text),
-    Column("url", Text),
-    Column("passage", Text, nullable=False),
-    Column("passage_start", Integer, nullable=False),
-    Column("passage_end", Integer, nullable=False),
-    Column("quote_start", Integer),
-    Column("quote_end", Integer),
-    Column("verified", Boolean, nullable=False),
-    Column("support", Float, nullable=False),
-    Column("sentence", Text, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("verdict", String(20)),
-    Column("comment", Text, nullable=False),
-    Column("reviewer", String(200)),
-    Column("reviewed_at", DateTime(timezone=True)),
-)
 
 
 @dataclass
@@ -191,10 +122,15 @@ class LoggedAnswer:
     def as_answer(self) -> Answer:
         """The answer as the chat showed it, for the same rendering (verified citations only)."""
         answer = Answer.from_dict(
-            {"question": self.question, "answer": self.answer, "refused": self.refused,
-             "sentences": self.sentences, "standalone_question": self.standalone_question,
-             "error": self.error}
-        )  # fmt: skip
+            {
+                "question": self.question,
+                "answer": self.answer,
+                "refused": self.refused,
+                "sentences": self.sentences,
+                "standalone_question": self.standalone_question,
+                "error": self.error,
+            }
+        )
         answer.citations = [c.as_citation() for c in self.citations if c.verified]
         return answer
 
@@ -278,9 +214,7 @@ class AnswerLog:
     def __init__(self, url: str, *, legacy_file: Path | None = None) -> None:
         with database_errors(url):  # unreachable: one message naming the database, never its password
             self.engine = get_engine(url)
-            metadata.create_all(self.engine)
-            if legacy_file is not None and legacy_file.is_file():
-                self._copy_legacy_feedback(legacy_file)
+            self._migrate(url, legacy_file)
 
     @classmethod
     def open(cls, settings: Settings) -> AnswerLog:
@@ -312,22 +246,37 @@ class AnswerLog:
         return done.rowcount > 0
 
     def review_answer(
-        self, answer_id: str, verdict: str | None, *, corrected: str = "", comment: str = "",
+        self,
+        answer_id: str,
+        verdict: str | None,
+        *,
+        corrected: str = "",
+        comment: str = "",
         reviewer: str | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         if verdict is not None and verdict not in ANSWER_VERDICTS:
             raise ValueError(f"unknown answer verdict {verdict!r}: one of {', '.join(ANSWER_VERDICTS)}")
-        values = {"verdict": verdict, "corrected_answer": corrected.strip(),
-                  "review_comment": comment.strip(), "reviewer": reviewer, "reviewed_at": _now()}  # fmt: skip
+        values = {
+            "verdict": verdict,
+            "corrected_answer": corrected.strip(),
+            "review_comment": comment.strip(),
+            "reviewer": reviewer,
+            "reviewed_at": _now(),
+        }
         with self.engine.begin() as db:
             db.execute(
                 update(answers_table).where(answers_table.c.id == answer_id).values(redact_data(values))
             )
 
     def review_citation(
-        self, answer_id: str, position: int, verdict: str | None, *, comment: str = "",
+        self,
+        answer_id: str,
+        position: int,
+        verdict: str | None,
+        *,
+        comment: str = "",
         reviewer: str | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         if verdict is not None and verdict not in CITATION_VERDICTS:
             raise ValueError(f"unknown citation verdict {verdict!r}: one of {', '.join(CITATION_VERDICTS)}")
         values = {"verdict": verdict, "comment": comment.strip(), "reviewer": reviewer, "reviewed_at": _now()}
@@ -375,22 +324,24 @@ class AnswerLog:
                     cited[c["answer_id"]].append(_citation(c))
         return [_entry(row, cited[row["id"]]) for row in rows]
 
-    # the feedback table of qa-bot before the log
+    # the tables, and the feedback table of qa-bot before the log
 
-    def _copy_legacy_feedback(self, path: Path) -> None:
-        legacy = get_engine(f"sqlite:///{path.resolve()}")
-        if not inspect(legacy).has_table("feedback"):
+    def _migrate(self, url: str, legacy_file: Path | None) -> None:
+        """Creates or upgrades the log's tables, and copies in the chat's old `feedback` table once.
+
+        That table is in a SQLite file in the data directory: without QA_BOT_DATABASE_URL the log's own
+        database, which records the copy with the log's migrations. With a shared database, each
+        machine's old file is a database of its own that records its copy into the shared log, so no
+        machine's thumbs are left out and none is copied twice."""
+        context = MigrationContext(feedback_rows=_legacy_rows, answer_log=self.engine)
+        legacy_url = f"sqlite:///{legacy_file.resolve()}" if legacy_file is not None else None
+        if legacy_url == url:
+            migrate(self.engine, [ANSWER_LOG, OLD_FEEDBACK], context)
             return
-        with legacy.connect() as db:
-            rows = db.exec_driver_sql("SELECT * FROM feedback").mappings().all()
-        # Only the legacy rows' own ids: the log grows, the old table does not (nothing writes to it).
-        legacy_ids = [row["id"] for row in rows]
-        with self.engine.connect() as db:
-            query = select(answers_table.c.id).where(answers_table.c.id.in_(legacy_ids))
-            known = set(db.execute(query).scalars()) if legacy_ids else set()
-        for row in rows:
-            if row["id"] not in known:
-                self.log(_legacy_entry(row))
+        migrate(self.engine, [ANSWER_LOG])
+        if legacy_url is not None and legacy_file.is_file():
+            with database_errors(legacy_url):
+                migrate(get_engine(legacy_url), [OLD_FEEDBACK], context)
 
 
 def _now() -> datetime:
@@ -430,9 +381,11 @@ def _filtered(query, what: LogFilter):
     if what.text.strip():
         needle = what.text.strip().lower()
         conditions.append(
-            or_(func.lower(c.question).contains(needle, autoescape=True),
-                func.lower(c.answer).contains(needle, autoescape=True))
-        )  # fmt: skip
+            or_(
+                func.lower(c.question).contains(needle, autoescape=True),
+                func.lower(c.answer).contains(needle, autoescape=True),
+            )
+        )
     return query.where(*conditions) if conditions else query
 
 
@@ -474,6 +427,11 @@ def _citation(row) -> LoggedCitation:
     return _from_row(LoggedCitation, row, _CITATION_COLUMNS, verified=bool(row["verified"]))
 
 
+def _legacy_rows(row) -> tuple[dict, list[dict]]:
+    """A row of the old `feedback` table as the log's rows (answer, citations)."""
+    return _rows(_legacy_entry(row))
+
+
 def _legacy_entry(row) -> LoggedAnswer:
     """A row of the old `feedback` table (citations as `qa-bot ask --json` gives them)."""
     citations = [
@@ -484,12 +442,21 @@ def _legacy_entry(row) -> LoggedAnswer:
     ]
     stamp = _parse_time(row.get("updated_at"))
     return LoggedAnswer(
-        id=row["id"], question=row["question"], answer=row["answer"], refused=bool(row["refused"]),
-        error=row["error"], citations=citations, settings=json.loads(row["settings"] or "{}"),
-        history=json.loads(row["history"] or "[]"), asked_on=_parse_day(row.get("asked_on")), asked_at=stamp,
-        user=row.get("user"), rating=row["rating"], comment=row["comment"] or "",
+        id=row["id"],
+        question=row["question"],
+        answer=row["answer"],
+        refused=bool(row["refused"]),
+        error=row["error"],
+        citations=citations,
+        settings=json.loads(row["settings"] or "{}"),
+        history=json.loads(row["history"] or "[]"),
+        asked_on=_parse_day(row.get("asked_on")),
+        asked_at=stamp or _now(),
+        user=row.get("user"),
+        rating=row["rating"],
+        comment=row["comment"] or "",
         rated_at=stamp if row["rating"] is not None or row["comment"] else None,
-    )  # fmt: skip
+    )
 
 
 def _parse_time(value: str | None) -> datetime | None:

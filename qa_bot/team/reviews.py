@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, or_, select
 
+from qa_bot.database.tables import answers_table, citations_table
 from qa_bot.redaction import redact_data
 from qa_bot.team.answer_log import (
     ANSWER_VERDICTS,
@@ -37,8 +38,6 @@ from qa_bot.team.answer_log import (
     AnswerLog,
     LogFilter,
     LoggedAnswer,
-    answers_table,
-    citations_table,
 )
 
 _MARKERS = re.compile(r"\s*\[\d+\]")
@@ -208,10 +207,12 @@ def evaluation_case(entry: LoggedAnswer) -> dict | None:
 
 def _supporting_articles(entry: LoggedAnswer) -> list[str]:
     """Articles of the citations the reviewer kept (or, unreviewed, the ones the app verified)."""
-    return sorted({
-        c.article_id for c in entry.citations
+    kept = {
+        c.article_id
+        for c in entry.citations
         if c.article_id and (c.verdict in {SUPPORTS, PARTLY} or (c.verdict is None and c.verified))
-    })  # fmt: skip
+    }
+    return sorted(kept)
 
 
 def _review_note(entry: LoggedAnswer) -> str:

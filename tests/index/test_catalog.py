@@ -6,34 +6,14 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect
 
+from qa_bot.database.migrations import CATALOG, MIGRATIONS, applied
 from qa_bot.index.catalog import Catalog
 from qa_bot.ingest.articles import Article
-
-# catalog.sqlite as qa-bot wrote it before collections could share a database: one collection per
-# file, the version in a one-row table that triggers bumped on every row written.
-_BUMP = "UPDATE corpus_version SET version = version + 1;"
-PREVIOUS_LAYOUT = f"""
-CREATE TABLE articles (
-    source_key TEXT PRIMARY KEY, id TEXT NOT NULL, path TEXT, title TEXT, date TEXT, source TEXT,
-    url TEXT, text TEXT NOT NULL, content_hash TEXT NOT NULL, chunks INTEGER NOT NULL, indexed_hash TEXT);
-CREATE INDEX articles_id ON articles(id);
-CREATE TABLE corpus_version (one_row INTEGER PRIMARY KEY CHECK (one_row = 1), version INTEGER NOT NULL);
-INSERT INTO corpus_version VALUES (1, 0);
-CREATE TRIGGER article_inserted AFTER INSERT ON articles BEGIN {_BUMP} END;
-CREATE TRIGGER article_updated AFTER UPDATE ON articles BEGIN {_BUMP} END;
-CREATE TRIGGER article_deleted AFTER DELETE ON articles BEGIN {_BUMP} END;
-"""
-# And before that: no indexed_hash (a row was written only once all its chunks were stored), no version.
-OLDEST_LAYOUT = """
-CREATE TABLE articles (
-    source_key TEXT PRIMARY KEY, id TEXT NOT NULL, path TEXT, title TEXT, date TEXT, source TEXT,
-    url TEXT, text TEXT NOT NULL, content_hash TEXT NOT NULL, chunks INTEGER NOT NULL);
-"""
+from tests.fixtures.older_qa_bot import write_older_catalog
 
 
 def article(n: int, text: str = "") -> Article:
@@ -128,36 +108,13 @@ def test_a_catalog_file_of_an_older_qa_bot_is_moved_to_the_new_tables_on_open(tm
             name
             for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")
         }
-    assert left == {"catalog_articles", "catalog_versions"}  # old tables and triggers are gone
+    assert left == {"catalog_articles", "catalog_versions", "qa_bot_migrations"}  # old ones are gone
+    with catalog.engine.connect() as db:
+        assert applied(db) == [m.name for m in MIGRATIONS if m.store == CATALOG]
     before = catalog.version()
     catalog.begin_indexing([(article(3), "h3", 1)])
     assert catalog.version() == before + 1  # one bump per write now, no trigger left to add more
     assert Catalog(create_engine(f"sqlite:///{path}"), "qa_bot").version() == before + 1  # moved once
-
-
-def write_older_catalog(path: Path, layout: str) -> None:
-    with closing(sqlite3.connect(path)) as db, db:
-        if layout == "previous":
-            db.executescript(PREVIOUS_LAYOUT)
-            db.execute(
-                "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                ("/corpus/story_1.txt", "a1", "/corpus/story_1.txt", "Story 1", "2024-02-01", None, None,
-                 "Story 1 text.", "h1", 3, None),
-            )  # fmt: skip
-            db.execute(
-                "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                ("/corpus/story_2.txt", "a2", "/corpus/story_2.txt", "Story 2", "2024-02-02", None, None,
-                 "Story 2 text.", "h2", 2, None),
-            )  # fmt: skip
-            db.execute("UPDATE articles SET indexed_hash = content_hash WHERE id = 'a1'")  # version 3
-        else:
-            db.executescript(OLDEST_LAYOUT)
-            for n in (1, 2):
-                db.execute(
-                    "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (f"/corpus/story_{n}.txt", f"a{n}", f"/corpus/story_{n}.txt", f"Story {n}",
-                     f"2024-02-0{n}", None, None, f"Story {n} text.", f"h{n}", 2),
-                )  # fmt: skip
 
 
 def test_the_new_tables_hold_the_collection_in_their_keys(catalog):

@@ -7,7 +7,6 @@ answers as `qa-bot eval` cases."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date
 
 import pytest
@@ -15,6 +14,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from qa_bot.cli import app
+from qa_bot.database.migrations import applied
 from qa_bot.evaluation.datasets import load_dataset
 from qa_bot.settings import get_settings, settings_snapshot
 from qa_bot.team.answer_log import (
@@ -31,6 +31,7 @@ from qa_bot.team.answer_log import (
 )
 from qa_bot.team.reviews import approved_cases, cases_jsonl, review_stats, reviewed_cases
 from tests.fixtures.logged_answers import ASKED_ON, CALL, logged
+from tests.fixtures.older_qa_bot import old_feedback_row, write_old_feedback
 
 
 @pytest.fixture
@@ -121,25 +122,16 @@ def test_filters_select_by_review_thumbs_refusal_unverified_user_day_and_text(lo
 
 def test_the_old_feedback_table_is_copied_in_once_when_the_log_opens(settings):
     path = settings.data_dir / "feedback.sqlite"
-    path.parent.mkdir(parents=True)
     old_citation = {"n": 1, "article_id": "art-call", "title": "Call", "date": "2023-04-16", "source": None,
                     "path": "/seeds/a.txt", "url": None, "text": CALL, "start": 0, "end": len(CALL),
                     "quote": {"start": 0, "end": 20}, "support": 1.0}  # fmt: skip
-    with sqlite3.connect(path) as db:  # the table ui/feedback.py wrote before the answer log
-        db.execute(
-            "CREATE TABLE feedback (id TEXT PRIMARY KEY, question TEXT NOT NULL, answer TEXT NOT NULL, "
-            "refused INTEGER NOT NULL, error TEXT, citations TEXT NOT NULL, settings TEXT NOT NULL, "
-            "history TEXT NOT NULL, asked_on TEXT, rating INTEGER, comment TEXT NOT NULL, "
-            "updated_at TEXT NOT NULL, user TEXT)"
-        )
-        db.execute(
-            "INSERT INTO feedback VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            ("old1", "Which day?", "Sunday [1].", 0, None, json.dumps([old_citation]), '{"llm": "local"}',
-             "[]", "2026-11-02", 0, "Wrong", "2026-11-02T09:30:00+00:00", "carol"),
-        )  # fmt: skip
+    write_old_feedback(path, [old_feedback_row("old1", citations=[old_citation])])
 
     AnswerLog.open(settings)
-    [entry] = AnswerLog.open(settings).find()  # opened twice: copied once
+    reopened = AnswerLog.open(settings)
+    [entry] = reopened.find()  # opened twice: copied once
+    with reopened.engine.connect() as db:
+        assert applied(db) == ["answer_log_tables", "answer_log_feedback_of_before_the_log"]
 
     assert (entry.id, entry.question, entry.rating, entry.comment, entry.user) == (
         "old1", "Which day?", THUMBS_DOWN, "Wrong", "carol"
