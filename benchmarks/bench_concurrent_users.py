@@ -63,9 +63,20 @@ def start_chat(data_dir: Path, port: int, llm_url: str | None) -> subprocess.Pop
         env["QA_BOT_LLM_CONCURRENT_ANSWERS"] = "1"
     env["QA_BOT_CORPUS"] = json.dumps([str(ROOT / "seeds")])
     command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"), "--server.headless", "true",
-        "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "ui" / "app.py"),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     for _ in range(600):
         try:

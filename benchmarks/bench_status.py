@@ -46,10 +46,15 @@ def write_catalog(data_dir: Path) -> int:
         for line in lines:
             record = json.loads(line)
             article = Article(
-                id=record["id"], text=record["text"], title=record.get("title"), date=record.get("date"),
-                source=record.get("source"), url=record.get("url"), path=None,
+                id=record["id"],
+                text=record["text"],
+                title=record.get("title"),
+                date=record.get("date"),
+                source=record.get("source"),
+                url=record.get("url"),
+                path=None,
                 source_key=f"realtimeqa:{record['id']}",
-            )  # fmt: skip
+            )
             rows.append((article, content_hash(article), CHUNKS_PER_ARTICLE))
     for start in range(0, len(rows), 1000):
         batch = rows[start : start + 1000]
@@ -65,8 +70,13 @@ def time_fresh_process(data_dir: Path, *args: str) -> tuple[float, float]:
     env = {**os.environ, "QA_BOT_DATA_DIR": str(data_dir), "QA_BOT_LLM": "extractive"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "qa_bot.cli", "status", *args], env=env, cwd=data_dir.parent,
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "qa_bot.cli", "status", *args],
+        env=env,
+        cwd=data_dir.parent,
+        check=True,
+        capture_output=True,
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

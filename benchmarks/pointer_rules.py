@@ -31,9 +31,13 @@ def evidence_of(row: dict) -> list[Passage]:
 
 def recheck(row: dict, rules: frozenset[str], statement: bool):
     answer = pointed_answer(
-        row["question"], row["raw_answer"], evidence_of(row),
-        asked=row.get("standalone_question"), statement=statement, rules=rules,
-    )  # fmt: skip
+        row["question"],
+        row["raw_answer"],
+        evidence_of(row),
+        asked=row.get("standalone_question"),
+        statement=statement,
+        rules=rules,
+    )
     as_of = date.fromisoformat(row["date"]) if row.get("date") else None
     return date_the_answer(answer, as_of)
 

@@ -159,9 +159,13 @@ def main() -> None:
             titles = spec.endswith("+t")
             size, overlap = map(int, spec.removesuffix("+t").split("/"))
             settings = Settings(
-                _env_file=None, data_dir=Path(tmp) / f"data-{spec.replace('/', '-')}", llm="extractive",
-                chunk_tokens=size, chunk_overlap_tokens=overlap, embed_titles=titles,
-            )  # fmt: skip
+                _env_file=None,
+                data_dir=Path(tmp) / f"data-{spec.replace('/', '-')}",
+                llm="extractive",
+                chunk_tokens=size,
+                chunk_overlap_tokens=overlap,
+                embed_titles=titles,
+            )
             bot = QABot(settings)
             started = time.perf_counter()
             report = bot.ingest([corpus])

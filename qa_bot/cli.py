@@ -325,10 +325,13 @@ def _log_answer(log, bot, answer: Answer, options: dict) -> None:
     asked = {name: value for name, value in options.items() if name not in ("history", "as_of")}
     try:
         entry = entry_from_answer(
-            answer, id=f"cli-{uuid.uuid4().hex}", asked_on=options["as_of"],
+            answer,
+            id=f"cli-{uuid.uuid4().hex}",
+            asked_on=options["as_of"],
             settings=settings_snapshot(bot.settings, **asked, asked_from="terminal"),
-            history=options.get("history", ()), user=terminal_user(),
-        )  # fmt: skip
+            history=options.get("history", ()),
+            user=terminal_user(),
+        )
         log.log(entry)
     except Exception as exc:
         err_console.print(Text(f"The answer was not written to the answer log: {exc}", style="yellow"))
@@ -480,9 +483,14 @@ def evaluate(
             settings = settings.model_copy(update={"data_dir": out / "index"})
     identity = {"index": str(index)} if index is not None else {}
     with Progress(
-        SpinnerColumn(), TextColumn("[bold]Evaluating[/]"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=err_console, transient=True,
-    ) as progress:  # fmt: skip
+        SpinnerColumn(),
+        TextColumn("[bold]Evaluating[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("eval", total=len(items))
         report = run_eval(
             QABot(settings),
@@ -544,8 +552,12 @@ def review_stats(
         marks.add_row(label, *(str(counts.get(v, 0)) for v in CITATION_VERDICTS))
     console.print(marks)
     figures = Table(title="The verifier against the reviewers", show_header=False)
-    rows = {"precision": agreement.precision, "recall": agreement.recall, "agreement": agreement.agreement,
-            "precision, 'partly' counted as support": agreement.lenient_precision}  # fmt: skip
+    rows = {
+        "precision": agreement.precision,
+        "recall": agreement.recall,
+        "agreement": agreement.agreement,
+        "precision, 'partly' counted as support": agreement.lenient_precision,
+    }
     for label, value in rows.items():
         figures.add_row(label, "-" if value is None else f"{value:.1%}")
     console.print(figures)
@@ -658,10 +670,20 @@ def ui(
 
     # The installed `ui` package's page, so that a wheel install serves the chat from any folder.
     command = [
-        sys.executable, "-m", "streamlit", "run", str(files("ui") / "app.py"),
-        "--server.headless", "true", "--server.address", address, "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(files("ui") / "app.py"),
+        "--server.headless",
+        "true",
+        "--server.address",
+        address,
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     console.print(f"Chat UI on http://{address}:{port} (Ctrl-C stops it)")
     # Become Streamlit (no child process), so that signals that stop `qa-bot ui` stop the server.
     os.execv(sys.executable, command)

@@ -75,8 +75,11 @@ def check_ui_starts(env: dict[str, str]) -> None:
     port = free_port()
     server = subprocess.Popen(
         [str(VENV_BIN / "qa-bot"), "ui", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + UI_START_S
         while time.monotonic() < deadline:

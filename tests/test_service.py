@@ -18,23 +18,49 @@ MEETING_ARTICLE = "003_0028640ed213d995.txt"
 CALL_QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"
 
 RULES = [
-    {"name": "condense", "when": {"messages_contain": "standalone question"},
-     "respond": {"content": "What did Blinken say about NGOs during the G20 meeting in New Delhi?"}},
-    {"name": "day", "when": {"messages_contain": "which day did jaishankar"},
-     "respond": {"content": "They spoke by telephone on Sunday [1]."}},
-    {"name": "bad_numbers", "when": {"messages_contain": "who is the state department spokesperson"},
-     "respond": {"content": "The spokesperson is Ned Price [7]."}},
-    {"name": "no_numbers", "when": {"messages_contain": "where did the two leaders meet"},
-     "respond": {"content": "They met on the sidelines of the G20 foreign ministers meeting in New Delhi."}},
-    {"name": "says_not_in_passages", "when": {"messages_contain": "what did blinken eat"},
-     "respond": {"content": "NOT IN PASSAGES"}},
-    {"name": "stale_this_week", "when": {"messages_contain": "who did jaishankar phone this week"},
-     "respond": {"content": "Jaishankar spoke with Antony Blinken this week [1]."}},
-    {"name": "stale_latest", "when": {"messages_contain": "whom did jaishankar call on the telephone"},
-     "respond": {"content": "Jaishankar spoke with Antony Blinken on the telephone [1]."}},
-    {"name": "ngos", "when": {"messages_contain": "about ngos"},
-     "respond": {"content": "He said NGOs and civil society must be able to function freely [1]."}},
-]  # fmt: skip
+    {
+        "name": "condense",
+        "when": {"messages_contain": "standalone question"},
+        "respond": {"content": "What did Blinken say about NGOs during the G20 meeting in New Delhi?"},
+    },
+    {
+        "name": "day",
+        "when": {"messages_contain": "which day did jaishankar"},
+        "respond": {"content": "They spoke by telephone on Sunday [1]."},
+    },
+    {
+        "name": "bad_numbers",
+        "when": {"messages_contain": "who is the state department spokesperson"},
+        "respond": {"content": "The spokesperson is Ned Price [7]."},
+    },
+    {
+        "name": "no_numbers",
+        "when": {"messages_contain": "where did the two leaders meet"},
+        "respond": {
+            "content": "They met on the sidelines of the G20 foreign ministers meeting in New Delhi."
+        },
+    },
+    {
+        "name": "says_not_in_passages",
+        "when": {"messages_contain": "what did blinken eat"},
+        "respond": {"content": "NOT IN PASSAGES"},
+    },
+    {
+        "name": "stale_this_week",
+        "when": {"messages_contain": "who did jaishankar phone this week"},
+        "respond": {"content": "Jaishankar spoke with Antony Blinken this week [1]."},
+    },
+    {
+        "name": "stale_latest",
+        "when": {"messages_contain": "whom did jaishankar call on the telephone"},
+        "respond": {"content": "Jaishankar spoke with Antony Blinken on the telephone [1]."},
+    },
+    {
+        "name": "ngos",
+        "when": {"messages_contain": "about ngos"},
+        "respond": {"content": "He said NGOs and civil society must be able to function freely [1]."},
+    },
+]
 
 
 @pytest.fixture
@@ -118,10 +144,13 @@ def test_a_follow_up_that_waits_in_line_longer_than_the_llm_timeout_is_still_ans
 def one_answer_at_a_time_bot(settings_factory, fakellm, **settings) -> QABot:
     bot = QABot(
         settings_factory(
-            llm="openai-compatible", openai_base_url=fakellm(RULES), model="test-model",
-            llm_concurrent_answers=1, **settings,
+            llm="openai-compatible",
+            openai_base_url=fakellm(RULES),
+            model="test-model",
+            llm_concurrent_answers=1,
+            **settings,
         )
-    )  # fmt: skip
+    )
     bot.ingest([SEEDS])
     return bot
 
@@ -184,8 +213,15 @@ def test_a_follow_up_is_rewritten_into_a_standalone_question(scripted_bot):
 
 
 def test_an_unreachable_llm_gives_a_clear_message_and_still_the_sources(settings_factory, down_llm_url):
-    bot = QABot(settings_factory(llm="openai-compatible", openai_base_url=down_llm_url, model="m",
-                                 llm_max_retries=0, openai_api_key="sk-secret-key-1234567890"))  # fmt: skip
+    bot = QABot(
+        settings_factory(
+            llm="openai-compatible",
+            openai_base_url=down_llm_url,
+            model="m",
+            llm_max_retries=0,
+            openai_api_key="sk-secret-key-1234567890",
+        )
+    )
     bot.ingest([SEEDS])
 
     answer = bot.ask(CALL_QUESTION)
@@ -196,8 +232,15 @@ def test_an_unreachable_llm_gives_a_clear_message_and_still_the_sources(settings
 
 
 def test_a_timing_out_llm_gives_a_clear_message_and_still_the_sources(settings_factory, slow_llm_url):
-    bot = QABot(settings_factory(llm="openai-compatible", openai_base_url=slow_llm_url, model="m",
-                                 llm_timeout=1.5, llm_max_retries=0))  # fmt: skip
+    bot = QABot(
+        settings_factory(
+            llm="openai-compatible",
+            openai_base_url=slow_llm_url,
+            model="m",
+            llm_timeout=1.5,
+            llm_max_retries=0,
+        )
+    )
     bot.ingest([SEEDS])
 
     answer = bot.ask(CALL_QUESTION)

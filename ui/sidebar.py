@@ -172,10 +172,13 @@ def _articles_section(bot: QABot) -> None:
     st.subheader("Add articles")
     generation = st.session_state.setdefault(_UPLOADER_GENERATION, 0)
     files = st.file_uploader(
-        "Article files", type=UPLOAD_TYPES, accept_multiple_files=True, key=f"uploads-{generation}",
+        "Article files",
+        type=UPLOAD_TYPES,
+        accept_multiple_files=True,
+        key=f"uploads-{generation}",
         help="Plain text may start with header lines such as `date 2023-04-16`; "
         ".json and .jsonl hold objects with `text` and optional `title`, `date`, `url`, `source`.",
-    )  # fmt: skip
+    )
     if st.button("Add to the index", disabled=not files, icon=":material/upload_file:"):
         _ingest_uploads(bot, files)
     if st.button(
@@ -211,8 +214,12 @@ def _reindex(bot: QABot) -> None:
 def _conversation_section(log: AnswerLog) -> None:
     st.subheader("Conversation")
     exchanges = list(conversation.exchanges())
-    st.button("New conversation", icon=":material/add_comment:", on_click=conversation.start_new,
-              disabled=not exchanges)  # fmt: skip
+    st.button(
+        "New conversation",
+        icon=":material/add_comment:",
+        on_click=conversation.start_new,
+        disabled=not exchanges,
+    )
     st.download_button(
         "Download conversation (Markdown)",
         data=lambda: conversation_markdown(exchanges),
@@ -233,8 +240,11 @@ def _approved_answers(log: AnswerLog) -> None:
         st.caption("The answer log could not be read; the details are in the server log.")
         return
     cases_download(
-        "Download approved answers as test cases", lambda: approved_jsonl(log), count=kept,
-        file_name="qa-bot-approved.jsonl", icon=":material/fact_check:",
+        "Download approved answers as test cases",
+        lambda: approved_jsonl(log),
+        count=kept,
+        file_name="qa-bot-approved.jsonl",
+        icon=":material/fact_check:",
         help="Answers rated 👍 in the evaluation dataset format: run them with `qa-bot eval`. "
         "Every answer, its rating and its reviews are on the Review answers page.",
-    )  # fmt: skip
+    )

@@ -83,10 +83,14 @@ def _article_dialog(bot: QABot, passage: Passage, quote: Highlight | None) -> No
         return
     st.html(
         source_heading_html(
-            None, article.title or file_name(article.path) or article.id,
-            date=article.date, source=article.source, url=article.url, path=article.path,
+            None,
+            article.title or file_name(article.path) or article.id,
+            date=article.date,
+            source=article.source,
+            url=article.url,
+            path=article.path,
         )
-    )  # fmt: skip
+    )
     if article.text[passage.start : passage.end] != passage.text:
         st.caption("The article changed after this answer was given, so nothing is marked.")
         st.html(plain_html(article.text))

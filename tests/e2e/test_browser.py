@@ -24,9 +24,14 @@ pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CALL_ARTICLE = "000_092cfdeac746b4f0.txt"
 STARTUP_TIMEOUT_S = 90
@@ -45,13 +50,22 @@ LONG_ANSWER = (
     "the US Secretary of State on the telephone, on Sunday, as always [1]."
 )
 RULES = [
-    {"name": "day", "when": {"messages_contain": "which day did jaishankar"},
-     "respond": {"content": "They spoke on Sunday [1]."}},
-    {"name": "long", "when": {"messages_contain": "what did jaishankar and blinken discuss"},
-     "respond": {"content": LONG_ANSWER}},
-    {"name": "harbour", "when": {"messages_contain": "when did the harbour authority"},
-     "respond": {"content": "The northern pier reopened on Thursday [1]."}},
-]  # fmt: skip
+    {
+        "name": "day",
+        "when": {"messages_contain": "which day did jaishankar"},
+        "respond": {"content": "They spoke on Sunday [1]."},
+    },
+    {
+        "name": "long",
+        "when": {"messages_contain": "what did jaishankar and blinken discuss"},
+        "respond": {"content": LONG_ANSWER},
+    },
+    {
+        "name": "harbour",
+        "when": {"messages_contain": "when did the harbour authority"},
+        "respond": {"content": "The northern pier reopened on Thursday [1]."},
+    },
+]
 HOSTILE_ARTICLE = (
     "title Port Elspeth <b>harbour</b> news\ndate 2024-05-02\n\n"
     "The harbour authority of Port Elspeth reopened the northern pier on Thursday after repairs. "
@@ -99,10 +113,22 @@ def serve_chat(tmp_path: Path, llm_url: str, **settings: str) -> Iterator[str]:
     port = _free_port()
     log_path = tmp_path / "streamlit.log"
     command = [
-        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
-        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "none",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_ROOT / "ui" / "app.py"),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.showErrorDetails",
+        "none",
+    ]
     with open(log_path, "wb") as log:
         # cwd: the test's folder, so that a developer's .env stays out of it
         process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -267,8 +293,13 @@ def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_r
 # Long enough (fakellm streams a word every 10 ms: about 4 s) that a second question arrives while
 # the model is still writing the first answer.
 BUSY_ANSWER = " ".join(["They spoke on Sunday [1]."] * 80)
-TEAM_RULES = [{"name": "day", "when": {"messages_contain": "which day did jaishankar"},
-               "respond": {"content": BUSY_ANSWER}}]  # fmt: skip
+TEAM_RULES = [
+    {
+        "name": "day",
+        "when": {"messages_contain": "which day did jaishankar"},
+        "respond": {"content": BUSY_ANSWER},
+    }
+]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # no run of the page's script
 THUMBS = '[data-testid="stButtonGroup"] button, [data-testid="stFeedback"] button'  # up, then down
 # Records every status line a page showed while its answer was on the way (they are replaced after).
@@ -321,8 +352,11 @@ def test_a_newer_question_stops_an_answer_but_keeps_it_on_the_page_and_a_rating_
     # Streamlit stops the run that writes an answer when the page reruns for a newer question; the
     # stopped question used to vanish, as if never asked (and a benchmark waited for its answer forever).
     # A follow-up is first rewritten into a standalone question: here, into the day question again.
-    condense = {"name": "condense", "when": {"messages_contain": "Standalone question:"},
-                "respond": {"content": DAY_QUESTION}}  # fmt: skip
+    condense = {
+        "name": "condense",
+        "when": {"messages_contain": "Standalone question:"},
+        "respond": {"content": DAY_QUESTION},
+    }
     with serve_chat(tmp_path, fakellm([condense, *TEAM_RULES, RULES[1]])) as url:
         page.goto(url)
         page.get_by_test_id("stChatInputTextArea").wait_for(timeout=ANSWER_TIMEOUT_MS)

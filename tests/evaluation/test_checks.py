@@ -97,8 +97,9 @@ def test_facts_are_numbers_dates_and_names_but_not_a_sentences_first_word():
 
 
 def test_a_sentence_whose_names_numbers_and_dates_are_in_its_passage_is_faithful():
-    result = faithfulness(row([("Charles began a four-day visit to Kenya on October 31, 2023", [1])],
-                              [citation(1, KENYA)]))  # fmt: skip
+    result = faithfulness(
+        row([("Charles began a four-day visit to Kenya on October 31, 2023", [1])], [citation(1, KENYA)])
+    )
     assert result["sentences_checked"] == 1 and result["sentences_faithful"] == 1
     assert result["facts_found"] == result["facts_total"] == 2  # Kenya and the date ("Charles" opens it)
 
@@ -207,9 +208,15 @@ def test_aggregate_reports_each_independent_check_over_the_rows_it_applies_to():
     rows = [
         _scored(row([("They visited Kenya", [1])], [citation(1, KENYA)], question=week)),
         _scored(row([("They visited Kenya with William", [1])], [citation(1, "A visit.", title="Kenya")])),
-        _scored(row([("They visited Uganda", [1])], [citation(1, KENYA, date="2021-02-01")],
-                    question=week, correct=False)),
-    ]  # fmt: skip
+        _scored(
+            row(
+                [("They visited Uganda", [1])],
+                [citation(1, KENYA, date="2021-02-01")],
+                question=week,
+                correct=False,
+            )
+        ),
+    ]
     metrics, counts = aggregate(rows)
     assert metrics["answer_bearing_citation"] == 0.5  # 2 correct answers, one cites only a title
     assert metrics["faithfulness"] == pytest.approx(1 / 3)  # Kenya found; Kenya+William and Uganda not

@@ -32,8 +32,13 @@ def scripted_rules() -> list[dict]:
         if item.history:
             standalone = f"{item.history[-1].question} {item.question}"
             condense_prompt = f"follow-up question: {question}"
-            rules.append({"name": f"{item.id}-condense", "when": {"messages_contain": condense_prompt},
-                          "respond": {"content": standalone}})  # fmt: skip
+            rules.append(
+                {
+                    "name": f"{item.id}-condense",
+                    "when": {"messages_contain": condense_prompt},
+                    "respond": {"content": standalone},
+                }
+            )
         if item.unanswerable:
             content = "NOT IN PASSAGES"
         else:
@@ -59,10 +64,18 @@ def eval_cli(settings_factory, monkeypatch, tmp_path):
         out = tmp_path / "out"
         result = CliRunner().invoke(
             app,
-            ["eval", str(SEED_SET), "--corpus", str(ROOT / "seeds"), "--out", str(out),
-             "--thresholds", str(THRESHOLDS)],
+            [
+                "eval",
+                str(SEED_SET),
+                "--corpus",
+                str(ROOT / "seeds"),
+                "--out",
+                str(out),
+                "--thresholds",
+                str(THRESHOLDS),
+            ],
             catch_exceptions=False,
-        )  # fmt: skip
+        )
         get_settings.cache_clear()
         return result, out
 
@@ -79,8 +92,9 @@ def test_the_seed_set_passes_the_gate_in_extractive_mode(eval_cli):
 
 
 def test_the_seed_set_passes_the_gate_with_a_scripted_llm_server(eval_cli, fakellm):
-    result, out = eval_cli(QA_BOT_LLM="openai-compatible", OPENAI_BASE_URL=fakellm(scripted_rules()),
-                           QA_BOT_MODEL="scripted")  # fmt: skip
+    result, out = eval_cli(
+        QA_BOT_LLM="openai-compatible", OPENAI_BASE_URL=fakellm(scripted_rules()), QA_BOT_MODEL="scripted"
+    )
 
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "report.json").read_text())["metrics"]
@@ -89,8 +103,13 @@ def test_the_seed_set_passes_the_gate_with_a_scripted_llm_server(eval_cli, fakel
 
 
 def test_a_configured_judge_grades_every_answer(eval_cli, fakellm):
-    judge_rules = [{"name": "verdict", "when": {"messages_contain": "Verdict:"},
-                    "respond": {"content": "FAITHFUL - the passage states it."}}]  # fmt: skip
+    judge_rules = [
+        {
+            "name": "verdict",
+            "when": {"messages_contain": "Verdict:"},
+            "respond": {"content": "FAITHFUL - the passage states it."},
+        }
+    ]
 
     result, out = eval_cli(
         QA_BOT_LLM="extractive", OPENAI_BASE_URL=fakellm(judge_rules), QA_BOT_JUDGE_MODEL="judge"

@@ -10,11 +10,19 @@ from qa_bot.evaluation.judge import parse_verdict
 from qa_bot.evaluation.runner import run_eval
 
 JUDGE_RULES = [
-    {"name": "faithful", "when": {"messages_contain": "answer: the call was on sunday"},
-     "respond": {"content": "FAITHFUL - passage 1 says the call was on Sunday."}},
-    {"name": "unfaithful", "when": {"messages_contain": "answer: they discussed interest rates"},
-     "respond": {"content": "Verdict: UNFAITHFUL - the passage is about the Federal Reserve, not the call."}},
-]  # fmt: skip
+    {
+        "name": "faithful",
+        "when": {"messages_contain": "answer: the call was on sunday"},
+        "respond": {"content": "FAITHFUL - passage 1 says the call was on Sunday."},
+    },
+    {
+        "name": "unfaithful",
+        "when": {"messages_contain": "answer: they discussed interest rates"},
+        "respond": {
+            "content": "Verdict: UNFAITHFUL - the passage is about the Federal Reserve, not the call."
+        },
+    },
+]
 
 
 def _judge(base_url: str) -> ChatOpenAI:
@@ -32,8 +40,13 @@ def test_verdicts_are_parsed_from_the_first_verdict_word():
 def test_judge_grades_each_answer_and_the_report_averages_the_scores(
     dataset_path, scripted_bot, fakellm, tmp_path
 ):
-    report = run_eval(scripted_bot, load_dataset(dataset_path), tmp_path / "out", config={"dataset": "x"},
-                      judge=_judge(fakellm(JUDGE_RULES)))  # fmt: skip
+    report = run_eval(
+        scripted_bot,
+        load_dataset(dataset_path),
+        tmp_path / "out",
+        config={"dataset": "x"},
+        judge=_judge(fakellm(JUDGE_RULES)),
+    )
 
     rows = {row["id"]: row for row in report.rows}
     assert rows["day"]["judge"]["label"] == "FAITHFUL"
@@ -48,8 +61,13 @@ def test_judge_grades_each_answer_and_the_report_averages_the_scores(
 
 
 def test_an_unreachable_judge_leaves_the_answers_scored(dataset_path, scripted_bot, down_llm_url, tmp_path):
-    report = run_eval(scripted_bot, load_dataset(dataset_path), tmp_path / "out", config={"dataset": "x"},
-                      judge=_judge(down_llm_url))  # fmt: skip
+    report = run_eval(
+        scripted_bot,
+        load_dataset(dataset_path),
+        tmp_path / "out",
+        config={"dataset": "x"},
+        judge=_judge(down_llm_url),
+    )
 
     assert {row["judge"]["label"] for row in report.rows if "judge" in row} == {"ERROR"}
     assert "judge_faithfulness" not in report.metrics

@@ -96,10 +96,24 @@ def test_compare_tolerates_noise_and_lists_metrics_only_one_run_has():
 
 
 def test_thresholds_use_each_metrics_direction(tmp_path):
-    metrics = {"metrics": {"hit@5": 0.85, "citation_precision": 0.95, "false_refusal_rate": 0.3,
-                           "latency.total.p95": 5.0}}  # fmt: skip
-    failures = check_thresholds(metrics, {"hit@5": 0.9, "citation_precision": 0.8, "false_refusal_rate": 0.2,
-                                          "refusal_rate": 0.8, "max": {"latency.total.p95": 10}})  # fmt: skip
+    metrics = {
+        "metrics": {
+            "hit@5": 0.85,
+            "citation_precision": 0.95,
+            "false_refusal_rate": 0.3,
+            "latency.total.p95": 5.0,
+        }
+    }
+    failures = check_thresholds(
+        metrics,
+        {
+            "hit@5": 0.9,
+            "citation_precision": 0.8,
+            "false_refusal_rate": 0.2,
+            "refusal_rate": 0.8,
+            "max": {"latency.total.p95": 10},
+        },
+    )
     assert failures == [
         "hit@5 = 0.850, below the minimum 0.9.",
         "false_refusal_rate = 0.300, above the maximum 0.2.",
@@ -137,8 +151,13 @@ def test_summary_prints_metrics_and_regressions(report, dataset_path, scripts, m
 
     day = "Which day was the call?"
     worse = {**scripts, day: replace(scripts[day], sentences=[("The call was on Monday", [1])])}
-    second = run_eval(make_bot(worse), load_dataset(dataset_path), tmp_path / "second", config=CONFIG,
-                      compare=tmp_path / "out")  # fmt: skip
+    second = run_eval(
+        make_bot(worse),
+        load_dataset(dataset_path),
+        tmp_path / "second",
+        config=CONFIG,
+        compare=tmp_path / "out",
+    )
     console = Console(record=True, width=140)
     print_summary(second, console)
     text = console.export_text()

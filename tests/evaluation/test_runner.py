@@ -67,8 +67,9 @@ def test_citation_precision_uses_the_answer_modules_support_score(dataset_path, 
     assert rows["day"]["metrics"]["citations"]["supported_pairs"] == 1
     # "They met in <script>alert(1)</script> Delhi" shares too few words with the passage it cites.
     assert rows["where"]["metrics"]["citations"] == rows["where"]["metrics"]["citations"] | {
-        "pairs": 1, "supported_pairs": 0
-    }  # fmt: skip
+        "pairs": 1,
+        "supported_pairs": 0,
+    }
     assert report.metrics["citation_precision"] == pytest.approx(3 / 4)
     assert report.metrics["citation_recall"] == pytest.approx(3 / 4)
     assert report.metrics["gold_citation_rate"] == pytest.approx(3 / 4)  # "follow" cites a non-gold article
@@ -104,8 +105,10 @@ def test_a_crash_keeps_finished_rows_and_the_rerun_asks_only_the_rest(
     bot = make_bot()
     report = run_eval(bot, items, out, config=CONFIG)
     assert [call["question"] for call in bot.asked] == [
-        "What did they discuss?", "What did Blinken eat?", "Where did they meet?"
-    ]  # fmt: skip
+        "What did they discuss?",
+        "What did Blinken eat?",
+        "Where did they meet?",
+    ]
     assert [row["id"] for row in report.rows] == ["day", "price", "follow", "none", "where"]
     assert len(rows_in(out)) == 5
 
@@ -154,8 +157,9 @@ def test_a_question_whose_gold_changed_is_asked_again(dataset_path, scripted_bot
 def test_limit_and_corpus(dataset_path, scripted_bot, tmp_path):
     corpus = tmp_path / "articles"
     corpus.mkdir()
-    report = run_eval(scripted_bot, load_dataset(dataset_path), tmp_path / "out", corpus=[corpus], limit=2,
-                      config=CONFIG)  # fmt: skip
+    report = run_eval(
+        scripted_bot, load_dataset(dataset_path), tmp_path / "out", corpus=[corpus], limit=2, config=CONFIG
+    )
     assert scripted_bot.ingested == [[corpus]]
     assert [row["id"] for row in report.rows] == ["day", "price"]
     assert report.config["ingest"] == {"result": "{'added': 1}"}

@@ -170,9 +170,16 @@ def dated_dense_bot(tmp_path_factory) -> QABot:
         lines.append(json.dumps(record) + "\n")
     (folder / "corpus.jsonl").write_text("".join(lines))
     settings = Settings(
-        _env_file=None, data_dir=folder / "data", llm="extractive", embedding="local", chroma_host=None,
-        search_mode="dense", relevance_floor=-1, recency_weight=0, fetch_k=K,
-    )  # fmt: skip
+        _env_file=None,
+        data_dir=folder / "data",
+        llm="extractive",
+        embedding="local",
+        chroma_host=None,
+        search_mode="dense",
+        relevance_floor=-1,
+        recency_weight=0,
+        fetch_k=K,
+    )
     bot = QABot(settings)
     bot.ingest([folder / "corpus.jsonl"])
     return bot
@@ -243,18 +250,29 @@ def test_a_narrow_filter_searches_a_chroma_server_by_allowed_ids(
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(
         "".join(
-            json.dumps({"id": f"d{day:02d}", "date": f"2024-03-{day:02d}", "source": SOURCES[day % 3],
-                        "text": f"Day {day} of the port strike: dockers met the port authority about wages."})
+            json.dumps(
+                {
+                    "id": f"d{day:02d}",
+                    "date": f"2024-03-{day:02d}",
+                    "source": SOURCES[day % 3],
+                    "text": f"Day {day} of the port strike: dockers met the port authority about wages.",
+                }
+            )
             + "\n"
             for day in range(1, 29)
         )
-    )  # fmt: skip
+    )
     bot = QABot(
         settings_factory(
-            llm="extractive", chroma_host="127.0.0.1", chroma_port=chroma_server,
-            search_mode="dense", relevance_floor=-1, recency_weight=0, fetch_k=10,
+            llm="extractive",
+            chroma_host="127.0.0.1",
+            chroma_port=chroma_server,
+            search_mode="dense",
+            relevance_floor=-1,
+            recency_weight=0,
+            fetch_k=10,
         )
-    )  # fmt: skip
+    )
     bot.ingest([corpus])
     question = "What did the dockers and the port authority discuss?"
 

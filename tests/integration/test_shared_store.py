@@ -148,9 +148,10 @@ def test_two_ingests_at_once_leave_record_manager_catalog_and_chroma_agreeing(
             {"namespace": f"chroma/{COLLECTION}"},
         ).all()
         rows = db.execute(
-            select(articles.c.source_key, articles.c.chunks, articles.c.content_hash, articles.c.indexed_hash)
-            .where(articles.c.collection == COLLECTION)
-        ).all()  # fmt: skip
+            select(
+                articles.c.source_key, articles.c.chunks, articles.c.content_hash, articles.c.indexed_hash
+            ).where(articles.c.collection == COLLECTION)
+        ).all()
 
     assert len(rows) == 6  # 2 seeds + 4 generated articles, each once
     assert {key for key, _group in records} == set(stored["ids"])  # the same chunk ids, none missing

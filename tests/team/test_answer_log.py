@@ -62,8 +62,11 @@ def test_an_answer_is_logged_once_with_every_citation_the_verifier_judged(log, s
     assert stored.settings == {"llm": "local", "model": "qwen", "k": 6}
     verified, rejected = stored.citations
     assert (verified.n, verified.article_id, verified.verified, verified.sentence) == (
-        1, "art-call", True, "They spoke on Sunday."
-    )  # fmt: skip
+        1,
+        "art-call",
+        True,
+        "They spoke on Sunday.",
+    )
     assert (verified.passage, verified.date, verified.title) == (
         CALL,
         "2023-04-16",
@@ -71,8 +74,12 @@ def test_an_answer_is_logged_once_with_every_citation_the_verifier_judged(log, s
     )
     # The sentence the verifier rejected keeps the passage the model cited for it, marked not verified.
     assert (rejected.n, rejected.article_id, rejected.verified, rejected.sentence, rejected.reason) == (
-        2, "art-meeting", False, "They had lunch on Friday.", "[2]: 'Friday' is absent"
-    )  # fmt: skip
+        2,
+        "art-meeting",
+        False,
+        "They had lunch on Friday.",
+        "[2]: 'Friday' is absent",
+    )
 
 
 def test_a_refusal_keeps_the_claims_the_verifier_rejected_as_unverified_citations(log):
@@ -82,8 +89,10 @@ def test_a_refusal_keeps_the_claims_the_verifier_rejected_as_unverified_citation
     assert stored.refused and stored.unverified == 0
     [citation] = stored.citations
     assert (citation.article_id, citation.verified, citation.sentence) == (
-        "art-meeting", False, "They had lunch on Friday."
-    )  # fmt: skip
+        "art-meeting",
+        False,
+        "They had lunch on Friday.",
+    )
 
 
 def test_thumbs_and_a_comment_update_the_logged_row_and_a_second_rating_replaces_the_first(log):
@@ -122,9 +131,20 @@ def test_filters_select_by_review_thumbs_refusal_unverified_user_day_and_text(lo
 
 def test_the_old_feedback_table_is_copied_in_once_when_the_log_opens(settings):
     path = settings.data_dir / "feedback.sqlite"
-    old_citation = {"n": 1, "article_id": "art-call", "title": "Call", "date": "2023-04-16", "source": None,
-                    "path": "/seeds/a.txt", "url": None, "text": CALL, "start": 0, "end": len(CALL),
-                    "quote": {"start": 0, "end": 20}, "support": 1.0}  # fmt: skip
+    old_citation = {
+        "n": 1,
+        "article_id": "art-call",
+        "title": "Call",
+        "date": "2023-04-16",
+        "source": None,
+        "path": "/seeds/a.txt",
+        "url": None,
+        "text": CALL,
+        "start": 0,
+        "end": len(CALL),
+        "quote": {"start": 0, "end": 20},
+        "support": 1.0,
+    }
     write_old_feedback(path, [old_feedback_row("old1", citations=[old_citation])])
 
     AnswerLog.open(settings)
@@ -134,8 +154,12 @@ def test_the_old_feedback_table_is_copied_in_once_when_the_log_opens(settings):
         assert applied(db) == ["answer_log_tables", "answer_log_feedback_of_before_the_log"]
 
     assert (entry.id, entry.question, entry.rating, entry.comment, entry.user) == (
-        "old1", "Which day?", THUMBS_DOWN, "Wrong", "carol"
-    )  # fmt: skip
+        "old1",
+        "Which day?",
+        THUMBS_DOWN,
+        "Wrong",
+        "carol",
+    )
     assert entry.asked_on == date(2026, 11, 2) and entry.asked_at.isoformat() == "2026-11-02T09:30:00+00:00"
     [citation] = entry.citations
     assert (citation.passage, citation.verified, citation.quote_end) == (CALL, True, 20)
@@ -182,8 +206,15 @@ def test_agreement_counts_partly_as_not_supported_for_precision_and_recall(log):
     assert agreement.recall == 0.75  # 3 of the 4 that support
     assert agreement.agreement == 0.625  # 5 of 8
     assert agreement.lenient_precision == 0.8  # "partly" as support: 4 of 5
-    assert stats.as_dict()["answers"] == {"logged": 9, "reviewed": 2, "correct": 1, "incorrect": 1,
-                                          "should_refuse": 0, "corrected": 1, "exportable": 2}  # fmt: skip
+    assert stats.as_dict()["answers"] == {
+        "logged": 9,
+        "reviewed": 2,
+        "correct": 1,
+        "incorrect": 1,
+        "should_refuse": 0,
+        "corrected": 1,
+        "exportable": 2,
+    }
 
 
 def test_review_stats_prints_the_figures_and_json(log, settings, monkeypatch):
@@ -250,9 +281,10 @@ def test_thumbs_up_answers_from_the_chat_export_unless_a_reviewer_says_otherwise
 
 def test_the_settings_snapshot_keeps_no_key_and_no_server_address(settings_factory):
     settings = settings_factory(
-        llm="openai", openai_api_key=SecretStr("sk-live-secret-1234"),
+        llm="openai",
+        openai_api_key=SecretStr("sk-live-secret-1234"),
         openai_base_url="https://user:password@llm.internal/v1",
-    )  # fmt: skip
+    )
     snapshot = settings_snapshot(settings, k=3, since=date(2023, 1, 1), until=None, sources=["cnn.com"])
 
     dumped = json.dumps(snapshot)

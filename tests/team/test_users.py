@@ -82,9 +82,18 @@ def test_after_five_wrong_passwords_a_name_is_refused_until_the_window_passes():
 
 @pytest.mark.parametrize(
     ("address", "loopback"),
-    [("127.0.0.1", True), ("127.0.1.1", True), ("::1", True), ("localhost", True),
-     ("0.0.0.0", False), ("192.168.1.20", False), ("::", False), (None, False), ("", False)],
-)  # fmt: skip
+    [
+        ("127.0.0.1", True),
+        ("127.0.1.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("192.168.1.20", False),
+        ("::", False),
+        (None, False),
+        ("", False),
+    ],
+)
 def test_only_loopback_addresses_count_as_this_machine(address, loopback):
     assert is_loopback(address) is loopback
 

@@ -313,8 +313,13 @@ def test_a_source_filter_and_top_k_change_what_is_retrieved(app_env, down_llm_ur
 
 @pytest.mark.pointer
 def test_a_pointed_answer_shows_the_short_answer_then_the_sentence_quoted_word_for_word(app_env, fakellm):
-    rules = [{"name": "day", "when": {"messages_contain": "which day did jaishankar"},
-              "respond": {"content": "Answer: Sunday\nPassage: [1]"}}]  # fmt: skip
+    rules = [
+        {
+            "name": "day",
+            "when": {"messages_contain": "which day did jaishankar"},
+            "respond": {"content": "Answer: Sunday\nPassage: [1]"},
+        }
+    ]
     app, _ = start(app_env, fakellm(rules))
     ask(app, DAY_QUESTION)
 

@@ -22,9 +22,15 @@ ARTICLE = (
 
 def cited_answer() -> Answer:
     passage = Passage(
-        "c1", "art-1", ARTICLE, 0, len(ARTICLE),
-        title="Jaishankar, Blinken talk", date="2023-04-16", path="/seeds/000_092cfdeac746b4f0.txt",
-    )  # fmt: skip
+        "c1",
+        "art-1",
+        ARTICLE,
+        0,
+        len(ARTICLE),
+        title="Jaishankar, Blinken talk",
+        date="2023-04-16",
+        path="/seeds/000_092cfdeac746b4f0.txt",
+    )
     quote_end = ARTICLE.index(" They")
     return Answer(
         question="Which day?",
@@ -52,8 +58,13 @@ def test_the_markdown_export_has_questions_answers_and_cited_quotes():
 
 
 def test_the_markdown_export_shows_a_failure_with_the_retrieved_passages():
-    failed = Answer("Which day?", "cannot connect", refused=False, passages=cited_answer().passages,
-                    error="The LLM server at http://127.0.0.1:9 cannot be reached.")  # fmt: skip
+    failed = Answer(
+        "Which day?",
+        "cannot connect",
+        refused=False,
+        passages=cited_answer().passages,
+        error="The LLM server at http://127.0.0.1:9 cannot be reached.",
+    )
     text = conversation_markdown([Exchange("Which day?", failed, date.today(), [])])
 
     assert "**The answer failed:** The LLM server at http://127.0.0.1:9 cannot be reached." in text

@@ -78,8 +78,9 @@ def test_the_review_page_lists_what_was_asked_and_the_filters_narrow_it(start):
     log.log(logged("unverified", "Where did they have lunch?", user="bob", unverified=True))
 
     review_page(app)
-    assert sorted(listed(app)) == sorted([DAY_QUESTION, "Who met in New Delhi?", "What did Blinken eat?",
-                                          "Where did they have lunch?"])  # fmt: skip
+    assert sorted(listed(app)) == sorted(
+        [DAY_QUESTION, "Who met in New Delhi?", "What did Blinken eat?", "Where did they have lunch?"]
+    )
     assert "○ not reviewed" in entry(app, DAY_QUESTION).label
 
     toggles = {t.label: t for t in app.sidebar.toggle}
@@ -123,8 +124,12 @@ def test_verdicts_are_saved_with_the_reviewer_and_the_agreement_is_shown(start):
     entry(app, "Where did they have lunch?").radio[2].set_value("correct").run()
     assert not app.exception
 
-    assert metrics(app) == {"Answers reviewed": "1 of 1", "Verifier precision": "100%",
-                            "Verifier recall": "50%", "Agreement": "50%"}  # fmt: skip
+    assert metrics(app) == {
+        "Answers reviewed": "1 of 1",
+        "Verifier precision": "100%",
+        "Verifier recall": "50%",
+        "Agreement": "50%",
+    }
     assert "✔ correct" in entry(app, "Where did they have lunch?").label
     with sqlite3.connect(Path(env["QA_BOT_DATA_DIR"]) / "feedback.sqlite") as db:
         assert db.execute("SELECT verdict, reviewer FROM answer_log").fetchall() == [("correct", "erin")]
@@ -160,9 +165,10 @@ def test_reviewed_answers_export_and_qa_bot_eval_runs_them_as_they_are(start, tm
     assert "Wrote 3 evaluation cases" in exported.output
     assert out.read_text(encoding="utf-8") == reviewed_jsonl(log_of(env))  # what the page's button gives
     evaluated = runner.invoke(
-        cli, ["eval", str(out), "--index", env["QA_BOT_DATA_DIR"], "--out", str(tmp_path / "eval")],
+        cli,
+        ["eval", str(out), "--index", env["QA_BOT_DATA_DIR"], "--out", str(tmp_path / "eval")],
         catch_exceptions=False,
-    )  # fmt: skip
+    )
     get_settings.cache_clear()
 
     assert evaluated.exit_code == 0, evaluated.output
