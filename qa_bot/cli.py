@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -137,10 +140,39 @@ def ingest(
         raise typer.Exit(EXIT_FILES_FAILED)
 
 
+# Seconds between the plain progress lines an ingest writes to a log file or a pipe; read at each
+# ingest, so that a test can shorten it.
+PLAIN_PROGRESS_EVERY_S = 5.0
+
+
+@dataclass
+class _IngestCount:
+    """What an ingest has done so far: articles (of about `expected`) and chunks."""
+
+    expected: int
+    articles: int = 0
+    chunks: int = 0
+
+    def add(self, event: str, n: int) -> None:
+        if event == "waiting":
+            err_console.print(WAITING_FOR_INGEST)
+        elif event == "chunk":
+            self.chunks += n
+        else:
+            self.articles += n
+
+
+def _ingest_progress(expected: int):
+    """Progress on stderr: a live bar on a terminal; plain lines in a log file or a pipe, where a
+    bar would show nothing until the end (an ingest of 300 articles printed nothing for 8 minutes)."""
+    count = _IngestCount(expected)
+    return _progress_bar(count) if err_console.is_terminal else _progress_lines(count)
+
+
 @contextmanager
-def _ingest_progress(expected: int) -> Iterator[Callable[[str, int], None]]:
-    """A progress line counting articles (of about `expected`) and chunks, with the time elapsed and
-    the time remaining; the chunk count moves while a large article is embedded."""
+def _progress_bar(count: _IngestCount) -> Iterator[Callable[[str, int], None]]:
+    """A progress line counting articles and chunks, with the time elapsed and the time remaining;
+    the chunk count moves while a large article is embedded."""
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]Ingesting[/]"),
@@ -151,20 +183,49 @@ def _ingest_progress(expected: int) -> Iterator[Callable[[str, int], None]]:
         console=err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("ingest", total=expected, chunks=0)
-        chunks = 0
+        task = progress.add_task("ingest", total=count.expected, chunks=0)
 
         def advance(event: str, n: int) -> None:
-            nonlocal chunks
-            if event == "waiting":
-                err_console.print(WAITING_FOR_INGEST)
-            elif event == "chunk":
-                chunks += n
-                progress.update(task, chunks=chunks)
-            else:
-                progress.advance(task, n)
+            count.add(event, n)
+            progress.update(task, completed=count.articles, chunks=count.chunks)
 
         yield advance
+
+
+@contextmanager
+def _progress_lines(count: _IngestCount) -> Iterator[Callable[[str, int], None]]:
+    """Every PLAIN_PROGRESS_EVERY_S seconds a line of text, no escapes: "Ingesting: 40 of ~300
+    articles, 1874 chunks, 0:01:10 elapsed". A clock of its own writes it, so that the lines go on
+    while the embedding model loads or a large article is embedded."""
+    started = time.monotonic()
+    stop = threading.Event()
+
+    def report() -> None:
+        elapsed = _clock(time.monotonic() - started)
+        err_console.print(
+            f"Ingesting: {count.articles} of ~{count.expected} articles, {count.chunks} chunks, "
+            f"{elapsed} elapsed",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    def tick() -> None:
+        while not stop.wait(PLAIN_PROGRESS_EVERY_S):
+            report()
+
+    clock = threading.Thread(target=tick, name="ingest-progress", daemon=True)
+    clock.start()
+    try:
+        yield count.add
+    finally:
+        stop.set()
+        clock.join()
+
+
+def _clock(seconds: float) -> str:
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 class _AverageTimeRemaining(ProgressColumn):
@@ -175,8 +236,7 @@ class _AverageTimeRemaining(ProgressColumn):
         if not task.completed or not task.total or task.elapsed is None:
             return Text("ETA -:--:--", style="progress.remaining")
         left = max(task.total - task.completed, 0) * task.elapsed / task.completed
-        hours, rest = divmod(int(left), 3600)
-        return Text(f"ETA {hours}:{rest // 60:02d}:{rest % 60:02d}", style="progress.remaining")
+        return Text(f"ETA {_clock(left)}", style="progress.remaining")
 
 
 def _print_ingest_report(report) -> None:
@@ -207,30 +267,42 @@ def _print_ingest_report(report) -> None:
 # --- ask / chat ---------------------------------------------------------------------------------------
 
 
-@app.command()
-def ask(
-    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")] = None,
-    since: Annotated[str | None, typer.Option(help="Only articles from this date (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Only articles up to this date (YYYY-MM-DD).")] = None,
-    source: Annotated[
-        list[str] | None, typer.Option(help="Only articles from this source (repeatable).")
-    ] = None,
-    as_of: Annotated[str | None, typer.Option(help="Answer as of this date (default: today).")] = None,
-) -> None:
-    """Answer one question from the articles, with numbered citations.
+# The options `ask` and `chat` share: which passages a question may be answered from, and the date
+# it is answered as of (an archive is asked about as of its own time).
+KOption = Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")]
+SinceOption = Annotated[str | None, typer.Option(help="Only articles from this date (YYYY-MM-DD).")]
+UntilOption = Annotated[str | None, typer.Option(help="Only articles up to this date (YYYY-MM-DD).")]
+SourceOption = Annotated[list[str] | None, typer.Option(help="Only articles from this source (repeatable).")]
+AsOfOption = Annotated[str | None, typer.Option(help="Answer as of this date (default: today).")]
 
-    Exit codes: 0 answered or refused; 3 the language model failed; 6 a Python package is missing;
-    7 the index holds no indexed article (nothing ingested yet, or the ingest failed: run `qa-bot ingest`).
-    """
-    options = dict(
+
+def _question_options(k, since, until, source, as_of) -> dict:
+    """The shared options as QABot.ask_stream takes them; a malformed date is a usage error (exit 2)."""
+    return dict(
         k=k,
         since=_parse_date(since, "--since"),
         until=_parse_date(until, "--until"),
         sources=source or None,
         as_of=_parse_date(as_of, "--as-of") or date.today(),
     )
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    k: KOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    source: SourceOption = None,
+    as_of: AsOfOption = None,
+) -> None:
+    """Answer one question from the articles, with numbered citations.
+
+    Exit codes: 0 answered or refused; 3 the language model failed; 6 a Python package is missing;
+    7 the index holds no indexed article (nothing ingested yet, or the ingest failed: run `qa-bot ingest`).
+    """
+    options = _question_options(k, since, until, source, as_of)
     bot = _bot()
     answer = _run_question(bot, question, options, stream=not as_json and console.is_terminal)
     _log_answer(_open_answer_log(bot), bot, answer, options)
@@ -246,11 +318,19 @@ def ask(
 
 @app.command()
 def chat(
-    k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")] = None,
+    k: KOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    source: SourceOption = None,
+    as_of: AsOfOption = None,
 ) -> None:
-    """A conversation in the terminal; follow-up questions may refer to earlier answers."""
+    """A conversation in the terminal; follow-up questions may refer to earlier answers.
+
+    --since, --until, --source and --as-of hold for every question of the conversation, as in `qa-bot ask`.
+    """
     from qa_bot.service import Turn
 
+    asked = _question_options(k, since, until, source, as_of)
     bot = _bot()
     log = _open_answer_log(bot)
     history: list[Turn] = []
@@ -262,7 +342,7 @@ def chat(
             break
         if not question:
             break
-        options = dict(k=k, history=list(history), as_of=date.today())
+        options = dict(asked, history=list(history))
         answer = _run_question(bot, question, options, stream=console.is_terminal)
         _log_answer(log, bot, answer, options)
         print_answer(answer)

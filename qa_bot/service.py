@@ -33,6 +33,7 @@ from qa_bot.index.search import HybridRetriever, Passage, Query
 from qa_bot.index.store import Index, IndexStats, IngestReport, ProgressCallback
 from qa_bot.ingest.articles import Article
 from qa_bot.settings import Settings, get_settings
+from qa_bot.text import WORD, content_terms
 
 if TYPE_CHECKING:
     from qa_bot.answering.deadline import AnswerDeadline
@@ -338,7 +339,7 @@ class QABot:
         step = time.perf_counter()
         try:
             if self.settings.llm == "extractive":
-                return _concatenate_with_previous(question, history)
+                return _borrowing_from_previous(question, history)
             from qa_bot.answering.prompts import build_condense_messages, parse_condensed_question
 
             messages = build_condense_messages(history, question, self.settings.prompts_dir)
@@ -374,6 +375,30 @@ def index_not_ready_message(stats: IndexStats) -> str | None:
         f"The index is empty ({stats.location}): no article has been ingested yet. "
         "Run `qa-bot ingest <files or folders>` first, e.g. `qa-bot ingest seeds`."
     )
+
+
+# Without a model to rewrite follow-ups, these mark a question that needs the one before it: a word
+# pointing back ("what did he say"), or a start that continues it ("and in 2022?", "what about China?").
+_POINTING_BACK = frozenset(
+    "he him his she her hers they them their theirs it its this that these those".split()  # noqa: SIM905
+)
+_CONTINUING_STARTS = ("and", "what about", "how about")
+
+
+def needs_previous_question(question: str) -> bool:
+    """Whether a question leans on its predecessor: it points back at it, continues it, or has no
+    content word of its own ("why?"). A question that stands alone must be searched for alone:
+    glued onto the last one, it is searched for words it never asked about."""
+    words = [word.lower() for word in WORD.findall(question)]
+    opening = " ".join(words[:2])
+    if any(opening == start or opening.startswith(start + " ") for start in _CONTINUING_STARTS):
+        return True
+    return not content_terms(question) or any(word in _POINTING_BACK for word in words)
+
+
+def _borrowing_from_previous(question: str, history: list[Turn]) -> str:
+    """The follow-up with its predecessor when it needs it, else the question as asked."""
+    return _concatenate_with_previous(question, history) if needs_previous_question(question) else question
 
 
 def _concatenate_with_previous(question: str, history: list[Turn]) -> str:

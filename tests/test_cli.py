@@ -161,3 +161,47 @@ def test_ask_json_the_answer_log_and_an_eval_row_keep_the_same_answer(run):
         == [{k: c[k] for k in kept} for c in from_log["citations"]]
         != []
     )
+
+
+def chat(run, *lines: str, options: tuple[str, ...] = ()):
+    """`qa-bot chat OPTIONS`, typing `lines` one by one, then an empty line to end it."""
+    get_settings.cache_clear()
+    return CliRunner().invoke(app, ["chat", *options], input="\n".join([*lines, ""]), catch_exceptions=False)
+
+
+def test_chat_searches_a_stand_alone_question_alone_and_a_follow_up_with_its_predecessor(run):
+    # Extractive mode has no model to rewrite follow-ups: only a question that leans on the last one
+    # ("and ...", a pronoun) may borrow its words; one that stands alone was once glued on too.
+    run("ingest", str(SEEDS))
+    arrived = "Where did Blinken arrive late on Wednesday night?"
+
+    result = chat(run, CALL_QUESTION, arrived, "And what did he discuss with Jaishankar?")
+
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.output.split())  # the terminal's width wraps long lines
+    assert printed.count("Searched for:") == 1
+    assert f"Searched for: {arrived} And what did he discuss with Jaishankar?" in printed
+    assert "New Delhi" in printed
+
+
+def test_chat_takes_the_archive_options_of_ask_for_the_whole_conversation(run):
+    from qa_bot.team.answer_log import AnswerLog
+
+    run("ingest", str(SEEDS))
+    call_article = "000_092cfdeac746b4f0.txt"  # of 16 April 2023; the other seed is undated
+
+    nowhere = chat(run, CALL_QUESTION, options=("--as-of", "2023-04-20", "--source", "nowhere.example"))
+    after_the_call = chat(run, CALL_QUESTION, "And what did they discuss?", options=("--since", "2023-04-17"))
+
+    assert nowhere.exit_code == after_the_call.exit_code == 0, nowhere.output + after_the_call.output
+    assert call_article not in nowhere.output and "Sunday" not in nowhere.output
+    assert call_article not in after_the_call.output and "Sunday" not in after_the_call.output
+    logged = sorted(AnswerLog.open(get_settings()).find(), key=lambda entry: entry.asked_on)
+    assert logged[0].asked_on == date(2023, 4, 20) and logged[0].refused
+    assert logged[0].settings["sources"] == ["nowhere.example"]
+    assert [entry.settings["since"] for entry in logged[1:]] == ["2023-04-17", "2023-04-17"]
+
+
+def test_chat_rejects_a_malformed_date_as_ask_does(run):
+    result = chat(run, CALL_QUESTION, options=("--as-of", "20 April"))
+    assert result.exit_code == 2 and "YYYY-MM-DD" in result.output
