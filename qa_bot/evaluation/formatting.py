@@ -45,6 +45,68 @@ INDEPENDENT_INTRO = (
 )
 
 
+# What each of the other metrics means, in one line an editor can read (docs/evaluation.md has the
+# exact computations). Scores run from 0 to 1: 0.75 is three in four.
+METRIC_MEANINGS = {
+    "pass_rate": "Share of all questions the run passed: answered correctly, or refused when it should.",
+    "answer_accuracy": "Share of the answerable questions whose answer contains an expected answer.",
+    "token_f1": "How many words the answer shares with the expected answer (1 = the same words).",
+    "mc_accuracy": "Of the multiple-choice questions, the share whose answer names the right choice.",
+    "mrr": (
+        "Mean reciprocal rank: how high the right article comes in the search results, on average "
+        "(1 = always first, 0.5 = second, 0 = not found)."
+    ),
+    "citation_precision": "Of the answer's citations, the share whose passage backs its sentence.",
+    "citation_recall": "Of the answer's sentences, the share backed by a passage they cite.",
+    "citation_precision_text_only": (
+        "Citation precision counting the passage's text only, not its title or date."
+    ),
+    "cited_sentence_rate": "Of the answer sentences, the share that cite a source at all.",
+    "gold_citation_rate": "Of the answered questions, the share citing an article known to hold the answer.",
+    "refusal_rate": "Of the questions the articles cannot answer, the share refused, as they should be.",
+    "false_refusal_rate": "Of the questions the articles can answer, the share refused all the same.",
+    "error_rate": "Share of questions that failed with an error, e.g. the model down (lower is better).",
+    "short_answer_rate": "Of the answered questions, the share given a short answer quoted from an article.",
+    "judge_faithfulness": "A second model's grade of how faithful the answers are to their sources (0 to 1).",
+}
+_FUNNEL_MEANINGS = {
+    "retrieved": "found by the search",
+    "in_evidence": "in the sentences the answerer was given to read",
+    "in_output": "in what the answerer wrote",
+    "shown": "in the answer shown to the reader",
+}
+
+
+def metric_meaning(metric: str) -> str | None:
+    """One plain line saying what a metric means; None for a metric this list does not know."""
+    if metric in METRIC_MEANINGS:
+        return METRIC_MEANINGS[metric]
+    name, _, k = metric.partition("@")
+    if name == "hit" and k.isdigit():
+        return f"Share of questions with a right article among the first {k} search results."
+    if name == "recall" and k.isdigit():
+        return f"Share of the right articles found among the first {k} search results, on average."
+    if metric.startswith("funnel_") and metric.removeprefix("funnel_") in _FUNNEL_MEANINGS:
+        where = _FUNNEL_MEANINGS[metric.removeprefix("funnel_")]
+        return f"Of the answerable questions, the share whose expected answer is still {where}."
+    if metric.startswith("latency."):
+        _, stage, percentile = (metric.split(".") + ["", ""])[:3]
+        share = {"p50": "half", "p95": "95 in 100"}.get(percentile)
+        if share:
+            return f"Seconds the {stage} step took: {share} of the questions took at most this long."
+    return None
+
+
+GLOSSARY_TITLE = "What the metrics mean"
+
+
+def metric_glossary(tables: Iterable[MetricTable]) -> list[tuple[str, str]]:
+    """(label, meaning) for each metric the tables show that has one, in their order; the independent
+    checks are left out, as their own table says what each one measures."""
+    shown = [row.metric for table in tables for row in table.rows if row.meaning is None]
+    return [(metric_label(m), meaning) for m in shown if (meaning := metric_meaning(m)) is not None]
+
+
 def metric_label(metric: str) -> str:
     """The name a reader sees: the metric's key, or what it is when the key alone would mislead."""
     return APP_GRADED_LABELS.get(metric, metric)

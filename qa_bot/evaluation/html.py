@@ -12,7 +12,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from qa_bot.evaluation.formatting import MetricTable, gold_text, metric_tables
+from qa_bot.evaluation.formatting import (
+    GLOSSARY_TITLE,
+    MetricTable,
+    gold_text,
+    metric_glossary,
+    metric_tables,
+)
 from qa_bot.evaluation.metrics import STANDARD_KS, latency_by_stage, lower_is_better, percentile
 from qa_bot.evaluation.report import EvalReport
 
@@ -33,6 +39,7 @@ blockquote { margin: .3em 0 .6em 1em; color: #444; white-space: pre-wrap; }
 mark { background: #fff59d; } .gold { font-weight: 700; color: #176d2c; } .muted { color: #777; }
 .charts { display: flex; flex-wrap: wrap; gap: 2em; } figure { margin: 0; } figcaption { font-weight: 600; }
 svg text { font: 11px system-ui, sans-serif; fill: #333; }
+.glossary dt { font-weight: 600; } .glossary dd { margin: 0 0 .4em 1.5em; }
 """
 
 # No scripts, no remote anything: the page stays inert even if some text escaped its escaping.
@@ -234,6 +241,15 @@ def _metrics_section(table: MetricTable) -> str:
     return f"<h2>{_e(table.title)}</h2>{intro}<table><tr>{head}</tr>{''.join(lines)}</table>{note}"
 
 
+def _glossary(tables: list[MetricTable]) -> str:
+    """One line per metric name, for a reader who does not know what "MRR" or "hit@3" means."""
+    glossary = metric_glossary(tables)
+    if not glossary:
+        return ""
+    items = "".join(f"<dt>{_e(label)}</dt><dd>{_e(meaning)}</dd>" for label, meaning in glossary)
+    return f"<h2>{_e(GLOSSARY_TITLE)}</h2><dl class='glossary'>{items}</dl>"
+
+
 def _expected(gold: Mapping[str, Any]) -> str:
     if gold["unanswerable"]:
         return '<span class="muted">unanswerable: should refuse</span>'
@@ -351,6 +367,7 @@ def render_html(report: EvalReport) -> str:
             f"{hit_curve_svg(report.curve)}</figure>"
         )
     charts.append(f"<figure><figcaption>Latency per stage</figcaption>{latency_svg(report.rows)}</figure>")
+    tables = metric_tables(report.metrics, report.deltas, report.counts)
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
@@ -360,9 +377,8 @@ def render_html(report: EvalReport) -> str:
         + "<h2>Charts</h2><div class='charts'>"
         + "".join(charts)
         + "</div>"
-        + "".join(
-            _metrics_section(table) for table in metric_tables(report.metrics, report.deltas, report.counts)
-        )
+        + "".join(_metrics_section(table) for table in tables)
+        + _glossary(tables)
         + "<h2>Questions</h2>"
         + _question_rows(report)
         + "</body></html>\n"

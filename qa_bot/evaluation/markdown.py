@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from qa_bot.evaluation.formatting import MetricTable, gold_text, metric_tables
+from qa_bot.evaluation.formatting import (
+    GLOSSARY_TITLE,
+    MetricTable,
+    gold_text,
+    metric_glossary,
+    metric_tables,
+)
 from qa_bot.evaluation.report import EvalReport
 
 
@@ -27,6 +33,15 @@ def _metrics_section(table: MetricTable) -> list[str]:
     lines = ["", f"## {table.title}", ""] + ([table.intro, ""] if table.intro else [])
     lines += _table(list(table.header), [list(row.cells) for row in table.rows])
     return lines + (["", table.note] if table.note else [])
+
+
+def _glossary_lines(tables: list[MetricTable]) -> list[str]:
+    glossary = metric_glossary(tables)
+    if not glossary:
+        return []
+    return ["", f"## {GLOSSARY_TITLE}", ""] + [
+        f"- **{_md(label)}**: {_md(meaning)}" for label, meaning in glossary
+    ]
 
 
 def _expected(gold: dict[str, Any]) -> str:
@@ -60,8 +75,10 @@ def render_markdown(report: EvalReport) -> str:
         lines += ["", "## Gate failures", ""] + [f"- {_md(failure)}" for failure in report.gate_failures]
     if report.deltas:
         lines += ["", f"Compared with `{_md(report.compared_with)}`."]
-    for table in metric_tables(report.metrics, report.deltas, report.counts):
+    tables = metric_tables(report.metrics, report.deltas, report.counts)
+    for table in tables:
         lines += _metrics_section(table)
+    lines += _glossary_lines(tables)
     lines += ["", "## Questions", ""]
     lines += _question_lines(report)
     return "\n".join(lines) + "\n"

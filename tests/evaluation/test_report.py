@@ -220,3 +220,27 @@ def test_the_evaluation_modules_import_each_other_without_a_cycle():
         )
 
     assert [module for module in imports if reaches(module, module, set())] == []
+
+
+def test_reports_say_in_one_plain_line_what_each_metric_means(report, tmp_path):
+    # An editor reading the report meets "mrr" and "hit@3": each gets a line saying what it means.
+    out = tmp_path / "out"
+    markdown = (out / "report.md").read_text()
+    glossary = markdown.split("## What the metrics mean")[1].split("## Questions")[0]
+    assert "- **mrr**: Mean reciprocal rank: how high the right article comes" in glossary
+    assert "- **hit@1**: Share of questions with a right article among the first 1 search results" in glossary
+    assert "- **citation precision (app's own rule)**: Of the answer's citations" in glossary
+    assert "- **refusal_rate**: Of the questions the articles cannot answer" in glossary
+    assert "faithfulness" not in glossary  # its own table already says what it measures
+    page = (out / "report.html").read_text()
+    assert "<h2>What the metrics mean</h2>" in page
+    assert "<dt>false_refusal_rate</dt><dd>Of the questions the articles can answer" in page
+
+
+def test_every_metric_of_a_run_has_its_line_in_the_glossary(report, tmp_path):
+    from qa_bot.evaluation.formatting import metric_glossary, metric_tables
+
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    tables = metric_tables(saved["metrics"], [], saved["counts"])
+    explained = {label for label, _meaning in metric_glossary(tables)}
+    assert {row.label for row in tables[0].rows} == explained
