@@ -13,6 +13,7 @@ service.py    QABot: the one object the CLI, the chat UI (ui/) and the evaluatio
 cli.py        `qa-bot ...`
 
 Shared by every stage: settings.py (one settings object), redaction.py (secrets blanked at every
-exit), text.py (sentences and content words), database/ (the app's SQL tables), terminal.py and
-missing_package.py (what the CLI says).
+exit), records.py (the one JSON form of what leaves the app), text.py (sentences and content words),
+now.py (what "this week" and "latest" mean), database/ (the app's SQL tables and their migrations),
+terminal.py and missing_package.py (what the CLI says).
 """

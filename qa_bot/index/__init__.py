@@ -2,6 +2,7 @@
 
 store.py          Index: ingest (chunk, embed, store, de-duplicated by LangChain's indexing API),
                   status, and the consistency of what it holds
+chunk_store.py    LangChain's Chroma store, embedding from the chunker's word-pieces
 chunking.py       an article's passages, sized in the model's word-pieces, with offsets into it
 catalog.py        each article's text and metadata, and whether all its chunks are stored
 keyword_index.py  the BM25 keyword index (bm25s) over every chunk
