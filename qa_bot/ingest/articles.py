@@ -326,6 +326,17 @@ def _load_file(path: Path, named_explicitly: bool, options: CorpusOptions) -> It
         yield LoadFailure(str(path), str(bad))
     except OSError as exc:
         yield LoadFailure(str(path), f"cannot read the file: {exc.strerror or exc}")
+    except Exception as exc:  # hostile input reaches parsers we do not own: one file, one failure
+        yield LoadFailure(str(path), _unexpected(exc))
+
+
+def _unexpected(exc: Exception) -> str:
+    """The reason for a file (or record) that broke a parser in a way no check above foresaw."""
+    detail = " ".join(str(exc).split())[:160]
+    return (
+        f"could not be read ({type(exc).__name__}{': ' + detail if detail else ''}); the rest of the "
+        "corpus was read. Check that the file is a complete, ordinary article file"
+    )
 
 
 def _open_regular_file(path: Path) -> BinaryIO:
@@ -473,10 +484,27 @@ def _split_metadata(text: str) -> tuple[dict[str, Any], str]:
     return _split_header_lines(text)
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader without anchors and aliases (`&a`, `*a`): metadata never needs them, and
+    aliases nested in aliases expand, when shown or walked, into more values than memory holds."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in front matter", self.peek_event().start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def _parse_front_matter(block: str) -> dict[str, Any] | None:
     """The front matter's metadata; None when the `---` block is not a mapping (e.g. prose)."""
     try:
-        data = yaml.safe_load(block)
+        data = yaml.load(block, Loader=_FrontMatterLoader)  # noqa: S506 (a safe loader, without aliases)
+    except RecursionError:
+        raise _BadFile(
+            "front matter (the block between the --- lines) is nested too deeply to read; "
+            "write it as `key: value` lines"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 2}" if mark is not None else ""
@@ -579,11 +607,27 @@ def _document_article(
 # --- .json and .jsonl -----------------------------------------------------------------------------
 
 
-def _load_json(handle: BinaryIO, path: Path, max_bytes: int) -> Iterator[LoadEvent]:
+def _parse_json(text: str, *, one_line: bool = False) -> Any:
+    """The JSON value, or _BadFile naming what is wrong with it. Besides syntax errors, Python's
+    parser fails on two shapes no article has: nesting deeper than its recursion limit (a
+    `[[[[...` of 100,000 brackets) and integers of more than 4,300 digits."""
     try:
-        data = json.loads(_read_text(handle))
+        return json.loads(text)
     except json.JSONDecodeError as exc:
+        if one_line:  # a .jsonl line, named by its number already
+            raise _BadFile(f"invalid JSON (column {exc.colno}: {exc.msg}); fix or remove the line") from None
         raise _BadFile(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise _BadFile(
+            "JSON nested too deeply to read (thousands of [ or { inside each other); an article is "
+            "an object with a `text` field"
+        ) from None
+    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise _BadFile(f"JSON that cannot be read: {' '.join(str(exc).split())[:120]}") from None
+
+
+def _load_json(handle: BinaryIO, path: Path, max_bytes: int) -> Iterator[LoadEvent]:
+    data = _parse_json(_read_text(handle))
     if isinstance(data, dict):
         yield from _article_from_record(data, path, max_bytes, "the object")
     elif isinstance(data, list):
@@ -609,11 +653,9 @@ def _load_jsonl(lines: BinaryIO, path: Path, max_bytes: int) -> Iterator[LoadEve
             yield LoadFailure(str(path), too_large(f"{where} is {megabytes(len(raw))}", max_bytes))
             continue
         try:
-            record = json.loads(_decode(raw, what="this line"))
+            record = _parse_json(_decode(raw, what="this line"), one_line=True)
         except _BadFile as exc:
             failure = f"{where}: {exc}"
-        except json.JSONDecodeError as exc:
-            failure = f"{where}: invalid JSON (column {exc.colno}: {exc.msg}); fix or remove the line"
         else:
             good += 1
             yield from _article_from_record(record, path, max_bytes, where)
@@ -632,6 +674,15 @@ def _load_jsonl(lines: BinaryIO, path: Path, max_bytes: int) -> Iterator[LoadEve
 
 
 def _article_from_record(record: Any, path: Path, max_bytes: int, where: str) -> Iterator[LoadEvent]:
+    """The record's article (or failure); a record that breaks something unforeseen fails alone,
+    and the file's other records still load."""
+    try:
+        yield from _record_article(record, path, max_bytes, where)
+    except Exception as exc:  # e.g. a `date` nested too deeply to be shown in its warning
+        yield LoadFailure(str(path), f"{where}: {_unexpected(exc)}")
+
+
+def _record_article(record: Any, path: Path, max_bytes: int, where: str) -> Iterator[LoadEvent]:
     problem = _record_problem(record)
     if problem:
         yield LoadFailure(str(path), f"{where}: {problem}")
@@ -652,7 +703,19 @@ def _record_problem(record: Any) -> str | None:
         return f"field `text` is a {type(text).__name__}; it must be a string"
     if not text.strip():
         return "field `text` is empty; add the article body or remove the record"
+    for name in _RECORD_FIELDS:
+        value = record.get(name)
+        if isinstance(value, str) and _LONE_SURROGATE.search(value):
+            return (
+                f"field `{name}` holds a lone surrogate escape (e.g. \\ud800), which is no character and "
+                "cannot be stored; fix the escape (a pair such as \\ud83d\\ude00 is fine)"
+            )
     return None
+
+
+_RECORD_FIELDS = ("text", "id", "title", "date", "url", "source")
+# JSON's \uXXXX escapes can spell half of a UTF-16 pair; Python keeps it, and no encoder takes it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 _LOADERS: dict[str, Callable[[BinaryIO, Path, int], Iterator[LoadEvent]]] = {

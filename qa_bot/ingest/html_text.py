@@ -6,9 +6,10 @@ own problem, with its own tag lists; the corpus loader only needs (metadata, tex
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 
 _INVISIBLE_TAGS = ["script", "style", "noscript", "template", "head", "svg", "iframe", "object", "canvas"]
 _BLOCK_TAGS = (  # noqa: SIM905 (a word list reads best as words)
@@ -73,15 +74,35 @@ def _visible_text(soup: Any) -> str:
         if not tag.decomposed:
             tag.decompose()
     root = soup.body or soup
-    for tag in root.find_all(_BLOCK_TAGS):
-        tag.insert_before(_PARAGRAPH_BREAK)
-        tag.insert_after(_PARAGRAPH_BREAK)
-    for tag in root.find_all("br"):
-        tag.replace_with(_LINE_BREAK)
     paragraphs = []
-    for block in root.get_text().split(_PARAGRAPH_BREAK):
+    for block in "".join(_text_with_breaks(root)).split(_PARAGRAPH_BREAK):
         lines = (" ".join(line.split()) for line in block.split(_LINE_BREAK))
         paragraph = "\n".join(line for line in lines if line)
         if paragraph:
             paragraphs.append(paragraph)
     return "\n\n".join(paragraphs)
+
+
+def _text_with_breaks(root: Any) -> Iterator[str]:
+    """The strings under `root` in document order, a paragraph mark around each block element and a
+    line mark for each <br>. Walked with a stack of its own: pages nested 100,000 tags deep exist
+    (hostile or broken ones), and marking them in the tree costs time of the depth for each mark."""
+    shown = root.interesting_string_types
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if node is _END_OF_BLOCK:
+            yield _PARAGRAPH_BREAK
+        elif isinstance(node, Tag):
+            if node.name == "br":
+                yield _LINE_BREAK
+            elif node.name in _BLOCK_SET and node is not root:
+                yield _PARAGRAPH_BREAK
+                stack.append(_END_OF_BLOCK)
+            stack.extend(reversed(node.contents))
+        elif type(node) in shown:
+            yield str(node)
+
+
+_BLOCK_SET = frozenset(_BLOCK_TAGS)
+_END_OF_BLOCK = object()  # on the stack: the block element above it ends here
