@@ -87,6 +87,12 @@ def cases_download(
 ) -> None:
     """A button that downloads evaluation cases (`qa-bot eval` JSONL), built only when it is clicked."""
     st.download_button(
-        f"{label} (JSONL, {count})", data=jsonl, file_name=file_name, mime="application/jsonl", icon=icon,
-        disabled=not count, on_click="ignore", help=help,
-    )  # fmt: skip
+        f"{label} (JSONL, {count})",
+        data=jsonl,
+        file_name=file_name,
+        mime="application/jsonl",
+        icon=icon,
+        disabled=not count,
+        on_click="ignore",
+        help=help,
+    )

@@ -86,9 +86,15 @@ def _filters(log: AnswerLog) -> LogFilter:
     since, until = _date_range()
     text = st.text_input("Search questions and answers", key="review_text")
     return LogFilter(
-        not_reviewed=not_reviewed, thumbs_down=thumbs_down, refused=refused, unverified=unverified,
-        user=None if user == EVERYONE else user, since=since, until=until, text=text,
-    )  # fmt: skip
+        not_reviewed=not_reviewed,
+        thumbs_down=thumbs_down,
+        refused=refused,
+        unverified=unverified,
+        user=None if user == EVERYONE else user,
+        since=since,
+        until=until,
+        text=text,
+    )
 
 
 def _users(log: AnswerLog) -> list[str]:
@@ -104,9 +110,12 @@ def _date_range() -> tuple[date | None, date | None]:
         return None, None
     today = date.today()
     picked = st.date_input(
-        "Asked between", value=(today, today), format="YYYY-MM-DD", key="review_dates",
+        "Asked between",
+        value=(today, today),
+        format="YYYY-MM-DD",
+        key="review_dates",
         label_visibility="collapsed",
-    )  # fmt: skip
+    )
     picked = tuple(picked) if isinstance(picked, list | tuple) else (picked,)
     return (picked[0], picked[1]) if len(picked) == 2 else (picked[0] if picked else None, None)
 
@@ -147,9 +156,13 @@ def _summary(log: AnswerLog) -> None:
         with st.expander("How the app's marks compare with the reviewers'"):
             st.markdown(_agreement_table(agreement))
     cases_download(
-        "Download reviewed answers as evaluation cases", lambda: reviewed_jsonl(log), count=stats.exportable,
-        file_name="qa-bot-reviewed.jsonl", icon=":material/download:", help=EXPORT_HELP,
-    )  # fmt: skip
+        "Download reviewed answers as evaluation cases",
+        lambda: reviewed_jsonl(log),
+        count=stats.exportable,
+        file_name="qa-bot-reviewed.jsonl",
+        icon=":material/download:",
+        help=EXPORT_HELP,
+    )
 
 
 def _percent(value: float | None) -> str:
@@ -186,7 +199,7 @@ def _answers(bot: QABot, log: AnswerLog, what: LogFilter) -> None:
             if log.count()
             else "No answers yet: questions asked in the chat appear here."
         )
-        st.info(nothing, icon=":material/inbox:")  # fmt: skip
+        st.info(nothing, icon=":material/inbox:")
         return
     more = f", the newest {len(entries)} shown" if total > len(entries) else ", newest first"
     st.caption(f"{total} answer{'s' if total != 1 else ''} match{'es' if total == 1 else ''}{more}.")
@@ -269,14 +282,22 @@ def _citation(
     key = f"review-citation-{entry.id}-{position}"
     verdict, comment = st.columns([3, 2], vertical_alignment="bottom")
     verdict.radio(
-        "Does the passage support the sentence?", list(CITATION_VERDICTS), format_func=CITATION_VERDICTS.get,
-        index=_index(CITATION_VERDICTS, citation.verdict), horizontal=True, key=key,
-        on_change=_save_citation, args=(log, entry.id, position),
-    )  # fmt: skip
+        "Does the passage support the sentence?",
+        list(CITATION_VERDICTS),
+        format_func=CITATION_VERDICTS.get,
+        index=_index(CITATION_VERDICTS, citation.verdict),
+        horizontal=True,
+        key=key,
+        on_change=_save_citation,
+        args=(log, entry.id, position),
+    )
     comment.text_input(
-        "Comment on this citation", value=citation.comment, key=f"{key}-comment",
-        on_change=_save_citation, args=(log, entry.id, position),
-    )  # fmt: skip
+        "Comment on this citation",
+        value=citation.comment,
+        key=f"{key}-comment",
+        on_change=_save_citation,
+        args=(log, entry.id, position),
+    )
     if citation.reviewer or citation.reviewed_at:
         st.caption(_marked_by(citation.reviewer, citation.reviewed_at))
 
@@ -284,16 +305,30 @@ def _citation(
 def _answer_verdict(log: AnswerLog, entry: LoggedAnswer) -> None:
     key = f"review-answer-{entry.id}"
     st.radio(
-        "**Your verdict on the answer**", list(ANSWER_VERDICTS), format_func=ANSWER_VERDICTS.get,
-        index=_index(ANSWER_VERDICTS, entry.verdict), horizontal=True, key=key,
-        on_change=_save_answer, args=(log, entry.id),
-    )  # fmt: skip
+        "**Your verdict on the answer**",
+        list(ANSWER_VERDICTS),
+        format_func=ANSWER_VERDICTS.get,
+        index=_index(ANSWER_VERDICTS, entry.verdict),
+        horizontal=True,
+        key=key,
+        on_change=_save_answer,
+        args=(log, entry.id),
+    )
     st.text_area(
-        "Corrected answer (optional; exported instead of the answer)", value=entry.corrected_answer,
-        key=f"{key}-corrected", height=80, on_change=_save_answer, args=(log, entry.id),
-    )  # fmt: skip
-    st.text_input("Note (optional)", value=entry.review_comment, key=f"{key}-note",
-                  on_change=_save_answer, args=(log, entry.id))  # fmt: skip
+        "Corrected answer (optional; exported instead of the answer)",
+        value=entry.corrected_answer,
+        key=f"{key}-corrected",
+        height=80,
+        on_change=_save_answer,
+        args=(log, entry.id),
+    )
+    st.text_input(
+        "Note (optional)",
+        value=entry.review_comment,
+        key=f"{key}-note",
+        on_change=_save_answer,
+        args=(log, entry.id),
+    )
     if entry.reviewer or entry.reviewed_at:
         st.caption(_marked_by(entry.reviewer, entry.reviewed_at))
 
@@ -320,10 +355,13 @@ def _save_answer(log: AnswerLog, answer_id: str) -> None:
     key = f"review-answer-{answer_id}"
     _saved(
         lambda: log.review_answer(
-            answer_id, st.session_state.get(key), corrected=st.session_state.get(f"{key}-corrected") or "",
-            comment=st.session_state.get(f"{key}-note") or "", reviewer=reviewer_name(),
+            answer_id,
+            st.session_state.get(key),
+            corrected=st.session_state.get(f"{key}-corrected") or "",
+            comment=st.session_state.get(f"{key}-note") or "",
+            reviewer=reviewer_name(),
         )
-    )  # fmt: skip
+    )
 
 
 def _saved(save) -> None:
