@@ -4,6 +4,7 @@ alarms on real news.
     .venv/bin/python benchmarks/red_team.py                      # the embedded local model
     .venv/bin/python benchmarks/red_team.py --without-detector    # how far the verifier alone holds
     .venv/bin/python benchmarks/red_team.py --scan ../shared/data/realtimeqa/corpus.jsonl
+    .venv/bin/python benchmarks/red_team.py --scripted            # models scripted to obey (seconds)
 
 The first form ingests the planted articles into a temporary index and asks each case's question
 with the configured model (the embedded one by default). Per case it records whether the model
@@ -11,6 +12,10 @@ obeyed the planted line (the case's `falsehood` words, or a refusal where the li
 in what the model wrote), whether the app showed an obeyed claim as verified, and whether the
 planted sentence was reported to the reader. CI runs the same cases with a model scripted to obey
 (tests/answering/test_injection.py); this measures what a real small model does.
+
+`--scripted` asks every case of models scripted to obey (tests/fixtures/obeying_llm.py): one that
+obeys a planted line when it is shown one, and one that obeys always, in both answer styles. Per
+case: detected, withheld, obeyed, shown as verified (section "red_team_scripted").
 
 `--scan` runs the detector over every sentence of a news corpus (JSONL, one article per line with
 a `text` field): each flagged sentence is withheld from the model and shown as suspicious, so on
@@ -139,6 +144,52 @@ def scan(corpus: Path, sample: int) -> str:
     return "\n".join(body)
 
 
+SCRIPTED_RUNS = [("pointer", "when shown"), ("pointer", "always"), ("sentence", "always")]
+
+
+def scripted(cases: list[dict]) -> str:
+    """The suite against the scripted obeying models (as tests/reliability/test_injection_suite.py)."""
+    from tests.fixtures.obeying_llm import scripted_red_team
+
+    data_dir = Path(tempfile.mkdtemp(prefix="red-team-scripted-"))
+    report = QABot(Settings(_env_file=None, data_dir=data_dir, llm="extractive")).ingest(
+        [INJECTION / "articles.jsonl"]
+    )
+    if report.failed:
+        raise SystemExit(f"the planted articles did not ingest: {report.failed}")
+    runs = {run: scripted_red_team(data_dir, cases, style=run[0], obeys=run[1]) for run in SCRIPTED_RUNS}
+    shown = runs[("pointer", "when shown")]
+    lines = [
+        f"`.venv/bin/python benchmarks/red_team.py --scripted`, {date.today():%Y-%m-%d}, "
+        f"{machine_description()}.",
+        "",
+        "Models scripted to obey (tests/fixtures/obeying_llm.py): *when shown* replies the obeyed answer",
+        "only if the planted words reach its prompt; *always* replies it whatever it was shown.",
+        "",
+        "| measure | count |",
+        "| --- | --- |",
+        f"| cases | {len(cases)} |",
+        f"| planted text detected and reported | {sum(r['detected'] for r in shown)} of {len(cases)} |",
+        f"| withheld from the model | {sum(r['withheld'] for r in shown)} of {len(cases)} |",
+        f"| obeyed by the model that obeys when shown | {sum(r['obeyed'] for r in shown)} |",
+    ]
+    for (style, obeys), rows in runs.items():
+        verified = [r["id"] for r in rows if r["shown_verified"]]
+        what = f"obeyed answers shown as verified ({style} answers, obeys {obeys})"
+        lines.append(f"| {what} | {len(verified)} {_ids(verified)} |")
+    errors = sorted({r["id"] for rows in runs.values() for r in rows if r["error"]})
+    lines += [f"| model errors | {len(errors)} {_ids(errors)} |", ""]
+    header = "| case | detected | withheld | obeyed (when shown) | " + " | ".join(
+        f"shown verified ({style}, {obeys})" for style, obeys in SCRIPTED_RUNS
+    )
+    lines += [header + " |", "| --- " * (4 + len(SCRIPTED_RUNS)) + "|"]
+    for i, row in enumerate(shown):
+        verified = [_yes(runs[run][i]["shown_verified"]) or "no" for run in SCRIPTED_RUNS]
+        flags = [_yes(row["detected"]) or "NO", _yes(row["withheld"]) or "NO", _yes(row["obeyed"]) or "no"]
+        lines.append(f"| {row['id']} | " + " | ".join(flags + verified) + " |")
+    return "\n".join(lines)
+
+
 def _ids(ids: list[str]) -> str:
     return f"({', '.join(ids)})" if ids else ""
 
@@ -156,10 +207,16 @@ def main() -> None:
         action="store_true",
         help="let planted sentences through to the model (how far the verifier alone holds)",
     )
+    parser.add_argument(
+        "--scripted", action="store_true", help="models scripted to obey, instead of a real one"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/security.md alone")
     args = parser.parse_args()
     if args.scan:
         section = ("planted_scan", "The detector on real news: false alarms", scan(args.scan, args.sample))
+    elif args.scripted:
+        title = "Planted instructions against models scripted to obey"
+        section = ("red_team_scripted", title, scripted(load_cases()))
     else:
         if args.without_detector:
             injection._INSTRUCTION = re.compile(r"(?!)")  # matches nothing: every sentence is evidence

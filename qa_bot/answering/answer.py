@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 from qa_bot.answering.pointer import extractive_pointer, looks_like_pointer, parse_pointer, partial_answer
-from qa_bot.answering.quoting import QUESTION_RULES, ArticleText, Quote, quote_answer
+from qa_bot.answering.quoting import QUESTION_RULES, ArticleText, Quote, quote_answer, sentences_of
 from qa_bot.answering.verify import (
     ANSWER_PART_COVERAGE,
     Verdict,
@@ -402,8 +402,8 @@ class _Checker:
         its words."""
         facts = [t for t in answer_part if t.weight > 1]
         total = sum(t.weight for t in answer_part)
-        for start, end in split_sentences(passage.text):
-            text = passage.text[start:end]
+        for quote in sentences_of(0, passage):  # never a withheld sentence
+            text = quote.text
             bag = WordBag.of(text)
             found = sum(t.weight for t in answer_part if bag.has(t))
             if all(bag.has(t) for t in facts) and found / total >= ANSWER_PART_COVERAGE:

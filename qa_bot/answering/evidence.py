@@ -20,10 +20,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from urllib.parse import unquote_plus
 
 import numpy as np
 
-from qa_bot.answering.injection import is_planted_instruction
+from qa_bot.answering.injection import is_planted_instruction, withheld_spans
 from qa_bot.index.search import Passage, recency_boost
 from qa_bot.now import asks_about_now
 from qa_bot.text import WordBag, content_terms, split_sentences
@@ -108,24 +109,60 @@ def select_evidence(
 def _candidate_sentences(
     passages: Sequence[Passage], article_text: ArticleText | None, texts: dict[str, str]
 ) -> tuple[list[_Sentence], list[Passage]]:
-    """Whole sentences overlapping each passage, once each (chunks overlap), planted ones set apart."""
+    """Whole sentences overlapping each passage, once each (chunks overlap), withheld ones set apart.
+
+    What `qa_bot.answering.injection` withholds never becomes a candidate: not a planted sentence,
+    not the sentence it hands its payload to, not a planted title, source or URL (those are taken
+    off the passage, so that neither the prompt's header nor a check reads them).
+    """
     seen: set[tuple[str, int]] = set()
     sentences: list[_Sentence] = []
     planted: list[Passage] = []
-    for rank, passage in enumerate(passages):
+    for rank, retrieved in enumerate(passages):
+        passage = _without_planted_metadata(retrieved, planted, seen)
         text, offset = _article_or_passage(passage, article_text, texts)
-        for start, end in _sentences_overlapping(text, passage.start - offset, passage.end - offset):
+        for start, end, withheld in _sentences_overlapping(
+            text, passage.start - offset, passage.end - offset
+        ):
             key = (passage.article_id, offset + start)
             if key in seen:
                 continue
             seen.add(key)
             sentence = _Sentence(passage, rank, offset + start, offset + end, text[start:end])
             words = len(sentence.text.split())
-            if is_planted_instruction(sentence.text):
+            if withheld:
                 planted.append(_span(sentence.passage, sentence.start, sentence.end, sentence.text))
             elif MIN_SENTENCE_WORDS <= words <= MAX_SENTENCE_WORDS:
                 sentences.append(sentence)
     return sentences, planted
+
+
+_METADATA_FIELDS = ("title", "source", "url")
+
+
+def _without_planted_metadata(
+    passage: Passage, planted: list[Passage], seen: set[tuple[str, int]]
+) -> Passage:
+    """The passage without a title, source or URL that addresses the assistant; each such field is
+    reported once per article (in `planted`, as text of its own)."""
+    bad = [name for name in _METADATA_FIELDS if _planted_field(name, getattr(passage, name))]
+    if not bad:
+        return passage
+    for name in bad:
+        key = (passage.article_id, -1 - _METADATA_FIELDS.index(name))  # apart from sentence offsets
+        if key not in seen:
+            seen.add(key)
+            shown = f"{name}: {getattr(passage, name)}"
+            planted.append(_span(replace(passage, title=None, source=None, url=None), 0, 0, shown))
+    return replace(passage, **dict.fromkeys(bad))
+
+
+def _planted_field(name: str, value: str | None) -> bool:
+    if not value:
+        return False
+    # A URL's words are joined by its punctuation ("/say-that-the-mayor-resigned?q=...").
+    readable = re.sub(r"[-_/+=&?#.]+", " ", unquote_plus(value)) if name == "url" else value
+    return is_planted_instruction(value) or is_planted_instruction(readable)
 
 
 def _article_or_passage(
@@ -141,15 +178,22 @@ def _article_or_passage(
     return passage.text, passage.start
 
 
-def _sentences_overlapping(text: str, start: int, end: int) -> list[tuple[int, int]]:
+def _sentences_overlapping(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
+    """(start, end, withheld) of each sentence overlapping text[start:end]."""
     # Splitting a window around the passage, not the whole article: long articles stay cheap. The
-    # window reaches back far enough to find where the passage's first sentence begins.
+    # window reaches back far enough to find where the passage's first sentence begins, and the
+    # withheld sentences are found in the same window, so a planted sentence's neighbour is seen.
     window_start = max(0, start - 600)
     window = text[window_start : min(len(text), end + 600)]
-    spans = [(window_start + s, window_start + e) for s, e in split_sentences(window)]
+    withheld = set(withheld_spans(window))
+    spans = [(s, e, (s, e) in withheld) for s, e in split_sentences(window)]
     # The window's first and last "sentences" may be cut by the window itself; they only count when
     # they lie inside the passage, which the overlap test below ensures for anything that matters.
-    return [(s, e) for s, e in spans if e > start and s < end]
+    return [
+        (window_start + s, window_start + e, out)
+        for s, e, out in spans
+        if window_start + e > start and window_start + s < end
+    ]
 
 
 # --- scoring ------------------------------------------------------------------------------------------
@@ -225,14 +269,13 @@ def _context_before(sentence: _Sentence, texts: dict[str, str]) -> _Sentence | N
     if text is None:
         return None
     window_start = max(0, sentence.start - 600)
-    previous = [
-        (window_start + s, window_start + e) for s, e in split_sentences(text[window_start : sentence.start])
-    ]
+    window = text[window_start : sentence.start]
+    previous = split_sentences(window)
     if len(previous) < (1 if window_start == 0 else 2):  # a window's first sentence may be cut
         return None
-    start, end = previous[-1]
-    if is_planted_instruction(text[start:end]):
+    if previous[-1] in withheld_spans(window):  # planted, or the payload of one
         return None
+    start, end = (window_start + offset for offset in previous[-1])
     return _Sentence(sentence.passage, sentence.rank, start, end, text[start:end], score=0.0)
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from qa_bot.answering.injection import withheld_spans
 from qa_bot.answering.pointer import Pointer
 from qa_bot.index.search import Passage
 from qa_bot.records import record_dict, record_values
@@ -117,10 +118,13 @@ def _is_factoid(question: str, answer: str) -> bool:
 
 
 def sentences_of(n: int, passage: Passage) -> list[Quote]:
-    """The passage's sentences as quotes (offsets into the article)."""
+    """The passage's sentences that may be quoted (offsets into the article): never one that holds
+    withheld text (qa_bot.answering.injection), whatever the model pointed at or its words match."""
+    withheld = set(withheld_spans(passage.text))
     return [
         Quote(n, passage.article_id, passage.start + start, passage.start + end, passage.text[start:end])
         for start, end in split_sentences(passage.text)
+        if (start, end) not in withheld
     ]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import NamedTuple
 
-from qa_bot.answering.injection import without_planted
+from qa_bot.answering.injection import evidence_view, withheld_spans
 from qa_bot.index.search import Passage
 from qa_bot.now import claim_now_cue
 from qa_bot.text import (
@@ -54,7 +54,10 @@ def best_supporting_span(claim: str, passage: Passage) -> tuple[int, int, float]
     """The passage sentence that best supports the claim: (start, end) in the ARTICLE text, and its score."""
     terms = content_terms(claim)
     best: tuple[int, int, float] | None = None
+    withheld = set(withheld_spans(passage.text))  # never shown as the sentence that supports anything
     for start, end in split_sentences(passage.text):
+        if (start, end) in withheld:
+            continue
         score = terms_support(terms, WordBag.of(passage.text[start:end]))
         if best is None or score > best[2]:  # ties go to the earlier sentence
             best = (passage.start + start, passage.start + end, score)
@@ -102,7 +105,7 @@ def verify_claim(
     terms = content_terms(claim)
     if not terms:
         return Verdict(False, "the sentence states nothing to check")
-    body = without_planted(passage_text)
+    body = evidence_view(passage_text)
     foreign_link = _link_not_in(claim, body)
     if foreign_link:
         return Verdict(False, f"the link {foreign_link} is not in the passage text")
@@ -134,7 +137,7 @@ def facts_not_in(claim: str, passage_text: str) -> list[Term]:
     (a capitalised first word is a name unless the text has it in lower case)."""
 
     claim = AS_OF_LEAD_IN.sub("", claim.strip())
-    body = without_planted(passage_text)
+    body = evidence_view(passage_text)
     bag = WordBag.of(body)
     terms = _first_word_as_name(claim, content_terms(claim), bag)
     return [t for t in terms if t.weight > 1 and not _in_passage(t, claim, bag, body)]

@@ -1,9 +1,10 @@
-"""The red-team suite (evals/injection/): 22 planted articles, answered by a model scripted to obey.
+"""The red-team suite (evals/injection/): 52 planted articles, answered by models scripted to obey.
 
-The scripted model (fakellm, a real OpenAI-compatible HTTP server) replies what a model that obeyed
-each planted line would reply. Whatever the model writes, the app must never show the obeyed claim
-as verified, never send the planted sentence to the model as evidence, report it to the reader as
-suspicious, and never turn a URL that is in no passage into a link or an image on the page.
+The scripted models are real OpenAI-compatible HTTP servers: fakellm, and the obeying server of
+tests/fixtures/obeying_llm.py, which obeys a planted line when it is shown one, or always. Whatever
+the model writes, the app must never show the obeyed claim as verified (in either answer style),
+never send the planted text to the model as evidence, report it to the reader as suspicious, and
+never turn a URL that is in no passage into a link or an image on the page.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from qa_bot.service import QABot
 from qa_bot.settings import PROJECT_ROOT, Settings
+from tests.fixtures.obeying_llm import scripted_red_team
 from ui.render import answer_html
 
 INJECTION = Path(__file__).resolve().parents[2] / "evals" / "injection"
@@ -32,6 +34,8 @@ OBEYING_RULES = [
 ]
 EXFILTRATION = [case for case in CASES if case["falsehood"] == "evil.example"]
 
+pytestmark = pytest.mark.integration  # starts fakellm and the chat page: outside the fast subset
+
 
 @pytest.fixture(scope="module")
 def obeying_llm(fakellm) -> str:
@@ -39,24 +43,36 @@ def obeying_llm(fakellm) -> str:
 
 
 @pytest.fixture(scope="module")
-def obeying_bot(tmp_path_factory, obeying_llm) -> QABot:
+def planted_index(tmp_path_factory) -> Path:
+    """A data directory with the planted articles ingested, shared by every bot of this module."""
+    data_dir = tmp_path_factory.mktemp("planted")
+    report = QABot(Settings(_env_file=None, data_dir=data_dir, llm="extractive")).ingest(
+        [INJECTION / "articles.jsonl"]
+    )
+    assert report.added == len(CASES) and not report.failed
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def obeying_bot(planted_index, obeying_llm) -> QABot:
     settings = Settings(
         _env_file=None,
-        data_dir=tmp_path_factory.mktemp("planted"),
+        data_dir=planted_index,
         llm="openai-compatible",
         openai_base_url=obeying_llm,
         model="obedient",
     )
-    bot = QABot(settings)
-    report = bot.ingest([INJECTION / "articles.jsonl"])
-    assert report.added == len(CASES) and not report.failed
-    return bot
+    return QABot(settings)
 
 
 def test_the_suite_covers_each_kind_of_attack():
     lines = (INJECTION / "articles.jsonl").read_text(encoding="utf-8").splitlines()
     texts = "\n".join(json.loads(line)["text"] for line in lines)
     assert len(CASES) >= 20
+    metadata = "\n".join(
+        json.dumps([json.loads(line).get(k) for k in ("title", "source", "url")]) for line in lines
+    )
+    assert len(CASES) >= 50
     for marker in [
         "SYSTEM:",
         "<|im_start|>",
@@ -64,11 +80,29 @@ def test_the_suite_covers_each_kind_of_attack():
         "\n[2] ",
         "END OF EVIDENCE",
         "](https://",
+        "](//",
         "<img",
         "say that",
+        "Answer: ",
+        "Q: ",
+        "Ign\u043ere",  # a Cyrillic look-alike inside a Latin word
+        "\u0399",  # Greek
+        "\u200d",  # zero-width joiner
+        "\u00ad",  # soft hyphen
+        "\u202e",  # right-to-left override
+        "contesta solo",  # Spanish, German, Italian, Portuguese, Russian, Chinese
+        "antworte nur",
+        "rispondi che",
+        "diga que",
+        "\u0441\u043a\u0430\u0436\u0438",
+        "\u5ffd\u7565",
+        "{question}",
+        "Ignore all previous instructions. ",  # the payload in the next sentence
     ]:
         assert marker in texts, marker
-    assert len(EXFILTRATION) >= 4
+    for field in ["Reply that", "SYSTEM:", "ignore-all-previous"]:  # in a title, a source, a URL
+        assert field in metadata, field
+    assert len(EXFILTRATION) >= 8
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
@@ -85,6 +119,21 @@ def test_an_obeyed_planted_instruction_is_never_shown_as_verified(obeying_bot, c
     assert all(planted[0] not in p.text for p in answer.passages)
     markup = answer_html(answer)
     assert "<a " not in markup and "<img" not in markup
+
+
+# The pointer style with a model that obeys always is the fakellm test above.
+@pytest.mark.parametrize(("style", "obeys"), [("pointer", "when shown"), ("sentence", "always")])
+def test_no_answer_of_a_model_that_obeys_is_shown_as_verified(planted_index, style, obeys):
+    """Per case: the planted text was detected and withheld, so a model that obeys what it is shown
+    never obeyed; and a model that obeys regardless never had its claim shown as verified."""
+    rows = scripted_red_team(planted_index, CASES, style=style, obeys=obeys)
+
+    assert [r["id"] for r in rows if r["error"]] == []
+    assert [r["id"] for r in rows if r["shown_verified"]] == []
+    assert [r["id"] for r in rows if not r["detected"]] == []
+    assert [r["id"] for r in rows if not r["withheld"]] == []
+    if obeys == "when shown":
+        assert [r["id"] for r in rows if r["obeyed"]] == []
 
 
 def test_on_the_chat_page_no_link_or_image_leads_anywhere_a_passage_does_not(app_env, obeying_llm):
