@@ -2,7 +2,8 @@
 cites; answers as evaluation cases (`cases_download`, the JSONL of qa_bot/team/reviews.py).
 
 Every text from outside (questions, answers, errors, articles) goes through `neutralise_markdown`,
-which also blanks secrets: an LLM error can quote the key the server was sent.
+which also blanks secrets: an LLM error can quote the key the server was sent. Text from the
+articles, and answers drawn from them, also has its bare addresses defanged (`article_markdown`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,29 @@ from ui.render import quoted_text
 # What could turn untrusted text into a link, an image or HTML in a Markdown viewer: escaping these
 # keeps the export readable while nothing in it can render as more than text.
 _LINK_AND_HTML = re.compile(r"([\\`\[\]<>])")
+# GitHub's Markdown (and Streamlit's) links a bare address by itself, escaped or not: "https://x.y"
+# and "www.x.y" are written "https[:]//x.y" and "www[.]x.y", which no viewer links and a reader
+# still reads (the usual way to quote an address nobody should follow).
+_BARE_ADDRESS = re.compile(
+    r"\b(?P<scheme>[a-z][a-z0-9+.-]{1,15}):(?=//)|\b(?P<www>www)\.(?=\S)", re.IGNORECASE
+)
 
 
 def neutralise_markdown(text: str) -> str:
     # Redacted before escaping, which could split a secret that holds one of those characters.
     return _LINK_AND_HTML.sub(r"\\\1", redact_known(text))
+
+
+def article_markdown(text: str) -> str:
+    """Text from the articles, or an answer drawn from them: neutralised, and no bare address in it
+    left for a viewer to link (an address planted in an article must not be one click away)."""
+    return _BARE_ADDRESS.sub(_defanged, neutralise_markdown(text))
+
+
+def _defanged(match: re.Match[str]) -> str:
+    if match["scheme"]:
+        return f"{match['scheme']}\\[:\\]"  # escaped brackets: "[:]" as text, never a link's label
+    return f"{match['www']}\\[.\\]"
 
 
 def conversation_markdown(exchanges: Sequence[Exchange], *, now: datetime | None = None) -> str:
@@ -43,12 +62,12 @@ def _answer_lines(answer: Answer) -> list[str]:
         lines = [f"**The answer failed:** {neutralise_markdown(answer.error)}", ""]
         return lines + _passages_lines("Retrieved passages", answer)
     # Our own [n] markers survive the escaping as plain text, which is how they should read.
-    lines = [_restore_markers(neutralise_markdown(answer.text)), ""]
+    lines = [_restore_markers(article_markdown(answer.text)), ""]
     if answer.refused:
         return lines
     unverified = [s.text for s in answer.sentences if not s.supported]
     for sentence in unverified:
-        lines += [f"- *Unverified (no passage supports it):* {neutralise_markdown(sentence)}"]
+        lines += [f"- *Unverified (no passage supports it):* {article_markdown(sentence)}"]
     if unverified:
         lines.append("")
     if answer.citations:
@@ -56,7 +75,7 @@ def _answer_lines(answer: Answer) -> list[str]:
     for citation in answer.citations:
         lines.append(f"{citation.n}. {_describe(citation.passage)}")
         quote = quoted_text(citation) or citation.passage.text
-        lines.append(f"   > {neutralise_markdown(' '.join(quote.split()))}")
+        lines.append(f"   > {article_markdown(' '.join(quote.split()))}")
     return lines + [""]
 
 
@@ -66,15 +85,15 @@ def _passages_lines(title: str, answer: Answer) -> list[str]:
     lines = [f"**{title}**", ""]
     for n, passage in enumerate(answer.passages, start=1):
         lines.append(f"{n}. {_describe(passage)}")
-        lines.append(f"   > {neutralise_markdown(' '.join(passage.text.split()))}")
+        lines.append(f"   > {article_markdown(' '.join(passage.text.split()))}")
     return lines + [""]
 
 
 def _describe(passage) -> str:
     title = passage.title or (Path(passage.path).name if passage.path else passage.article_id)
     parts = [p for p in (passage.date, passage.source, passage.url or passage.path) if p]
-    details = f" ({neutralise_markdown(', '.join(parts))})" if parts else ""
-    return f"{neutralise_markdown(title)}{details}, characters {passage.start}-{passage.end}"
+    details = f" ({article_markdown(', '.join(parts))})" if parts else ""
+    return f"{article_markdown(title)}{details}, characters {passage.start}-{passage.end}"
 
 
 def _restore_markers(escaped: str) -> str:

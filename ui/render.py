@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from qa_bot.answering.answer import Answer, AnswerSentence, Citation
+from qa_bot.answering.injection import is_planted_address
 from qa_bot.index.search import Passage
 from qa_bot.redaction import redact_known
 
@@ -236,7 +237,9 @@ def unverified_count(answer: Answer) -> int:
 
 
 def safe_link(url: str | None) -> str | None:
-    """An http(s) URL as an escaped link; anything else (javascript:, data:, relative) is not linked."""
+    """An http(s) URL as an escaped link; anything else (javascript:, data:, relative) is not linked,
+    nor an address whose words address the assistant ("/ignore-all-previous-instructions"): the
+    guard withholds it from the answer, and the page does not offer it as the article's source."""
     if not url:
         return None
     try:
@@ -244,6 +247,8 @@ def safe_link(url: str | None) -> str | None:
     except ValueError:
         return None
     if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+        return None
+    if is_planted_address(url):
         return None
     safe = html.escape(url.strip(), quote=True)
     return f'<a href="{safe}" target="_blank" rel="noopener noreferrer nofollow">{safe}</a>'

@@ -20,11 +20,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from urllib.parse import unquote_plus
 
 import numpy as np
 
-from qa_bot.answering.injection import is_planted_instruction, withheld_spans
+from qa_bot.answering.injection import is_planted_address, is_planted_instruction, withheld_spans
 from qa_bot.index.search import Passage, recency_boost
 from qa_bot.now import asks_about_now
 from qa_bot.text import WordBag, content_terms, split_sentences
@@ -160,9 +159,7 @@ def _without_planted_metadata(
 def _planted_field(name: str, value: str | None) -> bool:
     if not value:
         return False
-    # A URL's words are joined by its punctuation ("/say-that-the-mayor-resigned?q=...").
-    readable = re.sub(r"[-_/+=&?#.]+", " ", unquote_plus(value)) if name == "url" else value
-    return is_planted_instruction(value) or is_planted_instruction(readable)
+    return is_planted_address(value) if name == "url" else is_planted_instruction(value)
 
 
 def _article_or_passage(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import unquote_plus
 
 from qa_bot.text import content_terms, split_sentences
 
@@ -100,7 +101,7 @@ _PATTERNS = [
     r"<\s*(?:img|script|iframe)\b|<!--",  # HTML that fetches, runs, or hides text from the reader
     r"\b(?:include|add|append|insert|cite|attach|send|link\s+to)\s+(?:a\s+link\s+to\s+)?(?:https?:)?//",
     # A URL with a blank to fill in ("?q={question}"): a template for the model to complete.
-    r"(?:https?:)?//\S*(?:\{[^}\s]*\}|%7B|\$\{|<[a-z_ ]{1,30}>)",
+    r"(?:https?:)?//\S*(?:\{[^}\s]*\}|%7B|\$\{)",
     # An instruction that points at another sentence as the reply ("Use the line above as your answer").
     r"\b(?:use|repeat|copy|give|output|take|treat|quote)\b[^.]{0,40}\bas\s+(?:your|the)\s+(?:final\s+|only\s+)?(?:answer|reply|response)\b",
     r"\b(?:include|add|append|insert|render|show)\b[^.]{0,40}\b(?:this|the\s+following)\s+(?:link|url|image|markdown)\b",
@@ -145,6 +146,13 @@ def is_planted_instruction(sentence: str) -> bool:
     return any(_INSTRUCTION.search(view) for view in _readings(sentence)) or _mixes_scripts(
         _as_read(sentence)
     )
+
+
+def is_planted_address(url: str) -> bool:
+    """Whether a URL addresses the assistant; its words are joined by its punctuation
+    ("/ignore-all-previous-instructions?q=...")."""
+    words = re.sub(r"[-_/+=&?#.]+", " ", unquote_plus(url))
+    return is_planted_instruction(url) or is_planted_instruction(words)
 
 
 def _as_read(text: str) -> str:
