@@ -27,7 +27,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa_bot.database.engine import database_errors, database_url, get_engine, shown_url
 from qa_bot.database.lock import DatabaseLock, creating_schema
@@ -36,6 +36,9 @@ from qa_bot.index.keyword_index import BuildStamp, KeywordIndex, KeywordRows
 from qa_bot.index.lock import IngestLock
 from qa_bot.ingest.articles import Article, CorpusOptions, LoadFailure, LoadWarning, iter_articles
 from qa_bot.settings import Settings
+
+if TYPE_CHECKING:
+    from qa_bot.index.chunking import Chunk
 
 ARTICLES_PER_BATCH = 32
 CHROMA_PAGE = 5000
@@ -308,11 +311,16 @@ class Index:
                 report.unchanged += 1
                 _notify(progress, "article", 1)
                 continue
+            chunks = self._chunks_of(item, report)
+            if chunks is None:
+                failed_files.add(item.path)
+                _notify(progress, "article", 1)
+                continue
             if outcome == "updated":
                 report.updated += 1
             else:
                 report.added += 1
-            batch.append(item)
+            batch.append((item, chunks))
             if len(batch) >= ARTICLES_PER_BATCH:
                 self._index_articles(batch, report, progress)
                 batch = []
@@ -322,8 +330,21 @@ class Index:
             self._prune(paths, seen, failed_files, report)
         return report
 
+    def _chunks_of(self, article: Article, report: IngestReport) -> list[Chunk] | None:
+        """The article's chunks; an article the chunker cannot split fails alone, named, and the
+        ingest goes on (one bad article never aborts it)."""
+        try:
+            return self.chunker.split(article)
+        except Exception as exc:  # an unforeseen input: this article's failure, not the whole ingest's
+            reason = f"could not be split into passages ({type(exc).__name__}: {exc})"
+            report.failed.append(LoadFailure(article.path or article.source_key, reason))
+            return None
+
     def _index_articles(
-        self, articles: list[Article], report: IngestReport, progress: ProgressCallback | None
+        self,
+        articles: list[tuple[Article, list[Chunk]]],
+        report: IngestReport,
+        progress: ProgressCallback | None,
     ) -> None:
         from langchain_core.indexing import index
 
@@ -333,8 +354,7 @@ class Index:
         docs = []
         model_inputs: dict[tuple[str, int], list[int]] = {}
         rows: list[tuple[Article, str, int]] = []
-        for article in articles:
-            chunks = self.chunker.split(article)
+        for article, chunks in articles:
             # Tokenized once per article, like its text: the title goes in front of every chunk.
             title_ids = token_ids(article.title) if article.title and self.settings.embed_titles else []
             for doc, chunk_ids in chunks:
