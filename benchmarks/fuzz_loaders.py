@@ -58,7 +58,7 @@ def unchunkable(folder: Path, names: list[str]) -> list[str]:
     for name in names:
         try:
             for article in load_corpus([folder / name]).articles:
-                chunk_article(article, 200, 40)
+                chunk_article(article)  # the sizes the ingest uses (settings)
         except AssertionError:
             found.append(name)
             (folder / name).rename(held_back / name)
