@@ -21,20 +21,23 @@ from langchain_core.prompts import PromptTemplate
 
 from qa_bot.answering.answer import NOT_IN_PASSAGES, strip_markers
 from qa_bot.index.search import Passage
+from qa_bot.now import asks_about_now
 from qa_bot.settings import packaged_folder
 
 # settings.prompts_dir (QA_BOT_PROMPTS_DIR) overrides it; this is its default, the prompts/ folder.
 DEFAULT_PROMPTS_DIR = packaged_folder("prompts")
 
 _PLACEHOLDERS = {
-    "answer": {"as_of", "fence", "evidence", "question"},
-    "point": {"as_of", "fence", "evidence", "question"},
+    "answer": {"fence", "evidence", "question"},
+    "point": {"fence", "evidence", "question"},
     "condense": {"history", "question"},
     "judge": {"passages", "question", "answer"},
 }
 # {sentinel} (NOT IN PASSAGES) may be offered to the model as its way to refuse; the default prompt
 # doesn't, because the embedded model then refused answerable questions (docs/evaluation.md).
-_OPTIONAL = {"answer": {"sentinel"}}
+# {today} is "Today is Monday 7 December 2026." for a question about now and empty otherwise;
+# {as_of} (the day, always) is kept for prompts written before it.
+_OPTIONAL = {"answer": {"sentinel", "today", "as_of"}, "point": {"today", "as_of"}}
 _SECTION = re.compile(r"^##[ \t]+(system|user)[ \t]*$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -151,13 +154,24 @@ def _evidence_messages(
     name: str, question: str, passages: Sequence[Passage], as_of=None, prompts_dir=None, fence=None
 ) -> list[BaseMessage]:
     as_of = as_of or date.today()
+    day = f"{as_of:%A} {as_of.day} {as_of:%B %Y}"
     return load_prompt(name, prompts_dir).to_messages(
         sentinel=NOT_IN_PASSAGES,
-        as_of=f"{as_of:%A} {as_of.day} {as_of:%B %Y}",
+        as_of=day,
+        today=_today_line(question, day),
         fence=fence or new_fence(),
         evidence=format_evidence(passages),
         question=" ".join(question.split()),
     )
+
+
+def _today_line(question: str, day: str) -> str:
+    """The day asked, only for a question whose meaning depends on it ("this week", "latest").
+
+    Given always, the embedded model answered "On which day did X and Y speak?" with today's date
+    instead of the day the article names: the date was the one day written in the prompt's own voice.
+    """
+    return f"Today is {day}." if asks_about_now(question) else ""
 
 
 # The same request for the pointer (prompts/point.md): the answer in a few words and the [n] that

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from qa_bot.answering.injection import withheld_spans
@@ -101,7 +102,11 @@ def quote_answer(
     if pointer.answer is None:
         return Quoted(None, refusal="model")
     factoid = not statement and _is_factoid(question, pointer.answer)
-    quotes = _stating(pointer, passages) if factoid else _statements(pointer, passages)
+    shown = pointer.answer
+    if factoid:
+        quotes, shown = _stating(pointer, passages)
+    else:
+        quotes = _statements(pointer, passages)
     if not quotes:
         return Quoted(None, refusal="not in evidence")
     unrelated = factoid and not _about_the_question(question, pointer.answer, quotes[0])
@@ -110,7 +115,7 @@ def quote_answer(
     if OFF_SUBJECT in rules and not _on_subject(question, quotes[0], passages, article_text):
         return Quoted(None, refusal=OFF_SUBJECT)
     recited = not any(q.n in pointer.passages for q in quotes)
-    return Quoted(pointer.answer if factoid else None, quotes, recited=recited)
+    return Quoted(shown if factoid else None, quotes, recited=recited)
 
 
 def _is_factoid(question: str, answer: str) -> bool:
@@ -128,19 +133,53 @@ def sentences_of(n: int, passage: Passage) -> list[Quote]:
     ]
 
 
-def _stating(pointer: Pointer, passages: Sequence[Passage]) -> list[Quote]:
+def _stating(pointer: Pointer, passages: Sequence[Passage]) -> tuple[list[Quote], str | None]:
     """The first sentence that holds every word of the answer: in the passages pointed at first,
-    then in the rest of the evidence in its order (re-cited)."""
-    terms = content_terms(_plain_numbers(pointer.answer or ""))
+    then in the rest of the evidence in its order (re-cited). With it, the answer to show."""
+    answer = pointer.answer or ""
+    terms = content_terms(_plain_numbers(answer))
     if not terms:  # "yes", "two": nothing to look for but the pointed sentence itself
-        return _statements(pointer, passages)[:1]
+        return _statements(pointer, passages)[:1], answer
+    day = calendar_date(answer)
     order = list(pointer.passages) + [n for n in range(1, len(passages) + 1) if n not in pointer.passages]
     for n in order:
+        relative = _relative_day(day, passages[n - 1].date)
         for quote in sentences_of(n, passages[n - 1]):
             bag = WordBag.of(_plain_numbers(quote.text))
             if all(bag.has(term) for term in terms):
-                return [quote]
-    return []
+                return [quote], answer
+            if relative and relative.search(quote.text):
+                return [quote], f"{day:%A} {day.day} {day:%B %Y}"
+    return [], None
+
+
+# How a date the model wrote may read in full.
+_DATE_FORMATS = ("%Y-%m-%d", "%d %B %Y", "%B %d %Y", "%A %d %B %Y", "%A %B %d %Y", "%d %b %Y", "%b %d %Y")
+
+
+def calendar_date(answer: str) -> date | None:
+    """The answer as a date, when it is one written in full ("2023-04-16", "Sunday, 16 April 2023")."""
+    text = " ".join(answer.replace(",", " ").strip(" .").split())
+    for form in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, form).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _relative_day(day: date | None, published: str | None) -> re.Pattern[str] | None:
+    """How an article published on `published` names `day` if it falls in the week before: "on
+    Sunday", "yesterday", "today". News writes days that way; the model, given the article's date,
+    often answers with the date itself, which no sentence of the article states."""
+    try:
+        since = (date.fromisoformat((published or "")[:10]) - day).days if day else None
+    except ValueError:
+        return None
+    if since is None or not 0 <= since <= 6:
+        return None
+    words = [f"{day:%A}"] + (["today"] if since == 0 else ["yesterday"] if since == 1 else [])
+    return re.compile(r"\b(?:" + "|".join(words) + r")\b", re.IGNORECASE)
 
 
 def _statements(pointer: Pointer, passages: Sequence[Passage]) -> list[Quote]:

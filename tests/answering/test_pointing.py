@@ -4,6 +4,7 @@ Chroma and a real HTTP model server (fakellm) scripted to point right, wrong and
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -97,6 +98,55 @@ def test_an_answer_pointed_at_the_wrong_sentence_is_quoted_where_it_is_stated():
     quoted = quote_answer("Which country signed the deal?", Pointer("Ukraine", [1]), passages)
 
     assert quoted.recited and [(q.n, q.text) for q in quoted.quotes] == [(2, passages[1].text)]
+
+
+def dated(text: str, published: str) -> list[Passage]:
+    [passage] = evidence(text)
+    return [dataclasses.replace(passage, date=published)]
+
+
+@pytest.mark.parametrize("answer", ["2023-04-16", "16 April 2023", "Sunday, April 16, 2023"])
+def test_a_date_answer_is_stated_by_the_weekday_an_article_of_that_week_names(answer):
+    """The article (published Sunday 16 April) says "on Sunday"; the model, shown the article's
+    date, answers with the date: the sentence states it, and the reader sees the day and the date."""
+    sentence = "Jaishankar spoke with Blinken on the telephone on Sunday."
+    passages = dated(sentence, "2023-04-16")
+
+    quoted = quote_answer("On which day did Jaishankar speak with Blinken?", Pointer(answer, [1]), passages)
+
+    assert quoted.answered and quoted.short_answer == "Sunday 16 April 2023"
+    assert [q.text for q in quoted.quotes] == [sentence]
+
+
+@pytest.mark.parametrize(
+    ("answer", "published", "sentence"),
+    [
+        ("2023-04-16", "2023-04-17", "Jaishankar spoke with Blinken yesterday."),
+        ("2023-04-16", "2023-04-16", "Jaishankar speaks with Blinken today."),
+    ],
+)
+def test_today_and_yesterday_in_an_article_state_the_date_they_mean(answer, published, sentence):
+    quoted = quote_answer(
+        "When did Jaishankar speak with Blinken?", Pointer(answer, [1]), dated(sentence, published)
+    )
+
+    assert quoted.answered and quoted.short_answer == "Sunday 16 April 2023"
+
+
+@pytest.mark.parametrize(
+    ("answer", "published"),
+    [
+        ("2023-04-09", "2023-04-16"),  # the Sunday a week before: "on Sunday" is not that one
+        ("2023-04-15", "2023-04-16"),  # a Saturday: the sentence says Sunday
+        ("2023-04-23", "2023-04-16"),  # after the article
+    ],
+)
+def test_a_date_the_weekday_in_the_article_cannot_mean_is_not_shown(answer, published):
+    passages = dated("Jaishankar spoke with Blinken on the telephone on Sunday.", published)
+
+    quoted = quote_answer("On which day did Jaishankar speak with Blinken?", Pointer(answer, [1]), passages)
+
+    assert quoted.refusal == "not in evidence"
 
 
 def test_an_answer_stated_in_no_evidence_sentence_is_not_shown():

@@ -11,6 +11,7 @@ from qa_bot.answering.answer import NOT_IN_PASSAGES
 from qa_bot.answering.prompts import (
     build_answer_messages,
     build_condense_messages,
+    build_point_messages,
     load_prompt,
     parse_condensed_question,
 )
@@ -29,7 +30,7 @@ def test_answer_prompt_shows_numbered_passages_with_short_titles_dates_and_the_a
             date="2023-04-16",
         ),
     ]
-    system, user = build_answer_messages("When did they talk?", passages, as_of=date(2023, 4, 20))
+    system, user = build_answer_messages("Who talked this week?", passages, as_of=date(2023, 4, 20))
 
     assert isinstance(system, SystemMessage) and isinstance(user, HumanMessage)
     prompt = system.content + user.content
@@ -40,7 +41,19 @@ def test_answer_prompt_shows_numbered_passages_with_short_titles_dates_and_the_a
     # The embedded model, offered NOT IN PASSAGES, refused answerable questions: the app refuses instead.
     assert NOT_IN_PASSAGES not in prompt
     assert "[2]" in system.content  # the explicit example that made the small model cite
-    assert "When did they talk?" in user.content
+    assert "Who talked this week?" in user.content
+
+
+@pytest.mark.parametrize("build", [build_answer_messages, build_point_messages])
+def test_the_day_asked_is_in_the_prompt_only_when_the_question_is_about_now(build):
+    """Told "Today is Monday 7 December 2026" for "On which day did they speak?", the embedded
+    model answered with that date instead of the article's "Sunday"."""
+    day = date(2026, 12, 7)
+    _, on_a_day = build("On which day did Jaishankar and Blinken speak?", [CALL], as_of=day)
+    _, this_week = build("Who spoke with Blinken this week?", [CALL], as_of=day)
+
+    assert "December 2026" not in on_a_day.content and "Today" not in on_a_day.content
+    assert "Today is Monday 7 December 2026." in this_week.content
 
 
 def test_passage_text_with_braces_and_instructions_is_inserted_verbatim():
@@ -81,7 +94,7 @@ def test_a_prompt_file_missing_a_placeholder_fails_naming_it(tmp_path):
     (tmp_path / "answer.md").write_text(
         "## system\nBe brief.\n## user\n{passages}\n{question}\n", encoding="utf-8"
     )
-    with pytest.raises(ValueError, match=r"answer\.md.*as_of"):
+    with pytest.raises(ValueError, match=r"answer\.md.*evidence"):
         load_prompt("answer", tmp_path)
 
 
