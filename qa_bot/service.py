@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa_bot.answering.answer import (
-    REFUSAL_MESSAGE,
     Answer,
     Turn,
     date_the_answer,
     finalize_answer,
     pointed_answer,
+    refusal_text,
 )
 from qa_bot.answering.evidence import Evidence, select_evidence
 from qa_bot.answering.extractive import extractive_answer
@@ -250,7 +250,9 @@ class QABot:
                 error=problem,
                 index_not_ready=True,
             )
-        return Answer(question=question, text=REFUSAL_MESSAGE, refused=True, passages=passages)
+        return Answer(
+            question=question, text=refusal_text(question, passages), refused=True, passages=passages
+        )
 
     def select_evidence(self, question: str, passages: list[Passage], as_of: date) -> Evidence:
         """The sentences of the retrieved passages that the answerer reads (see qa_bot.answering.evidence)."""

@@ -193,14 +193,14 @@ def test_an_uncited_sentence_gets_its_supporting_passage(scripted_bot):
 def test_an_off_topic_question_is_refused_without_calling_the_model(scripted_bot):
     answer = scripted_bot.ask("What is the best recipe for sourdough bread?")
 
-    assert answer.refused and answer.text == REFUSAL_MESSAGE
+    assert answer.refused and answer.text.startswith(REFUSAL_MESSAGE)
     assert answer.citations == [] and answer.passages == []
 
 
 def test_the_model_saying_the_passages_lack_the_answer_is_a_refusal(scripted_bot):
     answer = scripted_bot.ask("What did Blinken eat for dinner after meeting Jaishankar?")
 
-    assert answer.refused and answer.text == REFUSAL_MESSAGE and answer.citations == []
+    assert answer.refused and answer.text.startswith(REFUSAL_MESSAGE) and answer.citations == []
 
 
 def test_a_follow_up_is_rewritten_into_a_standalone_question(scripted_bot):

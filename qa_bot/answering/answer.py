@@ -19,7 +19,14 @@ from datetime import date
 from typing import Any
 
 from qa_bot.answering.pointer import extractive_pointer, looks_like_pointer, parse_pointer, partial_answer
-from qa_bot.answering.quoting import QUESTION_RULES, ArticleText, Quote, quote_answer, sentences_of
+from qa_bot.answering.quoting import (
+    QUESTION_RULES,
+    ArticleText,
+    Quote,
+    quote_answer,
+    sentences_of,
+    subject_names,
+)
 from qa_bot.answering.verify import (
     ANSWER_PART_COVERAGE,
     Verdict,
@@ -33,9 +40,8 @@ from qa_bot.now import STALE_DAYS, asks_about_now, asks_about_time
 from qa_bot.records import record_dict, record_values
 from qa_bot.text import Term, WordBag, content_terms, split_sentences, support_score
 
-REFUSAL_MESSAGE = (
-    "The articles don't say. I found nothing in the indexed articles that answers this question."
-)
+# Every refusal starts with it; refusal_text says what was read and why it was not enough.
+REFUSAL_MESSAGE = "The articles don't say."
 
 # The exact line the prompt asks for when the passages lack the answer. The prompt file takes it as a
 # placeholder, so the prompt and the parser can't drift apart.
@@ -294,12 +300,51 @@ def finalize_answer(
     )
 
 
+def refusal_text(question: str, passages: Sequence[Passage], reason: str | None = None) -> str:
+    """A refusal that agrees with the screen: how much was read, how new it is, and why it was not
+    enough. "I found nothing" right under "Found 6 passages" read as a broken app."""
+    if not passages:
+        return (
+            f"{REFUSAL_MESSAGE} No indexed article matches this question: try other words, "
+            "or a wider date range or fewer sources if you chose some."
+        )
+    articles = {p.article_id for p in passages}
+    newest = max((p.date for p in passages if p.date), default=None)
+    read = f"I read {_count(len(passages), 'passage')} from {_count(len(articles), 'article')}" + (
+        f" (the newest from {_long(date.fromisoformat(newest[:10]))})" if _is_iso(newest) else ""
+    )
+    return f"{REFUSAL_MESSAGE} {read}; {_why_not_enough(question, reason)}."
+
+
+def _why_not_enough(question: str, reason: str | None) -> str:
+    if reason == "off subject":
+        names = subject_names(question)
+        return f"none of them is about {' '.join(names)}" if names else "none of them is about it"
+    if reason == "unrelated sentence":
+        return "the only sentence holding the model's answer is about something else"
+    if reason == "not in evidence":
+        return "the answer the model gave is in none of them, so it is not shown"
+    return "none of them answers it"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _is_iso(value: str | None) -> bool:
+    try:
+        date.fromisoformat((value or "")[:10])
+    except ValueError:
+        return False
+    return True
+
+
 def _refusal(
     question: str, passages: Sequence[Passage], raw: str = "", rejected: Sequence[AnswerSentence] = ()
 ) -> Answer:
     return Answer(
         question=question,
-        text=REFUSAL_MESSAGE,
+        text=refusal_text(question, passages),
         refused=True,
         passages=list(passages),
         raw_text=raw,
@@ -506,7 +551,7 @@ def pointed_answer(
         rejected = [AnswerSentence(pointer.answer or "", pointer.passages, False, quoted.refusal or "")]
         return Answer(
             question=question,
-            text=REFUSAL_MESSAGE,
+            text=refusal_text(asked or question, passages, quoted.refusal),
             refused=True,
             passages=list(passages),
             raw_text=raw,
@@ -554,18 +599,26 @@ def date_the_answer(answer: Answer, as_of: date | None = None) -> Answer:
     if stale and asks_about_now(answer.question):  # "this week", "latest": last year's news is not the answer
         return _stale_refusal(answer, published, as_of)
     about_time = asks_about_time(answer.question) and not _mentions_date(answer.text, published)
-    if stale or about_time:
+    # Search lets in articles published up to a week after the day asked (AS_OF_SLACK_DAYS): an
+    # answer from one says so, or it would read as news from the future.
+    after = (published - as_of).days if as_of is not None and published > as_of else 0
+    if stale or about_time or after:
         first = answer.sentences[0]
-        first.text = _as_of(published, first.text)
+        first.text = _as_of(published, first.text, after)
         answer.text = _rebuild_text(answer)
     return answer
 
 
 def _stale_refusal(answer: Answer, published: date, as_of: date) -> Answer:
     days = (as_of - published).days
+    newest = max((p.date[:10] for p in answer.passages if _is_iso(p.date)), default=None)
+    newer = newest is not None and date.fromisoformat(newest) > published
     text = (
-        f"The articles don't say for the time you ask about. The newest article that speaks to it is from "
-        f"{_long(published)}, {days} days before {_long(as_of)}."
+        f"The articles don't say for the time you ask about. The answer I found is from an article of "
+        f"{_long(published)}, {days} days before {_long(as_of)}"
+        + (f"; the newest article I read is from {_long(date.fromisoformat(newest))}" if newer else "")
+        + f'. To ask about that time, ask as of an earlier date (the chat\'s "Ask as of" date, or '
+        f"qa-bot ask --as-of {published.isoformat()})."
     )
     return Answer(
         question=answer.question,
@@ -598,14 +651,19 @@ def _long(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
-def _as_of(published: date, text: str) -> str:
+def _as_of(published: date, text: str, days_after: int = 0) -> str:
     """ "As of 16 April 2023, they spoke ..." when the first word can go in lower case; a colon
     otherwise, which reads right before a name, a short answer or a capital that must stay
-    ("As of 16 April 2023: Sunday", "As of 16 April 2023: Earlier in March, ...")."""
+    ("As of 16 April 2023: Sunday", "As of 16 April 2023: Earlier in March, ..."). `days_after`:
+    the article is that many days newer than the day asked, which the lead-in says."""
+    when = _long(published)
+    if days_after:
+        later = "a day" if days_after == 1 else f"{days_after} days"
+        when += f" (published {later} after the date you asked about)"
     word = text.split(" ", 1)[0]
     if word.lower() in _PLAIN_FIRST_WORDS:
-        return f"As of {_long(published)}, {text[:1].lower()}{text[1:]}"
-    return f"As of {_long(published)}: {text}"
+        return f"As of {when}, {text[:1].lower()}{text[1:]}"
+    return f"As of {when}: {text}"
 
 
 def _rebuild_text(answer: Answer) -> str:

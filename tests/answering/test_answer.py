@@ -15,9 +15,10 @@ from qa_bot.answering.answer import (
     REFUSAL_MESSAGE,
     date_the_answer,
     finalize_answer,
+    refusal_text,
     stream_display_text,
 )
-from tests.fixtures.passages import CALL, CALL_TEXT, SEED_PASSAGES, THREE, make_passage
+from tests.fixtures.passages import CALL, CALL_TEXT, G20, SEED_PASSAGES, THREE, make_passage
 
 # --- citation repair and verification --------------------------------------------------------------
 
@@ -73,7 +74,7 @@ def test_an_answer_no_passage_supports_at_all_is_a_refusal():
     # The model answered from its own knowledge: nothing of it can be checked against the articles.
     answer = finalize_answer("q", "India and the US signed a trade agreement worth 5 billion dollars.", THREE)
 
-    assert answer.refused and answer.text == REFUSAL_MESSAGE and answer.citations == []
+    assert answer.refused and answer.text.startswith(REFUSAL_MESSAGE) and answer.citations == []
     # What the model said, and why the check turned it down, stay for whoever traces the refusal.
     assert answer.raw_text.startswith("India and the US signed")
     [rejected] = answer.rejected
@@ -110,7 +111,7 @@ def test_a_restated_name_the_cited_article_never_mentions_is_still_refused():
         [other_trip, TRIP_PLAN],
     )
 
-    assert answer.refused and answer.text == REFUSAL_MESSAGE
+    assert answer.refused and answer.text.startswith(REFUSAL_MESSAGE)
 
 
 def test_a_quote_is_taken_only_from_current_news():
@@ -184,7 +185,7 @@ def test_refusals_become_the_refusal_message_without_citations(raw):
     answer = finalize_answer("Who won the 2022 FIFA World Cup?", raw, THREE)
 
     assert answer.refused
-    assert answer.text == REFUSAL_MESSAGE
+    assert answer.text.startswith(REFUSAL_MESSAGE)
     assert answer.citations == [] and answer.sentences == []
     assert answer.passages == THREE  # still shown: the user sees what was searched
 
@@ -314,3 +315,58 @@ def test_a_question_about_now_answered_only_from_old_news_is_refused_naming_its_
     )
     assert answer.refused
     assert "16 April 2023" in answer.text and "370 days before 20 April 2024" in answer.text
+
+
+NEWER_CALL = make_passage("Blinken later met Jaishankar in Washington.", 2, title="Talks", date="2023-05-02")
+
+
+def test_a_refusal_from_old_news_names_the_newest_article_read_and_how_to_ask_about_that_time():
+    answer = date_the_answer(
+        finalize_answer(
+            "Who did Jaishankar speak with recently?", "He spoke with Blinken [1].", [DATED_CALL, NEWER_CALL]
+        ),
+        as_of=date(2024, 4, 20),
+    )
+
+    assert answer.refused and "The answer I found is from an article of 16 April 2023" in answer.text
+    assert "the newest article I read is from 2 May 2023" in answer.text
+    assert "qa-bot ask --as-of 2023-04-16" in answer.text
+
+
+def test_an_answer_from_an_article_published_after_the_day_asked_says_so():
+    # Search lets in articles up to a week after the day asked (a quiz week's news is often
+    # published a few days later); the reader must not take it for news of that day.
+    answer = date_the_answer(
+        finalize_answer("Who did Jaishankar speak with?", "He spoke with Blinken [1].", [DATED_CALL]),
+        as_of=date(2023, 4, 15),
+    )
+
+    assert answer.text == (
+        "As of 16 April 2023 (published a day after the date you asked about), he spoke with Blinken [1]."
+    )
+
+
+@pytest.mark.parametrize(
+    ("reason", "why"),
+    [
+        (None, "none of them answers it"),
+        ("model", "none of them answers it"),
+        ("not in evidence", "the answer the model gave is in none of them, so it is not shown"),
+        ("off subject", "none of them is about International Olympic Committee"),
+    ],
+)
+def test_a_refusal_says_what_was_read_and_why_it_was_not_enough(reason, why):
+    question = "Who leads the International Olympic Committee?"
+
+    text = refusal_text(question, [DATED_CALL, NEWER_CALL, G20], reason)
+
+    assert text == (
+        f"{REFUSAL_MESSAGE} I read 3 passages from 3 articles (the newest from 2 May 2023); {why}."
+    )
+
+
+def test_a_refusal_with_nothing_found_says_nothing_matched_and_what_to_try():
+    text = refusal_text("Who leads the International Olympic Committee?", [])
+
+    assert text.startswith(f"{REFUSAL_MESSAGE} No indexed article matches this question")
+    assert "wider date range" in text

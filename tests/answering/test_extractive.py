@@ -36,7 +36,7 @@ def test_extractive_answer_names_the_state_department_spokesperson():
 
 def test_extractive_answer_refuses_a_question_the_articles_do_not_cover():
     assert extractive_answer("Who won the 2022 FIFA World Cup?", SEED_PASSAGES) == NOT_IN_PASSAGES
-    assert _extractive("Who won the 2022 FIFA World Cup?").text == REFUSAL_MESSAGE
+    assert _extractive("Who won the 2022 FIFA World Cup?").text.startswith(REFUSAL_MESSAGE)
 
 
 def test_extractive_answer_adds_a_second_sentence_only_when_it_matches_as_well():

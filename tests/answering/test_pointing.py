@@ -256,7 +256,7 @@ def test_an_answer_in_no_evidence_sentence_is_refused_and_kept_for_review(seed_b
 
     answer = bot.ask(INVENTED_QUESTION, as_of=date(2023, 4, 20))
 
-    assert answer.refused and answer.text == REFUSAL_MESSAGE and answer.short_answer is None
+    assert answer.refused and answer.text.startswith(REFUSAL_MESSAGE) and answer.short_answer is None
     assert answer.refusal_reason == "not in evidence"
     assert answer.rejected[0].text == "Marcus Ellroy"  # what the model said, for the evaluation
 
