@@ -31,6 +31,7 @@ from rich.text import Text
 
 from qa_bot.answering.answer import Answer
 from qa_bot.index.lock import WAITING_FOR_INGEST
+from qa_bot.records import display_date
 from qa_bot.settings import get_settings
 from qa_bot.team.users import OPEN_WITHOUT_LOGIN, UsersFile, UsersFileError, is_loopback, login_problem
 from qa_bot.terminal import TerminalConsole, json_for_terminal
@@ -375,7 +376,7 @@ def _run_question(bot, question: str, options: dict, *, stream: bool) -> Answer:
 def _reading_text(passages) -> Text:
     lines = Text(f"Reading {len(passages)} sentences from the articles…\n", style="dim")
     for n, passage in enumerate(passages, start=1):
-        meta = ", ".join(x for x in (passage.title, passage.date) if x)
+        meta = ", ".join(x for x in (passage.title, display_date(passage.date)) if x)
         lines.append(f"[{n}] {' '.join(passage.text.split())[:200]} ", style="dim")
         lines.append(f"({meta})\n" if meta else "\n", style="dim italic")
     return lines
@@ -461,7 +462,7 @@ def _print_sources(title: str, numbered) -> None:
     for n, passage in numbered:
         where = passage.url or passage.path or ""
         heading = f"[{n}] {passage.title or Path(passage.path or '').name or passage.article_id}"
-        meta = ", ".join(x for x in (passage.date, passage.source) if x)
+        meta = ", ".join(x for x in (display_date(passage.date), passage.source) if x)
         console.print(Text(heading, style="cyan"), Text(f"({meta})" if meta else "", style="dim"))
         console.print(Text(f"    {where}  chars {passage.start}-{passage.end}", style="dim"))
         snippet = passage.text if len(passage.text) < 400 else passage.text[:400] + "..."

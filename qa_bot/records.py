@@ -5,6 +5,9 @@ in qa_bot.answering.answer Citation, AnswerSentence, Turn and Answer) has `to_di
 `from_dict()`, and `from_dict(to_dict(x)) == x`. The CLI's `--json`, the answer log, the evaluation
 rows and `--reverify` all use them, so an answer has one set of keys wherever it is read. These two
 helpers keep a record's keys its field names.
+
+`display_date` is how a record's date reads wherever people see it (the CLI, the chat's source
+cards, the review page): the ISO date, or "undated" when the article has none.
 """
 
 from __future__ import annotations
@@ -28,3 +31,12 @@ def _copied(value: Any) -> Any:
     if isinstance(value, list):
         return list(value)
     return dict(value) if isinstance(value, dict) else value
+
+
+UNDATED = "undated"
+
+
+def display_date(value: str | None) -> str:
+    """An article's date for people: `2023-04-16` as it is, "undated" for none (never nothing)."""
+    text = " ".join(str(value).split()) if value is not None else ""
+    return text or UNDATED

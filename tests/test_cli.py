@@ -84,6 +84,20 @@ def test_ask_json_gives_the_answer_with_citations_to_the_article(run):
     assert "retrieve" in payload["timings"] and "total" in payload["timings"]
 
 
+def test_ask_names_a_source_without_a_title_by_its_first_line_and_says_undated(run):
+    run("ingest", str(SEEDS))
+
+    result = run("ask", "Which crisis dominated the G20 foreign ministers meeting?")
+
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.output.split())  # the terminal's width wraps long lines
+    # The meeting seed has neither a `title:` nor a `date` header.
+    assert (
+        "External affairs minister S Jaishankar and US secretary of state Antony Blinken on… (undated)"
+        in printed
+    )
+
+
 def test_ask_refuses_a_question_the_articles_cannot_answer(run):
     run("ingest", str(SEEDS))
 

@@ -15,8 +15,9 @@ How each format becomes an `Article`:
   `title: Foo`, `source CNN`, `url https://...` (keys: date, published, title, source, url, author;
   the colon is optional). A `date` header may share its line with the start of the body, as in
   `date 2023-04-16 External Affairs Minister ...`: only the date is metadata. Other keys count as
-  headers only as a whole short line. In Markdown, a leading `# Heading` is the title when no
-  title is given; the heading stays in the body, as an HTML <h1> stays in the visible text.
+  headers only as a whole short line. Without a title header, the body's first non-empty line is
+  the title (Markdown `#` marks taken off, cut at a word boundary after 90 characters:
+  `qa_bot.ingest.titles`); that line stays in the body, as an HTML <h1> stays in the visible text.
 - .html / .htm: the visible text (scripts, styles, noscript, template, head and hidden elements
   dropped), one paragraph per block element. Title from <title>, else the first <h1>; date,
   site and URL from <meta> tags such as article:published_time, og:site_name and og:url.
@@ -58,6 +59,7 @@ from dateutil import parser as date_parser
 
 from qa_bot.ingest.document_text import UnreadableDocument, docx_article, megabytes, pdf_article, too_large
 from qa_bot.ingest.files import FileSkipped, FileToRead, FileUnusable, find_files, special_kind
+from qa_bot.ingest.titles import title_from_text
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,6 @@ _DATE_TOKEN = re.compile(
     r"(?=\s|$)",
     re.IGNORECASE,
 )
-_MARKDOWN_HEADING = re.compile(r"#{1,6}\s+(?P<title>.+?)\s*#*\s*")
 _FRONT_MATTER = re.compile(r"---[ \t]*\n(?P<yaml>.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|$)", re.DOTALL)
 
 
@@ -456,21 +457,13 @@ def _host_of(url: str | None) -> str | None:
 
 
 def _load_plain_text(handle: BinaryIO, path: Path, max_bytes: int) -> Iterator[LoadEvent]:
+    """A .txt or .md article; without a `title` header its first line is the title (`title_from_text`:
+    a Markdown `# Heading` loses its marks)."""
     meta, body = _split_metadata(_read_text(handle))
     if not body.strip():
         raise _BadFile("no article text after the metadata lines; add the body text")
-    yield from _build_article(body, meta, path, max_bytes)
-
-
-def _load_markdown(handle: BinaryIO, path: Path, max_bytes: int) -> Iterator[LoadEvent]:
-    meta, body = _split_metadata(_read_text(handle))
-    if not body.strip():
-        raise _BadFile("no article text after the metadata lines; add the body text")
-    if not meta.get("title"):
-        first_line = body.strip().split("\n", 1)[0]
-        heading = _MARKDOWN_HEADING.fullmatch(first_line)
-        if heading:
-            meta["title"] = heading["title"]
+    if not _clean(meta.get("title")):
+        meta["title"] = title_from_text(body)
     yield from _build_article(body, meta, path, max_bytes)
 
 
@@ -720,8 +713,8 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _LOADERS: dict[str, Callable[[BinaryIO, Path, int], Iterator[LoadEvent]]] = {
     ".txt": _load_plain_text,
-    ".md": _load_markdown,
-    ".markdown": _load_markdown,
+    ".md": _load_plain_text,
+    ".markdown": _load_plain_text,
     ".html": _load_html,
     ".htm": _load_html,
     ".json": _load_json,

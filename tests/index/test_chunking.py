@@ -163,7 +163,7 @@ def test_missing_metadata_is_left_out_rather_than_none():
 
     for doc in chunk_article(undated, 200, 40):
         assert None not in doc.metadata.values()
-        assert {"date", "date_int", "title", "url", "source"}.isdisjoint(doc.metadata)
+        assert {"date", "date_int", "url", "source"}.isdisjoint(doc.metadata)  # its title is its first line
         assert doc.metadata["path"] == undated.path
 
 

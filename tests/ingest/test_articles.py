@@ -37,7 +37,10 @@ def test_seed_date_header_sharing_the_first_line_becomes_metadata_not_body():
     assert article.date_int == 20230416
     assert article.text.startswith("External Affairs Minister S Jaishankar")
     assert "2023-04-16" not in article.text
-    assert article.title is None
+    assert (
+        article.title
+        == "External Affairs Minister S Jaishankar had a conversation with the US Secretary of State…"
+    )
     assert article.path == article.source_key == str(DATED_SEED)
 
 
@@ -48,6 +51,9 @@ def test_seed_without_header_keeps_its_whole_text():
     assert article.date_int is None
     assert article.text == UNDATED_SEED.read_text(encoding="utf-8").strip()
     assert article.text.startswith("External affairs minister S Jaishankar and US secretary")
+    assert (
+        article.title == "External affairs minister S Jaishankar and US secretary of state Antony Blinken on…"
+    )
 
 
 def test_seed_folder_loads_both_articles_in_file_name_order():
@@ -117,7 +123,8 @@ def test_prose_that_starts_with_a_header_word_stays_in_the_body(tmp_path, text):
     article = load_one(write(tmp_path, "prose.txt", text))
 
     assert article.text == text
-    assert article.title is None and article.date is None and article.source is None
+    assert article.title == text.split("\n")[0]  # the first line as the title, not "IX was signed ..."
+    assert article.date is None and article.source is None
 
 
 def test_crlf_and_byte_order_mark_are_handled(tmp_path):
@@ -129,6 +136,39 @@ def test_crlf_and_byte_order_mark_are_handled(tmp_path):
 
     assert article.date == "2023-04-16"
     assert article.text == "First line.\nSecond line."
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "title"),
+    [
+        (
+            "short.txt",
+            "\n\n  Rivers flood the valley  \n\nHeavy rain fell all week.",
+            "Rivers flood the valley",
+        ),
+        ("heading.md", "## Budget passes ##\n\nThe vote was 51 to 49.", "Budget passes"),
+        ("bold.md", "**Budget passes**\n\nThe vote was 51 to 49.", "Budget passes"),
+        (
+            "long.txt",
+            "date: 2023-04-16\n\nThe city council voted on Monday to close the old bridge to cars "
+            "for good, after engineers found cracks in two of its piers.\nTraffic moves to the ring road.",
+            "The city council voted on Monday to close the old bridge to cars for good, after…",
+        ),
+        ("one-word.txt", "x" * 120, "x" * 89 + "…"),
+    ],
+)
+def test_without_a_title_header_the_first_line_is_the_title(tmp_path, name, content, title):
+    article = load_one(write(tmp_path, name, content))
+
+    assert article.title == title
+    assert len(article.title) <= 90
+
+
+def test_a_title_header_wins_over_the_first_line(tmp_path):
+    article = load_one(write(tmp_path, "a.txt", "title: The real headline\n\nFirst line of the body.\nMore."))
+
+    assert article.title == "The real headline"
+    assert article.text == "First line of the body.\nMore."
 
 
 def test_markdown_heading_is_the_title_and_stays_in_the_body(tmp_path):
