@@ -4,7 +4,9 @@ sources, and exported as evaluation cases.
 For each answer a reviewer marks every citation supports / partly / does not support (with a
 comment), reading the passage and, in a dialog, the whole article with the cited span marked; and
 the answer correct / incorrect / should have refused, with an optional corrected answer. Each mark
-is saved as it is made, with the reviewer's name and the time. Rendering only: the log is
+is saved as it is made, with the reviewer's name and the time: no name, no mark (the name is the
+signed-in one, or typed under Reviewer and kept in the page's address, so a reload keeps it). An
+answer stays open after a mark and says what was saved. Rendering only: the log is
 qa_bot/team/answer_log.py, agreement and export are qa_bot/team/reviews.py. Every text from the log (the
 question, the answer, the article) is shown escaped, as in the chat (ui/render.py).
 """
@@ -20,6 +22,7 @@ from qa_bot.service import QABot
 from qa_bot.team.answer_log import (
     ANSWER_VERDICTS,
     CITATION_VERDICTS,
+    CORRECT,
     THUMBS_DOWN,
     THUMBS_UP,
     AnswerLog,
@@ -27,7 +30,7 @@ from qa_bot.team.answer_log import (
     LoggedAnswer,
     LoggedCitation,
 )
-from qa_bot.team.reviews import Agreement, review_stats, reviewed_jsonl
+from qa_bot.team.reviews import MIN_SAMPLE, Agreement, review_stats, reviewed_jsonl, without_markers
 from ui import auth, runtime
 from ui.export import cases_download, neutralise_markdown
 from ui.render import answer_html, caption_html, notice_html, passage_heading_html, passage_html, plain_html
@@ -38,7 +41,9 @@ logger = logging.getLogger("qa_bot.ui")
 
 PAGE_SIZE = 20  # answers listed at first; "Show more" adds as many again
 _SHOWN_KEY = "review_shown"
-_REVIEWER_KEY = "reviewer_name"
+_REVIEWER_KEY = "reviewer"  # also the query parameter that keeps the name: /review?reviewer=erin
+_OPENED_KEY = "review_opened"  # answers marked in this session: they stay open
+_ANSWER_WORDS = 8  # of the answer, in its list item: tells apart the same question asked twice
 EVERYONE = "Everyone"
 REVIEW_FAILURE = (
     "The review page could not start: the settings, the index or the answer log could not be opened. "
@@ -53,6 +58,8 @@ EXPORT_HELP = (
     "`qa-bot eval FILE`; `qa-bot review-export FILE` writes the same."
 )
 SAVE_FAILED = "Your review could not be saved; the details are in the server log."
+NAME_NEEDED = "Type your name under **Reviewer** in the sidebar to mark answers: each mark is saved with it."
+NOT_SAVED_WITHOUT_NAME = "Nothing saved: type your name under Reviewer in the sidebar first."
 
 
 def show_review_page() -> None:
@@ -121,10 +128,23 @@ def _date_range() -> tuple[date | None, date | None]:
 
 
 def _reviewer_field() -> None:
-    """Without a login, reviewers give their name here (it goes with every mark they make)."""
-    if auth.signed_in_name() is None:
-        st.subheader("Reviewer")
-        st.text_input("Your name (saved with your reviews)", key=_REVIEWER_KEY)
+    """Who the marks are saved as: the signed-in name, or (without a login) the name typed here.
+
+    The typed name is bound to the page's address (?reviewer=NAME): a reload, or a bookmark of the
+    page, brings it back, and it is kept while the reviewer visits the chat.
+    """
+    st.subheader("Reviewer")
+    signed_in = auth.signed_in_name()
+    if signed_in is not None:
+        st.caption(f"Your marks are saved as {neutralise_markdown(signed_in)} (signed in).")
+        return
+    st.text_input(
+        "Your name (saved with your reviews)",
+        key=_REVIEWER_KEY,
+        bind="query-params",
+        persist_state="session",
+        placeholder="needed to mark answers",
+    )
 
 
 def reviewer_name() -> str | None:
@@ -144,9 +164,27 @@ def _summary(log: AnswerLog) -> None:
     agreement = stats.agreement
     answers, precision, recall, agreeing = st.columns(4)
     answers.metric("Answers reviewed", f"{stats.reviewed} of {stats.answers}")
-    precision.metric("Verifier precision", _percent(agreement.precision), help=PRECISION_HELP)
-    recall.metric("Verifier recall", _percent(agreement.recall), help=RECALL_HELP)
-    agreeing.metric("Agreement", _percent(agreement.agreement), help=AGREEMENT_HELP)
+    for column, label, value, sample, what, help_text in (
+        (
+            precision,
+            "Verifier precision",
+            agreement.precision,
+            agreement.precision_sample,
+            "verified citation",
+            PRECISION_HELP,
+        ),
+        (
+            recall,
+            "Verifier recall",
+            agreement.recall,
+            agreement.recall_sample,
+            "supporting citation",
+            RECALL_HELP,
+        ),
+        (agreeing, "Agreement", agreement.agreement, agreement.reviewed, "marked citation", AGREEMENT_HELP),
+    ):
+        column.metric(label, _percent(value), help=help_text)
+        column.caption(sample_note(sample, what))
     st.caption(
         f"From {agreement.reviewed} citation{'s' if agreement.reviewed != 1 else ''} marked by reviewers. "
         "A citation counts as supported only when a reviewer says it supports its sentence; "
@@ -167,6 +205,14 @@ def _summary(log: AnswerLog) -> None:
 
 def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
+
+
+def sample_note(sample: int, what: str) -> str:
+    """What a headline figure stands on: "of 1 verified citation marked: too few to judge, …"."""
+    counted = f"of {sample} {what}{'s' if sample != 1 else ''} marked"
+    if sample >= MIN_SAMPLE:
+        return counted
+    return f"{counted}: too few to judge, mark at least {MIN_SAMPLE}"
 
 
 def _agreement_table(agreement: Agreement) -> str:
@@ -203,8 +249,10 @@ def _answers(bot: QABot, log: AnswerLog, what: LogFilter) -> None:
         return
     more = f", the newest {len(entries)} shown" if total > len(entries) else ", newest first"
     st.caption(f"{total} answer{'s' if total != 1 else ''} match{'es' if total == 1 else ''}{more}.")
+    opened = st.session_state.setdefault(_OPENED_KEY, set())
     for entry in entries:
-        with st.expander(entry_label(entry)):
+        # Keyed, an expander keeps its place (and stays open) when its label changes with a mark.
+        with st.expander(entry_label(entry), expanded=entry.id in opened, key=f"review-item-{entry.id}"):
             _entry(bot, log, entry)
     if total > len(entries):
         st.button("Show more", on_click=_show_more, icon=":material/expand_more:")
@@ -215,8 +263,10 @@ def _show_more() -> None:
 
 
 def entry_label(entry: LoggedAnswer) -> str:
-    """The expander's label (Streamlit reads labels as Markdown: the question is neutralised)."""
-    marks = [f"✔ {ANSWER_VERDICTS[entry.verdict]}" if entry.verdict else "○ not reviewed"]
+    """The expander's label: the question, when and by whom it was asked, the answer's first words
+    (so the same question asked twice can be told apart) and the marks. Streamlit reads labels as
+    Markdown: every text from the log is neutralised."""
+    marks = [verdict_mark(entry.verdict, entry.reviewer) if entry.verdict else "○ not reviewed"]
     if entry.rating == THUMBS_DOWN:
         marks.append("👎")
     if entry.error:
@@ -227,8 +277,26 @@ def entry_label(entry: LoggedAnswer) -> str:
         marks.append(f"⚠ {entry.unverified} unverified")
     question = " ".join(entry.question.split())
     question = question if len(question) <= 90 else question[:89] + "…"
-    asked = [entry.asked_on.isoformat() if entry.asked_on else "", entry.user or ""]
+    asked = [
+        entry.asked_at.strftime("%Y-%m-%d %H:%M UTC") if entry.asked_at else "",
+        entry.user or "no login",
+        _first_words(entry.answer),
+    ]
     return " · ".join(neutralise_markdown(part) for part in [question, *asked, *marks] if part)
+
+
+def _first_words(answer: str) -> str:
+    words = without_markers(answer).split()
+    if not words:
+        return ""
+    shown = " ".join(words[:_ANSWER_WORDS])
+    return f"“{shown}…”" if len(words) > _ANSWER_WORDS else f"“{shown}”"
+
+
+def verdict_mark(verdict: str, reviewer: str | None) -> str:
+    """ "✔ marked correct by erin", "✗ marked incorrect by erin": a check mark only for correct."""
+    sign = "✔" if verdict == CORRECT else "✗"
+    return f"{sign} marked {ANSWER_VERDICTS[verdict]}" + (f" by {reviewer}" if reviewer else "")
 
 
 def _entry(bot: QABot, log: AnswerLog, entry: LoggedAnswer) -> None:
@@ -280,6 +348,7 @@ def _citation(
     st.html(passage_html(cited))
     open_article_button(bot, passage, quote_of(cited), key=f"review-{entry.id}-{position}")
     key = f"review-citation-{entry.id}-{position}"
+    unnamed = reviewer_name() is None
     verdict, comment = st.columns([3, 2], vertical_alignment="bottom")
     verdict.radio(
         "Does the passage support the sentence?",
@@ -290,6 +359,7 @@ def _citation(
         key=key,
         on_change=_save_citation,
         args=(log, entry.id, position),
+        disabled=unnamed,
     )
     comment.text_input(
         "Comment on this citation",
@@ -297,13 +367,18 @@ def _citation(
         key=f"{key}-comment",
         on_change=_save_citation,
         args=(log, entry.id, position),
+        disabled=unnamed,
     )
-    if citation.reviewer or citation.reviewed_at:
-        st.caption(_marked_by(citation.reviewer, citation.reviewed_at))
+    if citation.verdict:
+        saved = f"Saved: {CITATION_VERDICTS[citation.verdict]}, marked"
+        st.caption(_marked_by(saved, citation.reviewer, citation.reviewed_at))
 
 
 def _answer_verdict(log: AnswerLog, entry: LoggedAnswer) -> None:
     key = f"review-answer-{entry.id}"
+    unnamed = reviewer_name() is None
+    if unnamed:
+        st.info(NAME_NEEDED, icon=":material/badge:")
     st.radio(
         "**Your verdict on the answer**",
         list(ANSWER_VERDICTS),
@@ -313,6 +388,7 @@ def _answer_verdict(log: AnswerLog, entry: LoggedAnswer) -> None:
         key=key,
         on_change=_save_answer,
         args=(log, entry.id),
+        disabled=unnamed,
     )
     st.text_area(
         "Corrected answer (optional; exported instead of the answer)",
@@ -321,6 +397,7 @@ def _answer_verdict(log: AnswerLog, entry: LoggedAnswer) -> None:
         height=80,
         on_change=_save_answer,
         args=(log, entry.id),
+        disabled=unnamed,
     )
     st.text_input(
         "Note (optional)",
@@ -328,18 +405,21 @@ def _answer_verdict(log: AnswerLog, entry: LoggedAnswer) -> None:
         key=f"{key}-note",
         on_change=_save_answer,
         args=(log, entry.id),
+        disabled=unnamed,
     )
-    if entry.reviewer or entry.reviewed_at:
-        st.caption(_marked_by(entry.reviewer, entry.reviewed_at))
+    if entry.verdict:
+        saved = f"Saved: {verdict_mark(entry.verdict, None)}"
+        st.caption(_marked_by(saved, entry.reviewer, entry.reviewed_at))
 
 
 def _index(options: dict, value: str | None) -> int | None:
     return list(options).index(value) if value in options else None
 
 
-def _marked_by(reviewer: str | None, when) -> str:
+def _marked_by(what: str, reviewer: str | None, when) -> str:
+    """ "Saved: ✗ marked incorrect by erin, 2026-12-01 10:42 UTC" (a caption: Markdown, neutralised)."""
     stamp = when.strftime("%Y-%m-%d %H:%M UTC") if when else "?"
-    return f"Marked by {reviewer or 'someone without a name'}, {stamp}"
+    return neutralise_markdown(f"{what} by {reviewer or 'someone without a name'}, {stamp}")
 
 
 def _save_citation(log: AnswerLog, answer_id: str, position: int) -> None:
@@ -347,26 +427,36 @@ def _save_citation(log: AnswerLog, answer_id: str, position: int) -> None:
     verdict = st.session_state.get(key)
     comment = st.session_state.get(f"{key}-comment") or ""
     _saved(
-        lambda: log.review_citation(answer_id, position, verdict, comment=comment, reviewer=reviewer_name())
+        answer_id,
+        lambda reviewer: log.review_citation(
+            answer_id, position, verdict, comment=comment, reviewer=reviewer
+        ),
     )
 
 
 def _save_answer(log: AnswerLog, answer_id: str) -> None:
     key = f"review-answer-{answer_id}"
     _saved(
-        lambda: log.review_answer(
+        answer_id,
+        lambda reviewer: log.review_answer(
             answer_id,
             st.session_state.get(key),
             corrected=st.session_state.get(f"{key}-corrected") or "",
             comment=st.session_state.get(f"{key}-note") or "",
-            reviewer=reviewer_name(),
-        )
+            reviewer=reviewer,
+        ),
     )
 
 
-def _saved(save) -> None:
+def _saved(answer_id: str, save) -> None:
+    """Saves a mark under the reviewer's name (none: nothing is saved); the answer stays open."""
+    st.session_state.setdefault(_OPENED_KEY, set()).add(answer_id)
+    reviewer = reviewer_name()
+    if reviewer is None:  # the fields are disabled without a name; a race (a name just cleared) lands here
+        st.toast(NOT_SAVED_WITHOUT_NAME, icon=":material/badge:")
+        return
     try:
-        save()
+        save(reviewer)
     except Exception:
         logger.exception("Could not save a review")
         st.toast(SAVE_FAILED, icon=":material/error:")

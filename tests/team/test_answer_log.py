@@ -29,7 +29,7 @@ from qa_bot.team.answer_log import (
     AnswerLog,
     LogFilter,
 )
-from qa_bot.team.reviews import approved_cases, cases_jsonl, review_stats, reviewed_cases
+from qa_bot.team.reviews import MIN_SAMPLE, approved_cases, cases_jsonl, review_stats, reviewed_cases
 from tests.fixtures.logged_answers import ASKED_ON, CALL, logged
 from tests.fixtures.older_qa_bot import old_feedback_row, write_old_feedback
 
@@ -206,6 +206,9 @@ def test_agreement_counts_partly_as_not_supported_for_precision_and_recall(log):
     assert agreement.recall == 0.75  # 3 of the 4 that support
     assert agreement.agreement == 0.625  # 5 of 8
     assert agreement.lenient_precision == 0.8  # "partly" as support: 4 of 5
+    # What each figure stands on: 5 verified, 4 that support, 8 marked; all under MIN_SAMPLE.
+    samples = (agreement.precision_sample, agreement.recall_sample, agreement.reviewed)
+    assert samples == (5, 4, 8) and max(samples) < MIN_SAMPLE
     assert stats.as_dict()["answers"] == {
         "logged": 9,
         "reviewed": 2,

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
+from qa_bot.answering.answer import REFUSAL_MESSAGE
 from qa_bot.cli import app as cli
 from qa_bot.settings import PROJECT_ROOT, Settings, get_settings
 from qa_bot.team.answer_log import THUMBS_DOWN, AnswerLog
-from qa_bot.team.reviews import reviewed_jsonl
+from qa_bot.team.reviews import MIN_SAMPLE, reviewed_jsonl
+from qa_bot.team.users import UsersFile
 from tests.fixtures.logged_answers import logged
 
 pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
@@ -28,6 +30,7 @@ NO_LLM = "http://127.0.0.1:9/v1"  # the extractive answerer calls no server
 DAY_QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"
 BREAKFAST_QUESTION = "What did Blinken eat for breakfast in New Delhi?"  # answered, wrongly
 NGO_QUESTION = "What did Blinken say about NGOs?"
+LUNCH_QUESTION = "Where did they have lunch?"  # logged directly (tests/fixtures/logged_answers.py)
 
 
 @pytest.fixture
@@ -64,6 +67,36 @@ def entry(app: AppTest, question: str):
 
 def metrics(app: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in app.metric}
+
+
+def captions(element) -> list[str]:
+    return [c.value for c in element.caption]
+
+
+def reviewer(app: AppTest, name: str) -> AppTest:
+    app.sidebar.text_input(key="reviewer").set_value(name).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def one_answer_to_review(start, name: str | None = None) -> tuple[AppTest, dict[str, str]]:
+    """The review page with one logged answer (LUNCH_QUESTION), the reviewer's name typed if given."""
+    app, env = start()
+    log_of(env).log(logged("a1", LUNCH_QUESTION))
+    review_page(app)
+    return (reviewer(app, name) if name else app), env
+
+
+def mark_answer(app: AppTest, question: str, verdict: str) -> AppTest:
+    """The reviewer's verdict on the whole answer (its last radio)."""
+    entry(app, question).radio[-1].set_value(verdict).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def saved_verdicts(env: dict[str, str]) -> list[tuple]:
+    with sqlite3.connect(Path(env["QA_BOT_DATA_DIR"]) / "feedback.sqlite") as db:
+        return db.execute("SELECT id, verdict, reviewer FROM answer_log ORDER BY id").fetchall()
 
 
 def log_of(env: dict[str, str]) -> AnswerLog:
@@ -115,7 +148,7 @@ def test_verdicts_are_saved_with_the_reviewer_and_the_agreement_is_shown(start):
     review_page(app)
     assert metrics(app)["Verifier precision"] == "–"
 
-    app.sidebar.text_input(key="reviewer_name").set_value("erin").run()
+    reviewer(app, "erin")
     verified, rejected, answer = entry(app, "Where did they have lunch?").radio
     assert verified.options == ["supports", "partly", "does not support"]
     verified.set_value("supports").run()
@@ -130,7 +163,7 @@ def test_verdicts_are_saved_with_the_reviewer_and_the_agreement_is_shown(start):
         "Verifier recall": "50%",
         "Agreement": "50%",
     }
-    assert "✔ correct" in entry(app, "Where did they have lunch?").label
+    assert "✔ marked correct by erin" in entry(app, "Where did they have lunch?").label
     with sqlite3.connect(Path(env["QA_BOT_DATA_DIR"]) / "feedback.sqlite") as db:
         assert db.execute("SELECT verdict, reviewer FROM answer_log").fetchall() == [("correct", "erin")]
         marks = db.execute("SELECT verified, verdict, reviewer FROM answer_log_citations ORDER BY position")
@@ -144,13 +177,14 @@ def test_verdicts_are_saved_with_the_reviewer_and_the_agreement_is_shown(start):
         "correct",
     ]
     assert any(
-        c.value.startswith("Marked by erin, ") for c in entry(again, "Where did they have lunch?").caption
+        c.startswith("Saved: ✔ marked correct by erin, ")
+        for c in captions(entry(again, "Where did they have lunch?"))
     )
 
 
 def test_reviewed_answers_export_and_qa_bot_eval_runs_them_as_they_are(start, tmp_path):
     app, env = start(DAY_QUESTION, BREAKFAST_QUESTION, NGO_QUESTION)
-    review_page(app)
+    reviewer(review_page(app), "erin")
     entry(app, DAY_QUESTION).radio[-1].set_value("correct").run()
     entry(app, BREAKFAST_QUESTION).radio[-1].set_value("should_refuse").run()
     entry(app, NGO_QUESTION).radio[-1].set_value("incorrect").run()
@@ -179,3 +213,114 @@ def test_reviewed_answers_export_and_qa_bot_eval_runs_them_as_they_are(start, tm
     assert rows[DAY_QUESTION]["passed"] is True  # the same bot gives the same answer again
     assert rows[BREAKFAST_QUESTION]["gold"]["unanswerable"] is True
     assert rows[NGO_QUESTION]["gold"]["answers"] == ["He said NGOs must be able to work freely."]
+
+
+def test_a_mark_without_a_reviewer_name_is_not_saved_and_the_page_says_what_is_missing(start):
+    app, env = one_answer_to_review(start)
+
+    item = entry(app, LUNCH_QUESTION)
+    assert [i.value for i in item.info] == [
+        "Type your name under **Reviewer** in the sidebar to mark answers: each mark is saved with it."
+    ]
+    assert all(r.disabled for r in item.radio)  # nothing to click until there is a name
+    reviewer(app, "  ")  # blanks are no name
+    assert all(r.disabled for r in entry(app, LUNCH_QUESTION).radio)
+
+    # A name cleared and a mark clicked before the page caught up: the mark is refused, said so.
+    reviewer(app, "erin")
+    app.sidebar.text_input(key="reviewer").set_value("")
+    mark_answer(app, LUNCH_QUESTION, "correct")
+    assert not app.exception, app.exception
+    assert "Nothing saved: type your name under Reviewer in the sidebar first." in [
+        t.value for t in app.toast
+    ]
+    assert saved_verdicts(env) == [("a1", None, None)]
+
+    reviewer(app, "erin")
+    assert not entry(app, LUNCH_QUESTION).info
+    mark_answer(app, LUNCH_QUESTION, "correct")
+    assert saved_verdicts(env) == [("a1", "correct", "erin")]
+
+
+def test_the_reviewer_name_is_kept_in_the_address_so_a_reload_keeps_it(start):
+    app, env = one_answer_to_review(start, "erin")
+    field = app.sidebar.text_input(key="reviewer")
+    assert field.proto.query_param_key == "reviewer"  # the browser writes it into the URL: ?reviewer=erin
+
+    reloaded = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
+    reloaded.query_params["reviewer"] = "erin"  # the address the browser reloads
+    reloaded.run()
+    review_page(reloaded)
+
+    assert reloaded.sidebar.text_input(key="reviewer").value == "erin"
+    mark_answer(reloaded, LUNCH_QUESTION, "incorrect")
+    assert saved_verdicts(env) == [("a1", "incorrect", "erin")]
+
+
+def test_a_signed_in_reviewer_marks_under_the_sign_in_name(app_env, tmp_path):
+    users_file = tmp_path / "users.json"
+    UsersFile(users_file).add("ana", "correct horse battery")
+    env = app_env(NO_LLM, QA_BOT_LLM="extractive", QA_BOT_AUTH="password", QA_BOT_USERS_FILE=str(users_file))
+    log_of(env).log(logged("a1", LUNCH_QUESTION))
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S).run()
+    app.text_input[0].set_value("ana")
+    app.text_input[1].set_value("correct horse battery")
+    app.button[0].click().run()  # the sign-in form
+    review_page(app)
+
+    assert "Your marks are saved as ana (signed in)." in captions(app.sidebar)
+    assert "reviewer" not in [t.key for t in app.sidebar.text_input]  # no name to type
+    mark_answer(app, LUNCH_QUESTION, "correct")
+    assert saved_verdicts(env) == [("a1", "correct", "ana")]
+
+
+def test_a_marked_answer_stays_open_shows_what_was_saved_and_no_check_mark_for_incorrect(start):
+    app, env = one_answer_to_review(start, "erin")
+    assert entry(app, LUNCH_QUESTION).proto.expanded is False
+
+    entry(app, LUNCH_QUESTION).radio[0].set_value("not_supported").run()
+    mark_answer(app, LUNCH_QUESTION, "incorrect")
+
+    item = entry(app, LUNCH_QUESTION)
+    assert item.proto.expanded is True  # not collapsed under the reviewer after each mark
+    assert "✗ marked incorrect by erin" in item.label and "✔" not in item.label
+    shown = captions(item)
+    assert any(c.startswith("Saved: does not support, marked by erin, ") for c in shown), shown
+    assert any(c.startswith("Saved: ✗ marked incorrect by erin, ") for c in shown), shown
+    assert [r.value for r in item.radio] == ["not_supported", "incorrect"]
+
+
+def test_the_same_question_asked_twice_is_told_apart_by_time_asker_and_answer(start):
+    app, env = start()
+    log = log_of(env)
+    for id_, user, refused, hour in (("a1", "alice", False, 9), ("a2", "bob", True, 14)):
+        answer = logged(id_, "Which day did they speak?", user=user, refused=refused)
+        answer.asked_at = datetime(2026, 11, 23, hour, 5, tzinfo=UTC)
+        log.log(answer)
+    review_page(app)
+
+    labels = [e.label for e in app.expander if e.label.startswith("Which day did they speak?")]
+    assert labels == [
+        f"Which day did they speak? · 2026-11-23 14:05 UTC · bob · “{REFUSAL_MESSAGE}” · ○ not reviewed"
+        " · refused",
+        "Which day did they speak? · 2026-11-23 09:05 UTC · alice · “They spoke on Sunday.” · ○ not reviewed",
+    ]
+
+
+def test_the_verifier_figures_give_their_sample_and_say_when_it_is_too_few(start):
+    app, env = start()
+    log = log_of(env)
+    log.log(logged("a1", LUNCH_QUESTION))
+    reviewer(review_page(app), "erin")
+    entry(app, LUNCH_QUESTION).radio[0].set_value("not_supported").run()
+
+    assert metrics(app)["Verifier precision"] == "0%"
+    assert f"of 1 verified citation marked: too few to judge, mark at least {MIN_SAMPLE}" in captions(app)
+    assert f"of 0 supporting citations marked: too few to judge, mark at least {MIN_SAMPLE}" in captions(app)
+
+    for n in range(2, MIN_SAMPLE + 1):
+        log.log(logged(f"a{n}", f"Question {n}?"))
+        log.review_citation(f"a{n}", 0, "supports", reviewer="erin")
+    app.run()
+    assert metrics(app)["Verifier precision"] == "95%"
+    assert f"of {MIN_SAMPLE} verified citations marked" in captions(app)
