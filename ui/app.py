@@ -23,6 +23,7 @@ logger = logging.getLogger("qa_bot.ui")
 
 # The review queue (/review), a page of its own: Streamlit runs the file when the page is open.
 REVIEW_PAGE = Path(__file__).resolve().parent / "review_page.py"
+QUESTION_KEY = "question"
 STARTUP_FAILURE = (
     "The chat could not start: the settings or the index could not be loaded. "
     "The details are in the server log; `qa-bot status` shows the settings in use."
@@ -59,15 +60,28 @@ def _chat(settings: Settings) -> None:
         logger.exception("The chat UI could not open the answer log")
         st.error(STARTUP_FAILURE, icon=":material/error:")
         return
+    conversation.settle()  # an answer this rerun stopped mid-way (Stop, or a click) stays, marked stopped
     options = show_sidebar(bot)
     with st.sidebar:
         auth.show_sign_out(settings)
-    _intro()
+    _intro(bot)
     chat.show_conversation(bot, log)
-    question = st.chat_input("Ask a question about the articles")
-    if question and question.strip():
-        chat.ask(bot, log, question.strip(), options)
+    # Disabled while an answer is written (Stop ends it): a new question never cancels one silently.
+    st.chat_input(
+        "Ask a question about the articles",
+        key=QUESTION_KEY,
+        on_submit=_submitted,
+        disabled=conversation.waiting(),
+        submit_mode="disable",
+    )
+    question = conversation.next_question()
+    if question:
+        chat.ask(bot, log, question, options)
     show_conversation_controls(log)
+
+
+def _submitted() -> None:
+    conversation.ask_next(st.session_state.get(QUESTION_KEY) or "")
 
 
 def _settings() -> Settings | None:
@@ -121,15 +135,16 @@ def _ingest_corpus(bot: QABot) -> None:
         )
 
 
-def _intro() -> None:
-    if conversation.exchanges():
+def _intro(bot: QABot) -> None:
+    if conversation.exchanges() or conversation.waiting():
         return
     st.markdown("### Ask the articles")
     st.caption(
-        "Answers cite the passages they come from: numbers like [1] point to the sources under the answer, "
-        "where the supporting sentence is marked. Sentences that no passage supports are marked "
-        "⚠ unverified. Rate the answers (thumbs up or down) so that good ones become test cases."
+        "Each answer comes under the sources it cites, where the supporting sentence is marked; its "
+        "numbers like [1] link to them. Sentences that no passage supports are marked ⚠ unverified. "
+        "Rate the answers (thumbs up or down) so that good ones become test cases."
     )
+    chat.show_suggestions(bot)
 
 
 main()

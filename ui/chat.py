@@ -1,4 +1,6 @@
-"""The chat: each exchange on screen, a new question streamed in, logged, and rated with thumbs."""
+"""The chat: each exchange on screen (its sources first, then the answer), a new question streamed in
+with a Stop button, logged, rated with thumbs, copied with its sources, regenerated; and on an empty
+chat, questions about the newest articles."""
 
 from __future__ import annotations
 
@@ -15,13 +17,17 @@ from qa_bot.team.answer_log import AnswerLog, LoggedAnswer, entry_from_answer
 from ui import conversation
 from ui.auth import signed_in_name
 from ui.conversation import Exchange
+from ui.export import article_markdown
 from ui.render import (
     answer_html,
+    as_displayed,
     caption_html,
+    copy_text,
     notice_html,
     plain_html,
     quotes_html,
     reading_html,
+    stopped_html,
     streaming_html,
     unverified_count,
 )
@@ -36,31 +42,72 @@ UNEXPECTED_FAILURE = (
 )
 
 
+SUGGESTIONS = 3  # questions offered on an empty chat, one per recent article
+RATED = {1: "Saved: rated helpful.", 0: "Saved: rated not helpful."}
+
+
 def show_conversation(bot: QABot, log: AnswerLog) -> None:
-    for exchange in conversation.exchanges():
+    shown = conversation.exchanges()
+    for number, exchange in enumerate(shown, start=1):
         with st.chat_message("user"):
             st.html(plain_html(exchange.question))
         with st.chat_message("assistant"):
-            show_answer(bot, log, exchange)
+            show_answer(bot, log, exchange, last=number == len(shown))
+
+
+def show_suggestions(bot: QABot) -> None:
+    """On an empty chat: a question about each of the newest articles, asked with one click."""
+    try:
+        titles = bot.recent_titles(SUGGESTIONS)
+    except Exception:  # the catalog cannot be read: the chat works without suggestions
+        logger.exception("Could not read the newest articles' titles")
+        return
+    if not titles:
+        return
+    st.caption("Or start from one of the newest articles:")
+    for number, title in enumerate(titles):
+        st.button(
+            f"Ask about: {article_markdown(title)}",  # a button label is Markdown: neutralised
+            key=f"suggestion-{number}",
+            icon=":material/lightbulb:",
+            on_click=conversation.ask_next,
+            args=(suggested_question(title),),
+        )
+
+
+def suggested_question(title: str) -> str:
+    return f"What happened: {title.rstrip(' .?!…')}?"
 
 
 def ask(bot: QABot, log: AnswerLog, question: str, options: QuestionOptions) -> None:
-    """Stream the answer to a new question, then show it verified, with its sources, and log it."""
+    """Stream the answer to a new question with a Stop button, log it, then redraw the page: the
+    verified answer with its sources, the chat input enabled again."""
     history = conversation.history()
     exchange = conversation.asked(question, history, options.as_record())  # kept even if stopped
     with st.chat_message("user"):
         st.html(plain_html(question))
     with st.chat_message("assistant"):
-        exchange.answer = _stream_answer(bot, question, history, options)
-        _log(log, log_entry(bot.settings, exchange))
-        show_answer(bot, log, exchange)
+        st.button(
+            "Stop",
+            key="stop",
+            icon=":material/stop_circle:",
+            on_click=conversation.stop,
+            help="End this answer here: what was written stays on the page, marked stopped.",
+        )
+        answer = _stream_answer(bot, exchange, question, history, options)
+    conversation.answered(exchange, answer)
+    _log(log, log_entry(bot.settings, exchange))
+    st.rerun()
 
 
-def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions) -> Answer:
-    """Tokens appear as they arrive; the verified answer replaces them."""
+def _stream_answer(
+    bot: QABot, exchange: Exchange, question: str, history, options: QuestionOptions
+) -> Answer:
+    """The sources the model reads, then the tokens under them as they arrive; the verified answer
+    replaces them. What has arrived is kept on the exchange, for a Stop."""
     status = st.empty()
+    reading = st.empty()  # the sources the model reads, above its answer, until the answer replaces them
     body = st.empty()
-    reading = st.empty()  # the sentences the model reads, until its answer replaces them
     status.caption("Searching the articles…")
     received = ""
     passages = None  # until the search is done (a follow-up waits for the model before it searches)
@@ -69,7 +116,7 @@ def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions)
     try:
         for event in events:
             if isinstance(event, Retrieved):
-                passages = event.passages
+                passages = exchange.found = event.passages
                 status.caption(_waiting_message(bot.settings, len(passages)))
             elif isinstance(event, Reading):
                 reading.html(reading_html(event.passages))
@@ -80,6 +127,7 @@ def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions)
                 received += event.text
                 shown = stream_display_text(received)
                 if shown:
+                    exchange.partial = shown
                     status.empty()
                     body.html(streaming_html(shown))
             elif isinstance(event, Finished):
@@ -87,12 +135,9 @@ def _stream_answer(bot: QABot, question: str, history, options: QuestionOptions)
     except Exception:  # the user sees a plain message; the traceback goes to the server log only
         logger.exception("Answering failed for a question of %d characters", len(question))
     finally:
-        # A rerun (another click, another question) stops this script mid-answer: close the stream
-        # now, so that its place at the model is given up at once, not whenever garbage is collected.
+        # A rerun (Stop, another click) stops this script mid-answer: close the stream now, so that
+        # its place at the model is given up at once, not whenever garbage is collected.
         events.close()
-    status.empty()
-    body.empty()
-    reading.empty()
     if answer is None:  # kept in the conversation like any failed answer, with what was found
         failure = UNEXPECTED_FAILURE
         answer = Answer(question, failure, refused=False, passages=passages or [], error=failure)
@@ -126,30 +171,52 @@ def _waiting_message(settings: Settings, passages: int) -> str:
     return f"Found {passages} passages; writing the answer…"
 
 
-def show_answer(bot: QABot, log: AnswerLog, exchange: Exchange) -> None:
+def show_answer(bot: QABot, log: AnswerLog, exchange: Exchange, *, last: bool = False) -> None:
+    """Sources first, then the answer (numbered 1, 2, 3 as shown), then what can be done with it."""
     answer = exchange.answer
     if answer.standalone_question:
         st.html(caption_html(f"Searched for: {answer.standalone_question}"))
-    if answer.error:
+    ratable = False
+    if exchange.stopped:
+        show_retrieved(bot, exchange.found, key=exchange.id)
+        if answer.text:
+            st.html(stopped_html(answer.text))
+        st.html(notice_html(exchange.stopped, "warning"))
+    elif answer.error:
         st.html(notice_html(answer.error, "error"))
         show_retrieved(bot, answer.passages, key=exchange.id)
     elif answer.refused:
         st.html(notice_html(answer.text, "info"))
         show_planted(answer.planted)
     else:
-        st.html(answer_html(answer) + quotes_html(answer))
-        unverified = unverified_count(answer)
+        shown = as_displayed(answer)
+        show_citations(bot, shown.citations, key=exchange.id)
+        st.html(answer_html(shown, anchor=exchange.id) + quotes_html(shown))
+        unverified = unverified_count(shown)
         if unverified:
             st.caption(
                 f"⚠ {unverified} sentence{'s' if unverified > 1 else ''} could not be verified against the "
                 "passages: check before you use it."
             )
-        show_citations(bot, answer.citations, key=exchange.id)
         show_planted(answer.planted)
+        with st.expander("Copy the answer with its sources", icon=":material/content_copy:"):
+            st.code(copy_text(shown), language=None, wrap_lines=True)
+        ratable = True
     waited = waited_message(answer)
     if waited:
         st.caption(waited)
-    _feedback_controls(bot.settings, log, exchange)
+    if last and not conversation.waiting():
+        st.button(
+            "Regenerate",
+            key=f"regenerate-{exchange.id}",
+            icon=":material/refresh:",
+            type="tertiary",
+            on_click=conversation.regenerate,
+            args=(exchange.id,),
+            help="Ask this question again; the new answer replaces this one.",
+        )
+    if ratable:  # nothing to rate in a refusal, a failure or a stopped answer
+        _feedback_controls(bot.settings, log, exchange)
 
 
 @st.fragment
@@ -174,6 +241,15 @@ def _feedback_controls(settings: Settings, log: AnswerLog, exchange: Exchange) -
             on_change=_save_feedback,
             args=(settings, log, exchange.id),
         )
+    saved = st.session_state.get(f"saved-{exchange.id}")
+    if saved:
+        st.caption(saved)
+    # The sidebar counts the approved answers: redraw the page for it at once, unless an answer is
+    # being written (a full rerun would stop it; the page is redrawn when it is finished).
+    if st.session_state.pop(f"refresh-{exchange.id}", False) and not (
+        conversation.answering() or conversation.waiting()
+    ):
+        st.rerun()
 
 
 def _save_feedback(settings: Settings, log: AnswerLog, exchange_id: str) -> None:
@@ -194,6 +270,8 @@ def _save_feedback(settings: Settings, log: AnswerLog, exchange_id: str) -> None
             "Your feedback could not be saved; the details are in the server log.", icon=":material/error:"
         )
         return
+    st.session_state[f"saved-{exchange_id}"] = RATED.get(rating, "Saved: your comment.")
+    st.session_state[f"refresh-{exchange_id}"] = True
     st.toast("Feedback saved. Thank you.", icon=":material/check:")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from qa_bot.answering.answer import Answer, AnswerSentence, Citation
@@ -23,6 +23,7 @@ from qa_bot.index.search import Passage
 from qa_bot.redaction import redact_known
 
 _MARKER = re.compile(r"\[(\d+)\]")
+_SPACED_MARKER = re.compile(r"(\s?)\[(\d+)\]")
 _END_PUNCTUATION = re.compile(r"[.!?]+$")
 _SENTENCE_TAIL = re.compile(r"(?:\s*\[\d+\])*[.!?\"'”’)]*")
 
@@ -169,14 +170,20 @@ def streaming_html(partial_text: str) -> str:
     return _block(_text(partial_text) + CURSOR, css_class="qa-streaming")
 
 
-def answer_html(answer: Answer) -> str:
-    """The verified answer: [n] markers styled, sentences no passage supports marked "unverified"."""
+def stopped_html(partial_text: str) -> str:
+    """What a stopped answer had written: plain text, not checked, markers as the model wrote them."""
+    return _block(_text(partial_text), css_class="qa-stopped")
+
+
+def answer_html(answer: Answer, *, anchor: str | None = None) -> str:
+    """The verified answer: [n] markers styled, sentences no passage supports marked "unverified".
+    With `anchor`, each [n] is a link to its source card (`source_anchor(anchor, n)`)."""
     text = answer.text
     unverified = _unverified_spans(text, answer.sentences)
     cuts = sorted({0, len(text), *unverified, *(e for e, _ in unverified.values())})
     pieces = []
     for start, end in zip(cuts, cuts[1:], strict=False):
-        piece = _MARKER.sub(lambda m: _span(m.group(0), MARKER_STYLE), html.escape(text[start:end]))
+        piece = _MARKER.sub(lambda m: _marker(m, anchor), html.escape(text[start:end]))
         if unverified.get(start, (None,))[0] == end:
             why = unverified[start][1] or "no passage states it"
             piece = (
@@ -188,7 +195,72 @@ def answer_html(answer: Answer) -> str:
     return _block("".join(pieces), css_class="qa-answer")
 
 
-QUOTE_STYLE = "margin: 0.25rem 0 0.5rem; padding-left: 0.75rem; border-left: 3px solid #999; opacity: 0.9;"
+def source_anchor(anchor: str, n: int) -> str:
+    """The id of an exchange's source card [n]: what its [n] markers link to."""
+    return f"qa-source-{anchor}-{n}"
+
+
+def _marker(match: re.Match[str], anchor: str | None) -> str:
+    if anchor is None:
+        return _span(match.group(0), MARKER_STYLE)
+    target = source_anchor(anchor, int(match.group(1)))
+    return (
+        f'<a class="qa-marker" href="#{target}" style="{MARKER_STYLE} text-decoration: none;" '
+        f'title="Go to source {match.group(1)}">{match.group(0)}</a>'
+    )
+
+
+# --- numbering as shown ----------------------------------------------------------------------------
+
+
+def display_numbers(answer: Answer) -> dict[int, int]:
+    """The stored numbers of an answer's sources ({stored n: shown n}), renumbered 1, 2, 3 without
+    gaps: in the order the answer's text first cites them, then any other cited source."""
+    cited = {c.n for c in answer.citations}
+    order = [int(m.group(1)) for m in _MARKER.finditer(answer.text)]
+    order += [q.n for q in answer.quotes] + sorted(cited)
+    shown: dict[int, int] = {}
+    for n in order:
+        if n in cited and n not in shown:
+            shown[n] = len(shown) + 1
+    return shown
+
+
+def as_displayed(answer: Answer) -> Answer:
+    """A copy of the answer for the page, its sources numbered as `display_numbers` shows them:
+    markers, citations and quotes alike, citations in the order shown. The stored answer (the log,
+    the evaluation) keeps the numbers the model saw. A marker of no cited source loses its number."""
+    shown = display_numbers(answer)
+
+    def renumber(match: re.Match[str]) -> str:
+        n = shown.get(int(match.group(2)))
+        return "" if n is None else f"{match.group(1)}[{n}]"
+
+    text = _SPACED_MARKER.sub(renumber, answer.text)
+    citations = sorted((replace(c, n=shown[c.n]) for c in answer.citations), key=lambda c: c.n)
+    sentences = [
+        replace(s, citations=[shown[n] for n in s.citations if n in shown]) for s in answer.sentences
+    ]
+    quotes = [replace(q, n=shown.get(q.n, q.n)) for q in answer.quotes]
+    return replace(answer, text=text, citations=citations, sentences=sentences, quotes=quotes)
+
+
+def copy_text(answer: Answer) -> str:
+    """The answer as plain text for the clipboard, its sources numbered as shown: "[1] title, date,
+    URL" (the URL only when it may be linked). Secrets blanked, as everywhere on the page."""
+    lines = [answer.text.strip(), ""]
+    if answer.citations:
+        lines.append("Sources:")
+    for citation in answer.citations:
+        passage = citation.passage
+        parts = [passage_title(passage), passage.date or "undated", linkable_url(passage.url)]
+        lines.append(f"[{citation.n}] " + ", ".join(p for p in parts if p))
+    return redact_known("\n".join(lines).rstrip() + "\n")
+
+
+QUOTE_BLOCK_STYLE = (
+    "margin: 0.25rem 0 0.5rem; padding-left: 0.75rem; border-left: 3px solid #999; opacity: 0.9;"
+)
 
 
 def quotes_html(answer: Answer) -> str:
@@ -202,7 +274,7 @@ def quotes_html(answer: Answer) -> str:
         passage = by_n.get(quote.n)
         source = ", ".join(x for x in (passage.title, passage.date) if x) if passage else ""
         items.append(
-            f'<blockquote class="qa-quote-text" style="{QUOTE_STYLE}">“{_text(quote.text)}” '
+            f'<blockquote class="qa-quote-text" style="{QUOTE_BLOCK_STYLE}">“{_text(quote.text)}” '
             + _span(f"[{quote.n}]", MARKER_STYLE)
             + (f' <span style="{CAPTION_STYLE}">{_text(source)}</span>' if source else "")
             + "</blockquote>"
@@ -236,10 +308,10 @@ def unverified_count(answer: Answer) -> int:
 # --- metadata --------------------------------------------------------------------------------------
 
 
-def safe_link(url: str | None) -> str | None:
-    """An http(s) URL as an escaped link; anything else (javascript:, data:, relative) is not linked,
-    nor an address whose words address the assistant ("/ignore-all-previous-instructions"): the
-    guard withholds it from the answer, and the page does not offer it as the article's source."""
+def linkable_url(url: str | None) -> str | None:
+    """The URL, stripped, when the page may link it: http(s) with a host, and not an address whose
+    words address the assistant ("/ignore-all-previous-instructions"): the guard withholds such an
+    address from the answer, and the page does not offer it as the article's source."""
     if not url:
         return None
     try:
@@ -250,7 +322,16 @@ def safe_link(url: str | None) -> str | None:
         return None
     if is_planted_address(url):
         return None
-    safe = html.escape(url.strip(), quote=True)
+    return url.strip()
+
+
+def safe_link(url: str | None) -> str | None:
+    """An http(s) URL as an escaped link (`linkable_url`); anything else (javascript:, data:,
+    relative, planted) is not linked."""
+    linkable = linkable_url(url)
+    if linkable is None:
+        return None
+    safe = html.escape(linkable, quote=True)
     return f'<a href="{safe}" target="_blank" rel="noopener noreferrer nofollow">{safe}</a>'
 
 
@@ -271,17 +352,26 @@ def passage_title(passage: Passage) -> str:
 
 
 def source_heading_html(
-    n: int | None, title: str, *, date: str | None, source: str | None, url: str | None, path: str | None
+    n: int | None,
+    title: str,
+    *,
+    date: str | None,
+    source: str | None,
+    url: str | None,
+    path: str | None,
+    anchor: str | None = None,
 ) -> str:
-    """ "[1] Title" over "date · source · url (or file name)", all escaped."""
+    """ "[1] Title" over "date · source · url (or file name)", all escaped; with `anchor`, the heading
+    carries the id the answer's [n] markers link to."""
     number = f'<span style="{MARKER_STYLE}">[{n}]</span> ' if n is not None else ""
-    heading = f'<div class="qa-source-title">{number}<strong>{html.escape(title)}</strong></div>'
+    target = f' id="{source_anchor(anchor, n)}"' if anchor is not None and n is not None else ""
+    heading = f'<div class="qa-source-title"{target}>{number}<strong>{html.escape(title)}</strong></div>'
     name = file_name(path)
     where = None if url or name == title else name  # the file name, unless it already is the title
     return heading + source_line_html(date, source, where, url=url)
 
 
-def passage_heading_html(n: int | None, passage: Passage) -> str:
+def passage_heading_html(n: int | None, passage: Passage, *, anchor: str | None = None) -> str:
     return source_heading_html(
         n,
         passage_title(passage),
@@ -289,4 +379,5 @@ def passage_heading_html(n: int | None, passage: Passage) -> str:
         source=passage.source,
         url=passage.url,
         path=passage.path,
+        anchor=anchor,
     )

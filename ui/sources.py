@@ -14,6 +14,7 @@ from ui.render import (
     Highlight,
     article_html,
     file_name,
+    linkable_url,
     notice_html,
     passage_heading_html,
     passage_html,
@@ -26,12 +27,14 @@ logger = logging.getLogger("qa_bot.ui")
 
 
 def show_citations(bot: QABot, citations: list[Citation], *, key: str) -> None:
+    """The sources an answer cites, numbered as shown; each card's heading is where the answer's [n]
+    links to (`key` is the exchange's id, which makes the anchors unique on the page)."""
     if not citations:
         return
     st.markdown("**Sources**")
     for citation in citations:
         with st.container(border=True):
-            st.html(passage_heading_html(citation.n, citation.passage))
+            st.html(passage_heading_html(citation.n, citation.passage, anchor=key))
             st.html(passage_html(citation))
             open_article_button(bot, citation.passage, quote_in_article(citation), key=f"{key}-{citation.n}")
 
@@ -91,6 +94,9 @@ def _article_dialog(bot: QABot, passage: Passage, quote: Highlight | None) -> No
             path=article.path,
         )
     )
+    original = linkable_url(article.url)
+    if original:  # never a planted address (render.linkable_url)
+        st.link_button("Read it on the original site", original, icon=":material/open_in_new:")
     if article.text[passage.start : passage.end] != passage.text:
         st.caption("The article changed after this answer was given, so nothing is marked.")
         st.html(plain_html(article.text))

@@ -12,7 +12,9 @@ from qa_bot.index.search import Passage
 from ui.render import (
     answer_html,
     article_html,
+    as_displayed,
     caption_html,
+    copy_text,
     failures_html,
     model_html,
     notice_html,
@@ -22,6 +24,7 @@ from ui.render import (
     quoted_text,
     safe_link,
     source_heading_html,
+    stopped_html,
     streaming_html,
 )
 
@@ -123,9 +126,73 @@ def test_offsets_outside_the_passage_mark_nothing_and_lose_no_text():
     assert quoted_text(citation) == ""
 
 
-def test_streamed_and_plain_text_are_escaped():
+def test_streamed_stopped_and_plain_text_are_escaped():
     assert_inert(streaming_html(HOSTILE), HOSTILE)
+    assert_inert(stopped_html(HOSTILE), HOSTILE)
     assert_inert(plain_html(HOSTILE), HOSTILE)
+
+
+def test_a_highlighted_quote_is_marked_in_yellow_not_styled_as_a_block_quote():
+    markup = passage_html(citation_for(passage_with("Officials met on Sunday."), "Officials met on Sunday."))
+    style = markup.split('<mark class="qa-quote" style="', 1)[1].split('"', 1)[0]
+    assert "background: rgba(255, 196, 0" in style and "border-left" not in style
+
+
+# --- numbering as shown ------------------------------------------------------------------------------
+
+
+def cited(n: int, title: str, **fields) -> Citation:
+    passage = Passage(
+        chunk_id=f"c{n}", article_id=f"a{n}", text="Text.", start=0, end=5, title=title, **fields
+    )
+    return Citation(n, passage, 0, 5, 1.0)
+
+
+SENTENCES = [
+    AnswerSentence("They met on Sunday.", [7], True),
+    AnswerSentence("It rained.", [2, 7], True),
+    AnswerSentence("A quote in the text.", [], False),
+]
+GAPPED = Answer(
+    "q",
+    "They met on Sunday [7]. It rained [2][7]. A quote [9] in the text.",
+    False,
+    SENTENCES,
+    [
+        cited(2, "Rain", date="2023-04-16", url="https://news.example/rain"),
+        cited(7, "Meeting", url="javascript:alert(1)"),
+    ],
+)
+
+
+def test_sources_are_numbered_1_2_in_the_order_the_answer_cites_them_and_the_stored_answer_keeps_its_own():
+    shown = as_displayed(GAPPED)
+
+    assert shown.text == "They met on Sunday [1]. It rained [2][1]. A quote in the text."  # [9] cites nothing
+    assert [(c.n, c.passage.title) for c in shown.citations] == [(1, "Meeting"), (2, "Rain")]
+    assert [s.citations for s in shown.sentences] == [[1], [2, 1], []]
+    assert GAPPED.text.startswith("They met on Sunday [7].") and [c.n for c in GAPPED.citations] == [2, 7]
+
+
+def test_each_marker_links_to_its_source_card():
+    shown = as_displayed(GAPPED)
+    markup = answer_html(shown, anchor="x1")
+    heading = source_heading_html(1, "Meeting", date=None, source=None, url=None, path=None, anchor="x1")
+
+    assert '<a class="qa-marker" href="#qa-source-x1-1"' in markup and 'href="#qa-source-x1-2"' in markup
+    assert '<div class="qa-source-title" id="qa-source-x1-1">' in heading
+    assert "<a " not in answer_html(shown)  # without an anchor (the review page): styled, not linked
+
+
+def test_the_copied_answer_lists_its_sources_as_numbered_on_the_page():
+    text = copy_text(as_displayed(GAPPED))
+
+    assert text == (
+        "They met on Sunday [1]. It rained [2][1]. A quote in the text.\n\n"
+        "Sources:\n"
+        "[1] Meeting, undated\n"  # a javascript: address is not a source's URL
+        "[2] Rain, 2023-04-16, https://news.example/rain\n"
+    )
 
 
 def test_an_answer_marks_unverified_sentences_and_escapes_model_output():
