@@ -749,6 +749,9 @@ def ui(
         os.environ["QA_BOT_NO_AUTH"] = "true"  # the page shows the same warning
     from importlib.resources import files
 
+    from qa_bot.ingest.articles import CorpusOptions
+    from qa_bot.ingest.limits import largest_file_megabytes
+
     # The installed `ui` package's page, so that a wheel install serves the chat from any folder.
     command = [
         sys.executable,
@@ -764,6 +767,9 @@ def ui(
         str(port),
         "--browser.gatherUsageStats",
         "false",
+        # Streamlit's 200 MB per upload, down to the biggest file the loader reads.
+        "--server.maxUploadSize",
+        str(largest_file_megabytes(CorpusOptions.from_settings(settings).max_article_bytes)),
     ]
     console.print(f"Chat UI on http://{address}:{port} (Ctrl-C stops it)")
     # Become Streamlit (no child process), so that signals that stop `qa-bot ui` stop the server.

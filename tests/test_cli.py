@@ -98,6 +98,23 @@ def test_ask_names_a_source_without_a_title_by_its_first_line_and_says_undated(r
     )
 
 
+@pytest.mark.parametrize(("max_article_mb", "upload_mb"), [(None, "10"), ("2.5", "25")])
+def test_ui_serves_uploads_up_to_the_largest_file_the_loader_reads(
+    run, monkeypatch, max_article_mb, upload_mb
+):
+    if max_article_mb:
+        monkeypatch.setenv("QA_BOT_MAX_ARTICLE_MB", max_article_mb)
+    started = []
+    # `qa-bot ui` becomes Streamlit with os.execv: the command it would run is what is checked.
+    monkeypatch.setattr("qa_bot.cli.os.execv", lambda program, command: started.append(command))
+
+    result = run("ui", "--port", "8599")
+
+    assert result.exit_code == 0, result.output
+    [command] = started
+    assert command[command.index("--server.maxUploadSize") + 1] == upload_mb  # not Streamlit's 200
+
+
 def test_ask_refuses_a_question_the_articles_cannot_answer(run):
     run("ingest", str(SEEDS))
 

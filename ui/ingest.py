@@ -3,6 +3,10 @@
 Uploads are kept under their own names (Unicode included) in one folder, and a file never replaces
 a different one: an upload whose name is taken gets a numbered name ("日本 (2).txt"), and one whose
 bytes are already stored is not stored again. Each uploaded file's fate is shown.
+
+The uploader (`article_uploader`) states the loader's own size limits (qa_bot/ingest/limits.py)
+and takes no file bigger than the largest of them; a file over its type's limit is not stored,
+with its reason, and the rest of the upload goes on.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from qa_bot.ingest.articles import (
     estimate_articles,
     file_size_problem,
 )
+from qa_bot.ingest.limits import largest_file_megabytes, limits_text
 from qa_bot.missing_package import missing_package
 from qa_bot.service import QABot
 from ui.render import CAPTION_STYLE, failures_html
@@ -44,6 +49,33 @@ _MAX_NUMBERED_COPIES = 10_000
 
 def uploads_dir(data_dir: Path) -> Path:
     return data_dir / "uploads"
+
+
+# --- the uploader ----------------------------------------------------------------------------------
+
+
+def upload_help(settings) -> str:
+    """The uploader's help: the real size limits (QA_BOT_MAX_ARTICLE_MB), then the formats."""
+    limit = CorpusOptions.from_settings(settings).max_article_bytes
+    return (
+        f"{limits_text(limit)}; .json/.jsonl up to {largest_file_megabytes(limit)} MB per file "
+        "(a bigger archive: `qa-bot ingest`). Plain text may start with header lines such as "
+        "`date 2023-04-16`; .json and .jsonl hold objects with `text` and optional `title`, `date`, "
+        "`url`, `source`."
+    )
+
+
+def article_uploader(settings, *, key: str) -> list:
+    """The chat's file uploader, limited to the biggest file the loader takes (not Streamlit's 200 MB)."""
+    limit = CorpusOptions.from_settings(settings).max_article_bytes
+    return st.file_uploader(
+        "Article files",
+        type=UPLOAD_TYPES,
+        accept_multiple_files=True,
+        key=key,
+        max_upload_size=largest_file_megabytes(limit),
+        help=upload_help(settings),
+    )
 
 
 # --- saving uploads --------------------------------------------------------------------------------

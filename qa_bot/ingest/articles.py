@@ -28,8 +28,10 @@ How each format becomes an `Article`:
 
 Size: one article's text may be at most `CorpusOptions.max_article_bytes` (QA_BOT_MAX_ARTICLE_MB).
 A one-article file is checked by its size before it is read (HTML, PDF and Word files may be ten
-times bigger, for markup and images); .json and .jsonl records one by one. On 2 cores a megabyte of
-text is ~2,100 chunks and ~2 minutes of embedding: a 30 MB file would hold an ingest for an hour.
+times bigger, for markup and images); .json and .jsonl records one by one. The limits by file
+type are public in `qa_bot.ingest.limits`, which the chat's uploader shows and applies too. On 2
+cores a megabyte of text is ~2,100 chunks and ~2 minutes of embedding: a 30 MB file would hold an
+ingest for an hour.
 
 Dates are normalised to ISO `YYYY-MM-DD`. A date that cannot be read does not lose the article:
 it loads without a date and a `LoadWarning` says so (warnings are separate from failures, so a
@@ -59,6 +61,8 @@ from dateutil import parser as date_parser
 
 from qa_bot.ingest.document_text import UnreadableDocument, docx_article, megabytes, pdf_article, too_large
 from qa_bot.ingest.files import FileSkipped, FileToRead, FileUnusable, find_files, special_kind
+from qa_bot.ingest.limits import DEFAULT_MAX_ARTICLE_BYTES
+from qa_bot.ingest.limits import file_size_problem as _size_problem
 from qa_bot.ingest.titles import title_from_text
 
 
@@ -106,7 +110,7 @@ class SkippedFile(LoadWarning):
 class CorpusOptions:
     """How files are read: the size limit of one article, and whether links out of a folder count."""
 
-    max_article_bytes: int = 1_000_000
+    max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES
     follow_links: bool = False
 
     @classmethod
@@ -127,12 +131,6 @@ LoadEvent = Article | LoadFailure | LoadWarning
 SUPPORTED_SUFFIXES = frozenset(
     {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf", ".docx"}
 )
-# Files holding many articles: the size limit applies to each record, not to the file.
-_MANY_ARTICLE_SUFFIXES = frozenset({".json", ".jsonl"})
-# Files whose markup, fonts or images make them much bigger than their text: allowed this many
-# times the limit on one article's text before they are refused unread.
-_CONTAINER_SUFFIXES = frozenset({".html", ".htm", ".pdf", ".docx"})
-_CONTAINER_ALLOWANCE = 10
 
 # A `key value` header line longer than this is prose that happens to start with a key word.
 _MAX_HEADER_LINE = 200
@@ -276,25 +274,10 @@ def estimate_articles(paths: Iterable[str | Path], options: CorpusOptions | None
 def file_size_problem(name: str | Path, size: int, options: CorpusOptions | None = None) -> str | None:
     """Why a file of this name and size would not be read, checked before reading it; else None.
 
-    A one-article file may be as big as the limit on one article (HTML, PDF and Word files ten
-    times that, for their markup, fonts and images). A .json or .jsonl file holds many articles:
-    its records are checked one by one instead.
+    The limits by file type are `qa_bot.ingest.limits` (a .txt/.md file as big as one article, an
+    HTML, PDF or Word file ten times that, a .json/.jsonl file's records one by one).
     """
-    limit = (options or CorpusOptions()).max_article_bytes
-    suffix = Path(name).suffix.lower()
-    if suffix in _MANY_ARTICLE_SUFFIXES or size <= limit * _allowance(suffix):
-        return None
-    if _allowance(suffix) == 1:
-        return too_large(f"file is {megabytes(size)}", limit)
-    return (
-        f"file is {megabytes(size)}, over the {megabytes(limit * _allowance(suffix))} limit for a {suffix} "
-        f"file ({_CONTAINER_ALLOWANCE} times QA_BOT_MAX_ARTICLE_MB, for markup and images); split it, or "
-        "raise the limit"
-    )
-
-
-def _allowance(suffix: str) -> int:
-    return _CONTAINER_ALLOWANCE if suffix in _CONTAINER_SUFFIXES else 1
+    return _size_problem(name, size, (options or CorpusOptions()).max_article_bytes)
 
 
 def _iter_all_files(paths: Iterable[str | Path], options: CorpusOptions) -> Iterator[LoadEvent]:
