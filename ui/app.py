@@ -138,13 +138,16 @@ def _ingest_corpus(bot: QABot) -> None:
 def _intro(bot: QABot) -> None:
     if conversation.exchanges() or conversation.waiting():
         return
-    st.markdown("### Ask the articles")
-    st.caption(
-        "Each answer comes under the sources it cites, where the supporting sentence is marked; its "
-        "numbers like [1] link to them. Sentences that no passage supports are marked ⚠ unverified. "
-        "Rate the answers (thumbs up or down) so that good ones become test cases."
-    )
-    chat.show_suggestions(bot)
+    # One container: the first question's message takes its place on the page at once (elements
+    # of the last run that this one has not redrawn stay, faded, until it ends).
+    with st.container():
+        st.markdown("### Ask the articles")
+        st.caption(
+            "Each answer comes under the sources it cites, where the supporting sentence is marked; its "
+            "numbers like [1] link to them. Sentences that no passage supports are marked ⚠ unverified. "
+            "Rate the answers (thumbs up or down) so that good ones become test cases."
+        )
+        chat.show_suggestions(bot)
 
 
 main()

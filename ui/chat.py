@@ -118,7 +118,8 @@ def _stream_answer(
             if isinstance(event, Retrieved):
                 passages = exchange.found = event.passages
                 status.caption(_waiting_message(bot.settings, len(passages)))
-            elif isinstance(event, Reading):
+            elif isinstance(event, Reading):  # numbered as the model reads them: its [n] are these
+                exchange.found = event.passages
                 reading.html(reading_html(event.passages))
             elif isinstance(event, Queued):
                 found = None if passages is None else len(passages)
@@ -178,10 +179,12 @@ def show_answer(bot: QABot, log: AnswerLog, exchange: Exchange, *, last: bool = 
         st.html(caption_html(f"Searched for: {answer.standalone_question}"))
     ratable = False
     if exchange.stopped:
-        show_retrieved(bot, exchange.found, key=exchange.id)
         if answer.text:
             st.html(stopped_html(answer.text))
         st.html(notice_html(exchange.stopped, "warning"))
+        if exchange.found:
+            with st.expander(f"The {len(exchange.found)} passages it was written from"):
+                show_retrieved(bot, exchange.found, key=exchange.id)
     elif answer.error:
         st.html(notice_html(answer.error, "error"))
         show_retrieved(bot, answer.passages, key=exchange.id)

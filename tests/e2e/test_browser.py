@@ -2,6 +2,9 @@
 through Playwright, the seed articles indexed on first start, a scripted LLM server (fakellm).
 
 Screenshots go to test-artifacts/ (look at them: the test checks the DOM, a person checks the look).
+With QA_BOT_SCREENSHOTS=<folder> the walk-through's screenshots (1280x800, the viewport only: an
+empty chat, an answer streaming under its sources, the finished answer, a Stop) also go there:
+docs/screenshots/ holds the ones the docs show.
 """
 
 from __future__ import annotations
@@ -72,13 +75,20 @@ HOSTILE_ARTICLE = (
     '<script>window.__xss=1</script> <img src=x onerror="window.__xss=2"> '
     "[click](javascript:window.__xss=3) ![x](http://127.0.0.1:9/x.png)\n"
 )
-# Records the partial answer the page showed while tokens arrived (the element is replaced after).
+# Records the partial answer the page showed while tokens arrived (the element is replaced after),
+# and whether the sources the model reads were above it each time.
 WATCH_STREAMING = """() => {
     window.__streamed = [];
+    window.__sources_above = [];
     new MutationObserver(() => {
         const partial = document.querySelector('.qa-streaming');
         const seen = window.__streamed;
-        if (partial && seen[seen.length - 1] !== partial.textContent) seen.push(partial.textContent);
+        if (partial && seen[seen.length - 1] !== partial.textContent) {
+            seen.push(partial.textContent);
+            const sources = document.querySelector('.qa-reading');
+            window.__sources_above.push(
+                !!sources && !!(sources.compareDocumentPosition(partial) & Node.DOCUMENT_POSITION_FOLLOWING));
+        }
     }).observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
 
@@ -178,7 +188,7 @@ def browser():
 
 def open_page(browser):
     """A page in a browser context of its own: another person, with their own Streamlit session."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(30_000)
     alerts: list[str] = []
@@ -211,18 +221,55 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
+def walkthrough(page, name: str) -> None:
+    """A step of the walk-through, as the reader sees it (the viewport), where QA_BOT_SCREENSHOTS says."""
+    folder = os.environ.get("QA_BOT_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name))
+
+
+def above(page, upper: str, lower: str) -> bool:
+    """Whether the last element matching `upper` ends above where the last matching `lower` starts
+    (read at one moment: a streamed element is replaced as words arrive)."""
+    return page.evaluate(
+        """([upper, lower]) => {
+            const last = (selector) => [...document.querySelectorAll(selector)].pop();
+            const a = last(upper), b = last(lower);
+            return !!a && !!b && a.getBoundingClientRect().bottom <= b.getBoundingClientRect().top;
+        }""",
+        [upper, lower],
+    )
+
+
+def in_view(locator) -> bool:
+    return locator.evaluate(
+        "el => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }"
+    )
+
+
 def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_runs_nothing(chat_url, page):
     page.goto(chat_url)
     page.get_by_test_id("stChatInputTextArea").wait_for(timeout=ANSWER_TIMEOUT_MS)
+    page.get_by_role("button", name="Ask about: ").first.wait_for()  # questions about the newest articles
+    walkthrough(page, "1-empty-chat.png")
 
-    # 1. A seed question: the verified answer with its sources.
+    # 1. A seed question: the verified answer, under its sources.
     ask(page, DAY_QUESTION)
     answer = page.locator(".qa-answer").last
     answer.wait_for(timeout=ANSWER_TIMEOUT_MS)
     # A question about a day: the answer opens with the date of the article it relies on.
     assert "As of 16 April 2023, they spoke on Sunday" in answer.inner_text()
-    source = page.locator(".qa-source-title").first
-    assert CALL_ARTICLE in source.inner_text()
+    assert CALL_ARTICLE in page.locator(".qa-source-title + .qa-meta").first.inner_text()  # its file
+    assert above(page, ".qa-source-title", ".qa-answer")  # sources first
+    walkthrough(page, "2-answer-under-its-sources.png")
+    # Its [1] is a link to the source card [1] (the page scrolls there when the card is out of view).
+    marker = answer.locator("a.qa-marker").first
+    marker.click()
+    target = marker.get_attribute("href")
+    assert page.evaluate("() => location.hash") == target
+    card = page.locator(target)
+    assert "External Affairs Minister" in card.inner_text() and in_view(card)
     quote = page.locator(".qa-passage mark.qa-quote").first
     assert "Sunday" in quote.inner_text()
     assert quote.evaluate("el => getComputedStyle(el).backgroundColor") != "rgba(0, 0, 0, 0)"
@@ -257,6 +304,9 @@ def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_r
     assert len(partials) > 3, streamed  # seen growing, more than once
     assert all(LONG_ANSWER.startswith(p) for p in partials), streamed
     assert [len(p) for p in partials] == sorted(len(p) for p in partials)
+    assert all(page.evaluate("() => window.__sources_above")), (
+        "the sources the model reads are above its words"
+    )
     assert page.locator(".qa-streaming").count() == 0
 
     # 4. An uploaded article full of markup shows as text and runs nothing.
@@ -346,11 +396,11 @@ def test_two_people_asking_at_once_both_get_answers_the_later_one_sees_its_place
         screenshot(first, "review-queue.png")
 
 
-def test_a_newer_question_stops_an_answer_but_keeps_it_on_the_page_and_a_rating_stops_nothing(
+def test_while_an_answer_is_written_the_input_waits_stop_keeps_it_marked_stopped_a_rating_stops_nothing(
     tmp_path, fakellm, clean_settings_env, page
 ):
-    # Streamlit stops the run that writes an answer when the page reruns for a newer question; the
-    # stopped question used to vanish, as if never asked (and a benchmark waited for its answer forever).
+    # Typing the next question used to stop the answer being written ("Not answered: a newer
+    # question stopped this one"). Now the input waits, and Stop ends the answer, which stays.
     # A follow-up is first rewritten into a standalone question: here, into the day question again.
     condense = {
         "name": "condense",
@@ -359,27 +409,42 @@ def test_a_newer_question_stops_an_answer_but_keeps_it_on_the_page_and_a_rating_
     }
     with serve_chat(tmp_path, fakellm([condense, *TEAM_RULES, RULES[1]])) as url:
         page.goto(url)
-        page.get_by_test_id("stChatInputTextArea").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        box = page.get_by_test_id("stChatInputTextArea")
+        box.wait_for(timeout=ANSWER_TIMEOUT_MS)
         ask(page, DAY_QUESTION)
         page.locator(".qa-streaming").first.wait_for(timeout=ANSWER_TIMEOUT_MS)  # about 4 s to go
-        ask(page, LONG_QUESTION)
-        page.locator(".qa-answer", has_text="bilateral ties").wait_for(timeout=ANSWER_TIMEOUT_MS)
-        page.locator(IDLE).wait_for()  # the last run's elements are gone (until then they linger, stale)
+        assert box.is_disabled()  # no new question can cancel this one
+        assert above(page, ".qa-reading", ".qa-streaming")
+        walkthrough(page, "3-streaming-under-its-sources.png")
+        page.get_by_role("button", name="Stop").click()
 
         messages = page.get_by_test_id("stChatMessage")
-        assert DAY_QUESTION in messages.nth(0).inner_text() and LONG_QUESTION in messages.nth(2).inner_text()
         stopped = messages.nth(1)
-        assert "Not answered" in stopped.locator(".qa-notice.qa-error").inner_text()
-        assert stopped.locator(".qa-answer").count() == 0 and messages.count() == 4
+        stopped.locator(".qa-notice.qa-warning", has_text="Stopped before the answer was finished").wait_for()
+        page.locator(IDLE).wait_for()
+        assert "They spoke on Sunday" in stopped.locator(".qa-stopped").inner_text()  # what was written
+        assert stopped.locator(".qa-answer").count() == 0 and stopped.locator(THUMBS).count() == 0
+        assert stopped.locator(".qa-source-title").count() > 0  # what was found, still readable
+        assert box.is_enabled() and messages.count() == 2
+        walkthrough(page, "4-stopped.png")
 
-        # Rating an earlier answer while the next one is written saves the rating and stops nothing.
+        ask(page, LONG_QUESTION)  # not a follow-up: a stopped answer is no context to build on
+        page.locator(".qa-answer", has_text="bilateral ties").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        page.locator(IDLE).wait_for()  # the last run's elements are gone (until then they linger, stale)
+        assert DAY_QUESTION in messages.nth(0).inner_text() and LONG_QUESTION in messages.nth(2).inner_text()
+        assert messages.count() == 4
+
+        # Rating an earlier answer while the next one is written saves the rating and stops nothing;
+        # the sidebar's count of approved answers follows without a reload.
         ask(page, DAY_QUESTION)
         page.locator(".qa-streaming").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
         messages.nth(3).locator(THUMBS).first.click()
-        page.get_by_text("Feedback saved. Thank you.").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        messages.nth(3).get_by_text("Saved: rated helpful.").wait_for(timeout=ANSWER_TIMEOUT_MS)
         page.locator(IDLE).wait_for()
-        assert messages.count() == 6 and "Not answered" not in messages.nth(5).inner_text()
+        assert messages.count() == 6 and "Stopped" not in messages.nth(5).inner_text()
         assert "Sunday" in messages.nth(5).locator(".qa-answer").inner_text()
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_role("button", name="Download approved answers as test cases (JSONL, 1)").wait_for()
 
 
 def test_with_a_password_login_a_wrong_password_is_refused_and_the_right_one_gets_in(
