@@ -1,8 +1,9 @@
 """The conversation on screen, kept in Streamlit's session state (one per browser tab): the exchanges,
 the question waiting to be answered, and the one being answered.
 
-A question is not answered in the run that receives it: it waits (`ask_next`), and the next run
-answers it with the chat input disabled and a Stop button. A click on Stop (or anywhere on the page
+A question is queued before the run that answers it (`ask_next`: the chat input's callback, a
+suggested question, Regenerate), so that the run draws the chat input disabled, and a Stop button,
+before it starts answering. A click on Stop (or anywhere on the page
 but the fragments) reruns the page, and Streamlit stops the run that writes the answer mid-answer,
 where it can no longer write anything: the next run finds that exchange still marked as being
 answered and marks it stopped, keeping what had been written (`settle`).
@@ -46,11 +47,6 @@ class Exchange:
     partial: str = ""
     found: list[Passage] = field(default_factory=list)
     stopped: str | None = None
-
-    @property
-    def finished(self) -> bool:
-        """Answered (or refused, or failed) by the service, not stopped half-way."""
-        return self.stopped is None and self.id != st.session_state.get(_ANSWERING)
 
 
 def exchanges() -> list[Exchange]:
@@ -110,7 +106,10 @@ def settle(reason: str = STOPPED_BY_CLICK) -> None:
     st.session_state.pop(_ANSWERING, None)
     if exchange is not None and exchange.stopped is None:
         exchange.stopped = reason
-        exchange.answer = Answer(exchange.question, exchange.partial, refused=False, passages=exchange.found)
+        # `error` too, so that what reads answers (the Markdown export, follow-ups) takes it as unfinished.
+        exchange.answer = Answer(
+            exchange.question, exchange.partial, refused=False, passages=exchange.found, error=reason
+        )
 
 
 def regenerate(exchange_id: str) -> None:
