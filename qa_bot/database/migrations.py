@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, inspect, select
+from sqlalchemy import Connection, Engine, Table, delete, insert, inspect, select, update
 from sqlalchemy.dialects import sqlite
 
 from qa_bot.database.engine import DatabaseUnavailable, error_reason
@@ -38,8 +38,10 @@ from qa_bot.database.tables import (
     answers_table,
     applied_migrations,
     articles,
+    chunks_table,
     citations_table,
     corpus_versions,
+    embedding_index,
     figures_index,
     metadata,
 )
@@ -212,6 +214,26 @@ def _create_figures_index(db: Connection, _context: MigrationContext) -> None:
     figures_index.create(db, checkfirst=True)
 
 
+def _keep_chunks_in_the_catalog(db: Connection, _context: MigrationContext) -> None:
+    """Chunks in the catalog (keyword-searchable before they are embedded) and each article's embedded
+    version. A row of an older qa-bot was indexed only once all its vectors were in Chroma: it becomes
+    embedded, and unchunked (no `catalog_chunks` rows yet), so that the next `qa-bot ingest` of its
+    file writes its chunk rows (the same chunk ids, so nothing is embedded again)."""
+    columns = {column["name"] for column in inspect(db).get_columns(articles.name)}
+    table = db.dialect.identifier_preparer.format_table(articles)
+    for name, kind in (("embedded_hash", "TEXT"), ("embedded_at", "FLOAT")):
+        if name not in columns:
+            db.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+    chunks_table.create(db, checkfirst=True)
+    embedding_index.create(db, checkfirst=True)
+    if "embedded_hash" not in columns:
+        db.execute(
+            update(articles)
+            .where(articles.c.indexed_hash.is_not(None))
+            .values(embedded_hash=articles.c.indexed_hash, indexed_hash=None)
+        )
+
+
 def _copy_feedback_of_before_the_log(db: Connection, context: MigrationContext) -> None:
     """The chat's thumbs of before the answer log, in a `feedback` table of this database, become
     logged answers (those the log lacks: a copy cut short is finished by the next one). The old table
@@ -245,6 +267,7 @@ MIGRATIONS: list[Migration] = [
     _tables("catalog_tables", CATALOG, articles, corpus_versions),
     Migration("catalog_rows_of_a_one_collection_file", CATALOG, _move_rows_of_a_one_collection_catalog),
     Migration("catalog_figures_index", CATALOG, _create_figures_index),
+    Migration("catalog_chunks_and_embedded_versions", CATALOG, _keep_chunks_in_the_catalog),
     _tables("answer_log_tables", ANSWER_LOG, answers_table, citations_table),
     Migration("answer_log_feedback_of_before_the_log", OLD_FEEDBACK, _copy_feedback_of_before_the_log),
 ]

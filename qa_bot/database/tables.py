@@ -51,7 +51,12 @@ articles = Table(
     Column("text", Text, nullable=False),
     Column("content_hash", Text, nullable=False),
     Column("chunks", Integer, nullable=False),
-    Column("indexed_hash", Text),  # the version whose chunks are all stored; NULL: none complete yet
+    # The version whose chunks are all in `catalog_chunks` (keyword-searchable); NULL: none yet.
+    Column("indexed_hash", Text),
+    # The version whose chunks all have their vectors in Chroma (searchable by meaning), and when
+    # they were written (seconds since the epoch: the embedding rate, for `qa-bot status`'s ETA).
+    Column("embedded_hash", Text),
+    Column("embedded_at", Float),
     Index("catalog_articles_id", "collection", "id"),
 )
 # Everything `stats()` reads, so that it scans this small index and not the articles' text (a full
@@ -64,6 +69,32 @@ figures_index = Index(
     articles.c.chunks,
     articles.c.content_hash,
     articles.c.indexed_hash,
+)
+
+# Each article's chunks: a chunk's text is its article's text[start_char:end_char], and its id is the
+# id of its vector in Chroma (written by the embedding pass, which may come much later).
+chunks_table = Table(
+    "catalog_chunks",
+    metadata,
+    Column("collection", Text, primary_key=True),
+    Column("chunk_id", Text, primary_key=True),
+    Column("source_key", Text, nullable=False),
+    Column("chunk_index", Integer, nullable=False),
+    Column("start_char", Integer, nullable=False),
+    Column("end_char", Integer, nullable=False),
+    Index("catalog_chunks_article", "collection", "source_key", "chunk_index"),
+)
+# Everything `stats()` reads once articles are embedded, led by when (the embedding rate's window).
+embedding_index = Index(
+    "catalog_articles_embedding",
+    articles.c.collection,
+    articles.c.embedded_at,
+    articles.c.source,
+    articles.c.date,
+    articles.c.chunks,
+    articles.c.content_hash,
+    articles.c.indexed_hash,
+    articles.c.embedded_hash,
 )
 
 corpus_versions = Table(

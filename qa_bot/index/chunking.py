@@ -26,6 +26,8 @@ or none (-1).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -164,7 +166,7 @@ class Chunker:
         chunks = []
         for index, (piece, start) in enumerate(zip(pieces, _offsets(article.text, pieces), strict=True)):
             end = start + len(piece)
-            document = Document(page_content=piece, metadata=_chunk_metadata(article, index, start, end))
+            document = Document(page_content=piece, metadata=chunk_metadata(article, index, start, end))
             chunks.append(Chunk(document, tokens.chunk_ids(start, end)))
         return chunks
 
@@ -211,12 +213,21 @@ def _offsets(text: str, pieces: list[str]) -> Iterator[int]:
         after, previous_end = start + 1, start + len(piece)
 
 
-def _chunk_metadata(article: Article, index: int, start: int, end: int) -> dict[str, Any]:
+def chunk_id(document: Document) -> str:
+    """A chunk's id: a hash of its text and metadata, as LangChain's indexing API (`index()`,
+    key_encoder="sha256") computes it, which gave the ids of indexes built before the catalog kept
+    chunks: their vectors keep their ids, and a chunk already in Chroma is never embedded again."""
+    content = hashlib.sha256(document.page_content.encode("utf-8")).hexdigest()
+    meta = hashlib.sha256(json.dumps(document.metadata, sort_keys=True).encode("utf-8")).hexdigest()
+    return hashlib.sha256((content + meta).encode("utf-8")).hexdigest()
+
+
+def chunk_metadata(article: Article, index: int, start: int, end: int) -> dict[str, Any]:
+    """What Chroma stores with a chunk (and its id hashes): its article's fields and where it is."""
     metadata = {
         "article_id": article.id,
         "title": article.title,
         "date": article.date,
-        "date_int": article.date_int,
         "source": article.source,
         "path": article.path,
         "url": article.url,
@@ -224,6 +235,8 @@ def _chunk_metadata(article: Article, index: int, start: int, end: int) -> dict[
         "start": start,
         "end": end,
         "chunk_index": index,
+        # Undated articles get 0: they pass an "until" filter and fail a "since" one.
+        "date_int": article.date_int or 0,
     }
     # Chroma rejects None metadata values.
     return {key: value for key, value in metadata.items() if value is not None}

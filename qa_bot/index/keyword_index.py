@@ -1,10 +1,12 @@
 """The BM25 keyword index (bm25s) over every chunk, saved beside the catalog, stamped with the corpus
 version it was built from.
 
-It is derived data: rebuilt from the chunks in Chroma whenever the catalog's corpus version (or the
-number of chunks) differs from its stamp, at the end of every ingest and on the first search after a
-change. So an ingest killed before the rebuild, or a build from an older qa-bot, is repaired by the
-next search or ingest instead of missing articles for ever.
+It is derived data: rebuilt from the chunks in the catalog (written before any is embedded, so an
+archive is searchable by keyword while its vectors are still being written) whenever the catalog's
+corpus version (or the number of chunks) differs from its stamp, at the end of every ingest's
+keyword pass and on the first search after a change. So an ingest killed before the rebuild, or a
+build from an older qa-bot, is repaired by the next search or ingest instead of missing articles for
+ever.
 
 On disk, `bm25` is a symbolic link to the current build, a sibling folder `bm25.build-<unique>`. A
 rebuild writes a new build folder of its own (two processes never share one), then replaces the link
@@ -51,11 +53,11 @@ class KeywordRows:
 
 
 class KeywordSource(Protocol):
-    """What the keyword index is derived from (the Index: catalog, Chroma and the ingest lock)."""
+    """What the keyword index is derived from (the Index: the catalog's chunks and the ingest lock)."""
 
     def corpus_version(self) -> int: ...
 
-    def chunk_count(self) -> int: ...
+    def searchable_chunks(self) -> int: ...
 
     def keyword_rows(self) -> KeywordRows: ...
 
@@ -128,7 +130,7 @@ class KeywordIndex:
 
     def refresh(self) -> bool:
         """Rebuilds unless current; the caller holds the ingest lock. Returns whether it rebuilt."""
-        if self.is_current(self.source.corpus_version(), self.source.chunk_count()):
+        if self.is_current(self.source.corpus_version(), self.source.searchable_chunks()):
             return False
         self.rebuild()
         return True
@@ -243,7 +245,7 @@ class KeywordIndex:
             loaded = self._loaded
             if loaded is not None and loaded.stamp is not None and loaded.stamp.corpus_version == version:
                 return loaded
-            if not self.is_current(version, self.source.chunk_count()):
+            if not self.is_current(version, self.source.searchable_chunks()):
                 self._rebuild_unless_an_ingest_runs()
             # A local: an ingest in another thread may reset self._loaded at any moment.
             loaded = self._loaded

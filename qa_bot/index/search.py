@@ -296,13 +296,16 @@ class HybridRetriever:
         return [(cid, 1.0 - d) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     def _load_candidates(self, chunk_ids: list[str], query_vector: np.ndarray) -> list[Passage]:
-        chunks = self.index.get_chunks(chunk_ids, include_embeddings=True)
+        """The fused candidates from the catalog; a chunk not yet embedded (the archive is still being
+        indexed) has no similarity, and counts as evidence by its words alone."""
+        chunks = self.index.searchable_chunks_by_id(chunk_ids)
         passages = []
         for chunk_id in chunk_ids:
             if chunk_id not in chunks:  # deleted since the keyword index was built
                 continue
             text, meta, vector = chunks[chunk_id]
             passage = passage_from_chunk(chunk_id, text, meta)
-            passage.similarity = float(np.dot(np.asarray(vector), query_vector))
+            if vector is not None:
+                passage.similarity = float(np.dot(np.asarray(vector), query_vector))
             passages.append(passage)
         return passages

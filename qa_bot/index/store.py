@@ -1,27 +1,37 @@
-"""The index: chunks in Chroma (embedded or server), an article catalog, and a BM25 keyword index.
+"""The index: an article catalog with every chunk, a BM25 keyword index, and vectors in Chroma.
 
-Re-ingest goes through LangChain's indexing API with a SQL record manager, so it is incremental and
-idempotent: unchanged articles are skipped (cheaply, by content hash in the catalog, before any
-chunking or embedding), changed ones have their old chunks replaced, and `prune` removes articles
-that are gone from the source. Chunk ids are content hashes and Chroma upserts them, so an ingest
-killed at any point leaves no duplicates, and running it again completes it.
+An ingest has two passes. The keyword pass reads every article, splits it into chunks and commits
+its text and chunks to the catalog (qa_bot/index/catalog.py), 32 articles per transaction, then builds
+the keyword index (qa_bot/index/keyword_index.py) from the catalog's chunks: the whole archive is
+searchable by keyword after minutes, before any vector exists. The embedding pass follows in the same
+command: article by article, newest first, it writes each chunk's vector to Chroma and marks the
+article embedded in the catalog, so a question asked meanwhile is answered from keyword search plus
+the vectors written so far (qa_bot/index/search.py), and `status` counts the articles searchable by
+meaning and the time left.
 
-The catalog (qa_bot/index/catalog.py) and the record manager live in one database: a SQLite file each in
-the data directory, or the shared database of `QA_BOT_DATABASE_URL` (PostgreSQL for a team, where
-several app processes, on one machine or several, see the same corpus). The catalog keeps each
-article's text and metadata: the UI shows a whole article with the cited span highlighted, `status`
-counts articles, and `prune` knows what came from where. Its rows are written before their chunks,
-and its corpus version changes with every write. The keyword index (qa_bot/index/keyword_index.py) is
-kept on each machine, records the version it was built from and is rebuilt when that differs: at
-the end of every ingest, changed or not, and on the first search after a change, in every process
-(so a process answers from another one's ingest at its next question). One ingest runs at a time
-per index (qa_bot/index/lock.py), across machines too when the database is PostgreSQL.
+The catalog is the one record of what is indexed (it replaced LangChain's record manager, which
+recorded the same chunk ids a second time and could not say which articles have their vectors):
+unchanged articles are skipped by content hash before any chunking, a changed one has its chunks
+replaced (and the vectors its new version lacks deleted), and `prune` removes articles gone from the
+source. Chunk ids are hashes of text and metadata, computed as LangChain's indexing API does (so an
+older qa-bot's vectors keep theirs). A kill at any point loses nothing: a catalog transaction is
+whole or absent, the keyword index is rebuilt whenever it is out of date, and the embedding pass
+resumes from the articles not marked embedded, writing only the vectors Chroma lacks (none twice).
+
+The catalog lives in a SQLite file in the data directory, or in the shared database of
+`QA_BOT_DATABASE_URL` (PostgreSQL for a team, where several app processes, on one machine or several,
+see the same corpus). Its corpus version changes with every write of articles or chunks (not with
+vectors); the keyword index is kept on each machine, records the version it was built from and is
+rebuilt when that differs: at the end of every keyword pass, changed or not, and on the first search
+after a change, in every process. One ingest runs at a time per index (qa_bot/index/lock.py), across
+machines too when the database is PostgreSQL.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -30,8 +40,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa_bot.database.engine import database_errors, database_url, get_engine, shown_url
-from qa_bot.database.lock import DatabaseLock, creating_schema
-from qa_bot.index.catalog import ArticleState, Catalog
+from qa_bot.database.lock import DatabaseLock
+from qa_bot.index.catalog import ArticleState, Catalog, ChunkRow, Pending
 from qa_bot.index.keyword_index import BuildStamp, KeywordIndex, KeywordRows
 from qa_bot.index.lock import IngestLock
 from qa_bot.ingest.articles import Article, CorpusOptions, LoadFailure, LoadWarning, iter_articles
@@ -40,7 +50,8 @@ from qa_bot.settings import Settings
 if TYPE_CHECKING:
     from qa_bot.index.chunking import Chunk
 
-ARTICLES_PER_BATCH = 32
+ARTICLES_PER_BATCH = 32  # articles per catalog transaction in the keyword pass
+EMBED_BATCH_CHUNKS = 64  # about this many chunks (whole articles) per call of the embedding model
 CHROMA_PAGE = 5000
 
 
@@ -50,8 +61,11 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
-    chunks_added: int = 0
+    chunks_added: int = 0  # vectors written to Chroma by this ingest
     chunks_deleted: int = 0
+    embedded: int = 0  # articles whose vectors this ingest completed (also earlier ingests' leftovers)
+    not_embedded: int = 0  # articles left searchable by keyword only (embedding not run, or stopped)
+    searchable_after: float | None = None  # seconds from the start until keyword search had it all
     failed: list[LoadFailure] = field(default_factory=list)
     warnings: list[LoadWarning] = field(default_factory=list)  # e.g. an unreadable date: article kept
     seconds: float = 0.0
@@ -68,13 +82,18 @@ class Consistency:
     corpus_version: int
     chunks: int  # of the fully indexed articles, by the catalog
     keyword_index: BuildStamp | None  # what the BM25 index was built from; None: missing or unstamped
-    not_indexed: int  # articles whose chunks an interrupted ingest left unfinished
+    not_indexed: int  # articles whose chunks are not in the catalog (being removed, or an old qa-bot's)
     vectors: int | None = None  # chunks Chroma holds, when counted (`qa-bot status --check`)
+    not_embedded: int = 0  # articles searchable by keyword, not yet all by meaning
+    embedded_chunks: int | None = None  # the chunks of the embedded articles (what Chroma should hold)
+    embedding_running: bool = False  # an ingest holds the index now (so the embedding is under way)
 
     @property
     def vectors_match(self) -> bool:
-        # With unfinished articles Chroma may hold some of their chunks: `not_indexed` says so already.
-        return self.vectors is None or self.not_indexed > 0 or self.vectors == self.chunks
+        # With unfinished articles Chroma may hold some of their chunks: `not_embedded` says so already.
+        expected = self.chunks if self.embedded_chunks is None else self.embedded_chunks
+        unfinished = self.not_indexed > 0 or self.not_embedded > 0
+        return self.vectors is None or unfinished or self.vectors == expected
 
     @property
     def keyword_index_current(self) -> bool:
@@ -83,7 +102,12 @@ class Consistency:
 
     @property
     def ok(self) -> bool:
-        return self.keyword_index_current and not self.not_indexed and self.vectors_match
+        return (
+            self.keyword_index_current
+            and not self.not_indexed
+            and not self.not_embedded
+            and self.vectors_match
+        )
 
     def problems(self) -> list[str]:
         """Each inconsistency, with what to do about it."""
@@ -101,8 +125,14 @@ class Consistency:
             )
         if self.not_indexed:
             found.append(
-                f"{self.not_indexed} article(s) not fully indexed (an ingest was interrupted): "
-                "run the same `qa-bot ingest` again"
+                f"{self.not_indexed} article(s) not fully indexed (an ingest was interrupted, or the "
+                "index was made by an older qa-bot): run the same `qa-bot ingest` again"
+            )
+        if self.not_embedded and not self.embedding_running:
+            found.append(
+                f"{self.not_embedded} article(s) searchable by keyword only: their embedding stopped "
+                "before it finished; run the same `qa-bot ingest` again (or `qa-bot embed`): it "
+                "resumes where it stopped"
             )
         if not self.vectors_match:
             found.append(
@@ -122,14 +152,20 @@ class Consistency:
                 "built_from_version": built.corpus_version if built else None,
                 "chunks": built.chunks if built else None,
             },
-            "articles_not_fully_indexed": self.not_indexed,
+            "articles_not_fully_indexed": self.not_indexed + self.not_embedded,
+            "articles_not_embedded": self.not_embedded,
+            "embedding_running": self.embedding_running,
             "vectors_in_chroma": self.vectors,
             "problems": self.problems(),
         }
 
     def summary(self) -> str:
         """One short line; `problems()` has the details."""
-        return f"consistent (corpus version {self.corpus_version})" if self.ok else "NOT consistent"
+        if self.ok:
+            return f"consistent (corpus version {self.corpus_version})"
+        if self.embedding_running and self.keyword_index_current and not self.not_indexed:
+            return "embedding under way (searchable by keyword meanwhile)"
+        return "NOT consistent"
 
 
 @dataclass
@@ -143,16 +179,58 @@ class IndexStats:
     embedding: str
     consistency: Consistency
     database: str = ""  # where catalog and ingest records are: a SQLite file, or a URL without password
+    embedded: int = 0  # articles searchable by meaning (all their vectors are in Chroma)
+    chunks_to_embed: int = 0
+    embedding_rate: float | None = None  # chunks per second lately, while an embedding runs
 
     @property
     def indexed_articles(self) -> int:
         """Articles that can be found: an ingest that failed or was killed leaves the rest unfinished."""
         return self.articles - self.consistency.not_indexed
 
+    @property
+    def embedding_behind(self) -> bool:
+        """Some articles are searchable by keyword only: their vectors are still being written."""
+        return self.consistency.not_embedded > 0
 
-# (event, amount): "article" per article seen; "chunk" per chunk as it is taken in to be embedded;
-# "waiting" (amount 0) once, when another ingest into the same index is running and this one waits
-# for it to finish.
+    @property
+    def embedding_eta_s(self) -> float | None:
+        """Seconds until every article is searchable by meaning, at the recent rate; None: unknown."""
+        if not self.embedding_behind or not self.consistency.embedding_running or not self.embedding_rate:
+            return None
+        return self.chunks_to_embed / self.embedding_rate
+
+    def meaning_line(self) -> str:
+        """ "N of M articles searchable by meaning", with the ETA while the embedding runs."""
+        line = f"{self.embedded:,} of {self.articles:,} articles searchable by meaning"
+        if not self.embedding_behind:
+            return line
+        if not self.consistency.embedding_running:
+            return f"{line} (embedding stopped: `qa-bot ingest` again resumes it)"
+        eta = self.embedding_eta_s
+        return f"{line} (embedding, {'about ' + clock(eta) + ' left' if eta is not None else 'ETA soon'})"
+
+    def indexing_notice(self) -> str | None:
+        """What an answer given meanwhile says: None once every article is searchable by meaning."""
+        if not self.embedding_behind:
+            return None
+        return (
+            f"The archive is still being indexed: {self.meaning_line()}. This answer comes from keyword "
+            "search and the vectors written so far; asked again later, it may find more."
+        )
+
+
+def clock(seconds: float) -> str:
+    """H:MM:SS."""
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+# (event, amount): "article" per article read in the keyword pass; "searchable" once, when the keyword
+# index holds every article (amount: the articles searchable); "embedding" once, as the embedding pass
+# starts (amount: the articles it has to embed); then "chunk" per chunk embedded and "embedded" per
+# article whose vectors are all written; "waiting" (amount 0) once, when another ingest into the same
+# index is running and this one waits for it to finish.
 ProgressCallback = Callable[[str, int], None]
 
 
@@ -227,24 +305,11 @@ class Index:
 
         return Chunker.from_settings(self.settings)
 
-    @cached_property
-    def record_manager(self):
-        """LangChain's record of which chunk ids each article has in Chroma (its indexing API)."""
-        from langchain_classic.indexes import SQLRecordManager
-
-        engine = get_engine(self._records_url)
-        with database_errors(self._records_url):
-            manager = SQLRecordManager(f"chroma/{self.settings.collection}", engine=engine)
-            with creating_schema(engine):
-                manager.create_schema()
-        return manager
-
     def _open_database(self, store_dir: Path) -> None:
-        """The catalog and the ingest lock (the record manager opens with the vector side): in the shared
-        database when QA_BOT_DATABASE_URL is set, otherwise in a SQLite file each in `store_dir`."""
+        """The catalog and the ingest lock: in the shared database when QA_BOT_DATABASE_URL is set,
+        otherwise in a SQLite file in `store_dir`."""
         collection = self.settings.collection
         catalog_url = database_url(self.settings, store_dir / "catalog.sqlite")
-        self._records_url = database_url(self.settings, store_dir / "record_manager.sqlite")
         self.database = shown_url(catalog_url)
         with database_errors(catalog_url):
             catalog_engine = get_engine(catalog_url)
@@ -281,20 +346,45 @@ class Index:
         return content_hash(article, f"{s.chunk_tokens}/{s.chunk_overlap_tokens}/titles={s.embed_titles}")
 
     def ingest(
-        self, paths: list[Path], *, prune: bool = False, progress: ProgressCallback | None = None
+        self,
+        paths: list[Path],
+        *,
+        prune: bool = False,
+        progress: ProgressCallback | None = None,
+        embed: bool = True,
     ) -> IngestReport:
+        """The keyword pass (every article's text and chunks into the catalog, then the keyword index),
+        then, with `embed`, the embedding pass: the vectors of every article not yet embedded, this
+        ingest's or an earlier one's that stopped."""
+        started = time.perf_counter()
         with self.ingest_lock.hold(on_wait=lambda: _notify(progress, "waiting", 0)):
             report = self._ingest(paths, prune, progress)
             # Even when nothing changed: an earlier ingest may have been killed before its rebuild.
             self.keywords.refresh()
+            report.searchable_after = time.perf_counter() - started
+            _notify(progress, "searchable", self.catalog.stats().articles)
+            if embed:
+                self._embed_pending(report, progress)
+            report.not_embedded = self.catalog.stats().not_embedded
         return report
+
+    def embed(self, progress: ProgressCallback | None = None) -> IngestReport:
+        """The embedding pass alone: resumes an ingest's embedding that stopped (or was not run)."""
+        with self.ingest_lock.hold(on_wait=lambda: _notify(progress, "waiting", 0)):
+            self.keywords.refresh()
+            report = IngestReport()
+            self._embed_pending(report, progress)
+            report.not_embedded = self.catalog.stats().not_embedded
+        return report
+
+    # --- the keyword pass: text and chunks into the catalog ------------------------------------------
 
     def _ingest(self, paths: list[Path], prune: bool, progress: ProgressCallback | None) -> IngestReport:
         report = IngestReport()
         known = self.catalog.states()
         seen: set[str] = set()
         failed_files: set[str] = set()
-        batch: list[Article] = []
+        batch: list[tuple[Article, str, list[Chunk]]] = []
         for item in iter_articles(paths, CorpusOptions.from_settings(self.settings)):
             if isinstance(item, LoadWarning):
                 report.warnings.append(item)
@@ -306,8 +396,10 @@ class Index:
                 _notify(progress, "article", 1)
                 continue
             seen.add(item.source_key)
-            outcome = _outcome(known.get(item.source_key), self._fingerprint(item))
-            if outcome == "unchanged":
+            fingerprint = self._fingerprint(item)
+            state = known.get(item.source_key)
+            outcome = _outcome(state, fingerprint)
+            if outcome == "unchanged" and state is not None and state.is_indexed(fingerprint):
                 report.unchanged += 1
                 _notify(progress, "article", 1)
                 continue
@@ -316,16 +408,13 @@ class Index:
                 failed_files.add(item.path)
                 _notify(progress, "article", 1)
                 continue
-            if outcome == "updated":
-                report.updated += 1
-            else:
-                report.added += 1
-            batch.append((item, chunks))
+            setattr(report, outcome, getattr(report, outcome) + 1)
+            batch.append((item, fingerprint, chunks))
             if len(batch) >= ARTICLES_PER_BATCH:
-                self._index_articles(batch, report, progress)
+                self._write_articles(batch, known, report, progress)
                 batch = []
         if batch:
-            self._index_articles(batch, report, progress)
+            self._write_articles(batch, known, report, progress)
         if prune:
             self._prune(paths, seen, failed_files, report)
         return report
@@ -340,50 +429,55 @@ class Index:
             report.failed.append(LoadFailure(article.path or article.source_key, reason))
             return None
 
-    def _index_articles(
+    def _write_articles(
         self,
-        articles: list[tuple[Article, list[Chunk]]],
+        batch: list[tuple[Article, str, list[Chunk]]],
+        known: dict[str, ArticleState],
         report: IngestReport,
         progress: ProgressCallback | None,
     ) -> None:
-        from langchain_core.indexing import index
+        """One transaction of articles with their chunks: searchable by keyword from the next keyword
+        build. A changed article's vectors that its new version lacks are deleted first (and the
+        article is marked not embedded before that), so Chroma never holds a stale chunk that the
+        catalog does not list."""
+        from qa_bot.index.chunking import chunk_id
 
-        from qa_bot.index.chunking import token_ids
-        from qa_bot.index.model_files import wrap_for_model
-
-        docs = []
-        model_inputs: dict[tuple[str, int], list[int]] = {}
-        rows: list[tuple[Article, str, int]] = []
-        for article, chunks in articles:
-            # Tokenized once per article, like its text: the title goes in front of every chunk.
-            title_ids = token_ids(article.title) if article.title and self.settings.embed_titles else []
-            for doc, chunk_ids in chunks:
-                # Undated articles get 0: they pass an "until" filter and fail a "since" one.
-                doc.metadata.setdefault("date_int", 0)
-                model_inputs[(article.source_key, doc.metadata["chunk_index"])] = wrap_for_model(
-                    title_ids, chunk_ids
+        rows = []
+        for article, fingerprint, chunks in batch:
+            chunk_rows = [
+                ChunkRow(
+                    chunk_id(doc), doc.metadata["chunk_index"], doc.metadata["start"], doc.metadata["end"]
                 )
-                docs.append(doc)
-            rows.append((article, self._fingerprint(article), len(chunks)))
-        # Catalog rows first, marked unfinished: an answer never cites an article the catalog lacks,
-        # and the corpus version has moved on before Chroma changes (so a kill from here on leaves the
-        # keyword index visibly out of date, and these articles visibly unfinished).
-        self.catalog.begin_indexing(rows)
-        result = index(
-            _counted(docs, progress),
-            self.record_manager,
-            self.vectorstore,
-            cleanup="incremental",
-            source_id_key="source_key",
-            key_encoder="sha256",
-            batch_size=64,
-            upsert_kwargs={"model_inputs": model_inputs},  # for this call only: ChunkStore.add_documents
-        )
-        report.chunks_added += result["num_added"]
-        report.chunks_deleted += result["num_deleted"]
-        for article, fingerprint, _count in rows:
-            self.catalog.finish_indexing(article.source_key, fingerprint)
-            _notify(progress, "article", 1)
+                for doc, _ids in chunks
+            ]
+            rows.append((article, fingerprint, chunk_rows))
+        changed = {
+            article.source_key: {row.chunk_id for row in chunk_rows}
+            for article, fingerprint, chunk_rows in rows
+            if (state := known.get(article.source_key)) is not None and state.content_hash != fingerprint
+        }
+        if changed:
+            self.catalog.forget_vectors(changed)
+            stale = [
+                old
+                for key, old_ids in self._vector_ids(changed).items()
+                for old in old_ids
+                if old not in changed[key]
+            ]
+            if stale:
+                self.vectorstore.delete(stale)
+                report.chunks_deleted += len(stale)
+        self.catalog.write_articles(rows)
+        _notify(progress, "article", len(rows))
+
+    def _vector_ids(self, source_keys) -> dict[str, list[str]]:
+        """The chunk ids each article may have in Chroma: the catalog's; for an article of an older
+        qa-bot's catalog (no chunk rows), Chroma's own, by the article's source key."""
+        found = self.catalog.chunk_ids(source_keys)
+        for key, ids in found.items():
+            if not ids:
+                ids.extend(self.collection.get(where={"source_key": key}, include=[])["ids"])
+        return found
 
     def _prune(self, paths: list[Path], seen: set[str], failed_files: set[str], report: IngestReport) -> None:
         gone = [
@@ -393,35 +487,84 @@ class Index:
         ]
         if not gone:
             return
-        self.catalog.begin_removing(gone)  # as in _index_articles: the catalog moves before Chroma does
-        for key in gone:
-            chunk_ids = self.record_manager.list_keys(group_ids=[key])
-            if chunk_ids:
-                self.vectorstore.delete(chunk_ids)
-                self.record_manager.delete_keys(chunk_ids)
-            report.chunks_deleted += len(chunk_ids)
+        self.catalog.begin_removing(gone)  # the catalog moves before Chroma does
+        chunk_ids = [chunk for ids in self._vector_ids(gone).values() for chunk in ids]
+        if chunk_ids:
+            self.vectorstore.delete(chunk_ids)
+        report.chunks_deleted += len(chunk_ids)
         self.catalog.delete(gone)
         report.removed += len(gone)
+
+    # --- the embedding pass: vectors behind the keyword index -----------------------------------------
+
+    def _embed_pending(self, report: IngestReport, progress: ProgressCallback | None) -> None:
+        """Embeds every indexed article not yet embedded, newest first, a few articles (about
+        EMBED_BATCH_CHUNKS chunks) per model call, marking each embedded as its vectors are written."""
+        pending = self.catalog.pending_embedding()
+        if not pending:
+            return
+        _notify(progress, "embedding", len(pending))
+        batch: list[Pending] = []
+        size = 0
+        for item in pending:
+            batch.append(item)
+            size += item.chunks
+            if size >= EMBED_BATCH_CHUNKS:
+                self._embed_articles(batch, report, progress)
+                batch, size = [], 0
+        if batch:
+            self._embed_articles(batch, report, progress)
+
+    def _embed_articles(self, batch: list[Pending], report: IngestReport, progress) -> None:
+        """Writes these articles' missing vectors, then marks them embedded. A chunk whose vector is in
+        Chroma already (written before a kill, or unchanged in a changed article) is not embedded again."""
+        from langchain_core.documents import Document
+
+        from qa_bot.index.chunking import chunk_metadata
+
+        found = self.catalog.articles_for_embedding(item.source_key for item in batch)
+        documents = []
+        done = []
+        for item in batch:
+            if item.source_key not in found:  # removed meanwhile
+                continue
+            article, chunk_rows = found[item.source_key]
+            documents.extend(
+                Document(
+                    id=row.chunk_id,
+                    page_content=article.text[row.start : row.end],
+                    metadata=chunk_metadata(article, row.chunk_index, row.start, row.end),
+                )
+                for row in chunk_rows
+            )
+            done.append((item.source_key, item.fingerprint))
+        ids = [doc.id for doc in documents]
+        stored = set(self.collection.get(ids=ids, include=[])["ids"]) if ids else set()
+        missing = [doc for doc in documents if doc.id not in stored]
+        if missing:
+            self.vectorstore.add_documents(missing)
+        report.chunks_added += len(missing)
+        self.catalog.mark_embedded(done)
+        report.embedded += len(done)
+        _notify(progress, "chunk", len(documents))
+        _notify(progress, "embedded", len(done))
 
     # --- what the keyword index is derived from (KeywordSource) --------------------------------------
 
     def corpus_version(self) -> int:
         return self.catalog.version()
 
+    def searchable_chunks(self) -> int:
+        return self.catalog.chunk_count()
+
     def try_ingest_lock(self) -> AbstractContextManager[bool]:
         return self.ingest_lock.try_hold()
 
     def keyword_rows(self) -> KeywordRows:
-        rows = KeywordRows([], [], [], [])
-        for chunk_id, text, meta in self.iter_chunks():
-            rows.ids.append(chunk_id)
-            # The title is part of what a keyword search should match, as readers name stories by it.
-            rows.texts.append(f"{meta.get('title') or ''}\n{text}")
-            rows.date_ints.append(int(meta.get("date_int") or 0))
-            rows.sources.append(str(meta.get("source") or ""))
-        return rows
+        return self.catalog.keyword_rows()
 
     def iter_chunks(self) -> Iterator[tuple[str, str, dict]]:
+        """Every chunk in Chroma (those with vectors): id, text and metadata."""
         offset = 0
         while True:
             page = self.collection.get(include=["documents", "metadatas"], limit=CHROMA_PAGE, offset=offset)
@@ -441,6 +584,10 @@ class Index:
         catalog = self.catalog.stats()
         chunks = catalog.chunks
         vectors = self.chunk_count() if count_vectors else None
+        running = False
+        if catalog.not_embedded:  # is an ingest embedding them now, or did one stop?
+            with self.ingest_lock.try_hold() as free:
+                running = not free
         return IndexStats(
             articles=catalog.articles,
             chunks=chunks,
@@ -450,14 +597,25 @@ class Index:
             location=self.location,
             embedding=self.settings.embedding_name,
             consistency=Consistency(
-                catalog.version, chunks, self.keywords.stamp(), catalog.not_indexed, vectors
+                catalog.version,
+                chunks,
+                self.keywords.stamp(),
+                catalog.not_indexed,
+                vectors,
+                not_embedded=catalog.not_embedded,
+                embedded_chunks=catalog.embedded_chunks,
+                embedding_running=running,
             ),
             database=self.database,
+            embedded=catalog.embedded,
+            chunks_to_embed=catalog.chunks_to_embed,
+            embedding_rate=catalog.embedding_rate,
         )
 
     def get_chunks(
         self, ids: list[str], include_embeddings: bool = False
     ) -> dict[str, tuple[str, dict, Any]]:
+        """Chunks as Chroma holds them (those with vectors): id -> (text, metadata, vector or None)."""
         if not ids:
             return {}
         include = ["documents", "metadatas"] + (["embeddings"] if include_embeddings else [])
@@ -470,24 +628,33 @@ class Index:
             )
         }
 
+    def searchable_chunks_by_id(self, ids: list[str]) -> dict[str, tuple[str, dict, Any]]:
+        """Chunks as search finds them: every indexed chunk from the catalog, with its vector when it
+        has one yet (None while the embedding is behind): id -> (text, metadata, vector or None).
+        A chunk of an older qa-bot's index that the catalog does not list yet comes from Chroma."""
+        from qa_bot.index.chunking import chunk_metadata
+
+        if not ids:
+            return {}
+        found: dict[str, tuple[str, dict, Any]] = {}
+        for cid, (article, row) in self.catalog.chunks(ids).items():
+            found[cid] = (article.text, chunk_metadata(article, row.chunk_index, row.start, row.end), None)
+        vectors = self.collection.get(ids=ids, include=["embeddings", "documents", "metadatas"])
+        for cid, vector, text, meta in zip(
+            vectors["ids"], vectors["embeddings"], vectors["documents"], vectors["metadatas"], strict=True
+        ):
+            text, meta = found[cid][:2] if cid in found else (text, meta)
+            found[cid] = (text, meta, vector)
+        return found
+
 
 def _outcome(state: ArticleState | None, fingerprint: str) -> str:
-    """The IngestReport count an article goes to: an unfinished new article is still "added"."""
+    """The IngestReport count an article goes to."""
     if state is None:
         return "added"
-    if state.is_indexed(fingerprint):
-        return "unchanged"
-    return "updated" if state.indexed_hash is not None else "added"
+    return "unchanged" if state.content_hash == fingerprint else "updated"
 
 
 def _notify(progress: ProgressCallback | None, event: str, amount: int) -> None:
     if progress is not None:
         progress(event, amount)
-
-
-def _counted(chunks: list[Any], progress: ProgressCallback | None) -> Iterator[Any]:
-    """The chunks, each reported as LangChain's index() takes it (a batch at a time, each batch
-    embedded before the next is taken): a large article visibly moves while it is embedded."""
-    for chunk in chunks:
-        _notify(progress, "chunk", 1)
-        yield chunk
