@@ -108,8 +108,22 @@ def ingest(
             "with a warning; or set QA_BOT_FOLLOW_LINKS=true).",
         ),
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="--wait (the default): return once every article is searchable by meaning too. "
+            "--no-wait: return as soon as every article is searchable by keyword, and leave the "
+            "embedding to a background `qa-bot embed` (its log: DATA_DIR/embed.log).",
+        ),
+    ] = True,
 ) -> None:
     """Add articles to the index. Unchanged articles are skipped; changed ones are replaced.
+
+    Two passes: first every article's text and chunks go to the catalog and the keyword index (the
+    whole archive is searchable by keyword within minutes), then the chunks are embedded behind it,
+    newest articles first. Questions asked meanwhile are answered from keyword search and the vectors
+    written so far, and say so. A stopped or killed ingest resumes where it stopped when run again.
 
     Each file that failed is listed with its reason.
     Files left alone on purpose are listed as skipped, not failed:
@@ -131,14 +145,53 @@ def ingest(
     bot = QABot(settings)
     expected = estimate_articles(paths, CorpusOptions.from_settings(settings))
     with _ingest_progress(expected) as advance:
-        report = bot.ingest(paths, prune=prune, progress=advance)
+        report = bot.ingest(paths, prune=prune, progress=advance, embed=wait)
     _print_ingest_report(report)
+    if not wait and report.not_embedded:
+        log = _embed_in_background(settings)
+        console.print(
+            f"{report.not_embedded} article(s) are searchable by keyword and are being embedded in the "
+            f"background (log: {escape(str(log))}); `qa-bot status` shows how far it got.",
+            soft_wrap=True,
+        )
     if report.failed:
         err_console.print(
             f"{len(report.failed)} failed (listed above); everything else was ingested. "
             f"Exit code {EXIT_FILES_FAILED}."
         )
         raise typer.Exit(EXIT_FILES_FAILED)
+
+
+@app.command()
+def embed() -> None:
+    """Embed the articles an ingest left searchable by keyword only (stopped, killed, or --no-wait).
+
+    `qa-bot ingest` does this itself; this resumes it without reading the article files again.
+    """
+    bot = _bot()
+    with _ingest_progress(0) as advance:
+        report = bot.embed(progress=advance)
+    console.print(
+        f"Embedded {report.embedded} article(s), {report.chunks_added} chunk(s), in {report.seconds:.1f} s.",
+        soft_wrap=True,
+    )
+
+
+def _embed_in_background(settings) -> Path:
+    """Starts `qa-bot embed` in a session of its own (it outlives this command); its log file."""
+    import subprocess
+
+    log = settings.data_dir / "embed.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as out:
+        subprocess.Popen(
+            [sys.executable, "-m", "qa_bot.cli", "embed"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return log
 
 
 # Seconds between the plain progress lines an ingest writes to a log file or a pipe; read at each
@@ -148,19 +201,44 @@ PLAIN_PROGRESS_EVERY_S = 5.0
 
 @dataclass
 class _IngestCount:
-    """What an ingest has done so far: articles (of about `expected`) and chunks."""
+    """What an ingest has done so far: articles read (of about `expected`), then articles and chunks
+    embedded (of `to_embed` articles), with the time the keyword pass ended."""
 
     expected: int
     articles: int = 0
     chunks: int = 0
+    searchable_at: float | None = None  # time.monotonic() when everything was searchable by keyword
+    to_embed: int = 0
+    embedded: int = 0
+    embedding_since: float | None = None
 
     def add(self, event: str, n: int) -> None:
         if event == "waiting":
             err_console.print(WAITING_FOR_INGEST)
         elif event == "chunk":
             self.chunks += n
+        elif event == "searchable":
+            self.searchable_at = time.monotonic()
+        elif event == "embedding":
+            self.to_embed, self.embedding_since = n, time.monotonic()
+        elif event == "embedded":
+            self.embedded += n
         else:
             self.articles += n
+
+    def embedding_eta(self) -> str:
+        if not self.embedded or self.embedding_since is None:
+            return "-:--:--"
+        elapsed = time.monotonic() - self.embedding_since
+        return _clock((self.to_embed - self.embedded) * elapsed / self.embedded)
+
+    def line(self) -> str:
+        if self.embedding_since is None:
+            return f"{self.articles} of ~{self.expected} articles"
+        return (
+            f"searchable by keyword; embedded {self.embedded} of {self.to_embed} articles "
+            f"({self.chunks} chunks), ETA {self.embedding_eta()}"
+        )
 
 
 def _ingest_progress(expected: int):
@@ -178,17 +256,20 @@ def _progress_bar(count: _IngestCount) -> Iterator[Callable[[str, int], None]]:
         SpinnerColumn(),
         TextColumn("[bold]Ingesting[/]"),
         BarColumn(),
-        TextColumn("{task.completed:.0f} of ~{task.total:.0f} articles, {task.fields[chunks]} chunks"),
+        TextColumn("{task.fields[line]}"),
         TimeElapsedColumn(),
         _AverageTimeRemaining(),
         console=err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("ingest", total=count.expected, chunks=0)
+        task = progress.add_task("ingest", total=count.expected, line=count.line())
 
         def advance(event: str, n: int) -> None:
             count.add(event, n)
-            progress.update(task, completed=count.articles, chunks=count.chunks)
+            if event == "embedding":  # the bar starts again, for the embedding pass
+                progress.reset(task, total=n, line=count.line())
+            done = count.embedded if count.embedding_since is not None else count.articles
+            progress.update(task, completed=done, line=count.line())
 
         yield advance
 
@@ -196,7 +277,8 @@ def _progress_bar(count: _IngestCount) -> Iterator[Callable[[str, int], None]]:
 @contextmanager
 def _progress_lines(count: _IngestCount) -> Iterator[Callable[[str, int], None]]:
     """Every PLAIN_PROGRESS_EVERY_S seconds a line of text, no escapes: "Ingesting: 40 of ~300
-    articles, 1874 chunks, 0:01:10 elapsed". A clock of its own writes it, so that the lines go on
+    articles, 0:01:10 elapsed", then "Ingesting: searchable by keyword; embedded 12 of 300 articles
+    (501 chunks), ETA 0:20:00, 0:02:10 elapsed". A clock of its own writes it, so that the lines go on
     while the embedding model loads or a large article is embedded."""
     started = time.monotonic()
     stop = threading.Event()
@@ -204,8 +286,7 @@ def _progress_lines(count: _IngestCount) -> Iterator[Callable[[str, int], None]]
     def report() -> None:
         elapsed = _clock(time.monotonic() - started)
         err_console.print(
-            f"Ingesting: {count.articles} of ~{count.expected} articles, {count.chunks} chunks, "
-            f"{elapsed} elapsed",
+            f"Ingesting: {count.line()}, {elapsed} elapsed",
             markup=False,
             highlight=False,
             soft_wrap=True,
@@ -255,9 +336,13 @@ def _print_ingest_report(report) -> None:
         ("skipped", len(skipped)),
         ("chunks added", report.chunks_added),
         ("chunks deleted", report.chunks_deleted),
+        ("articles embedded", report.embedded),
+        ("not yet embedded", report.not_embedded),
     ]:
         table.add_row(label, str(value))
     console.print(table)
+    if report.searchable_after is not None:
+        console.print(f"Searchable by keyword after {report.searchable_after:.1f} s.")
     for kind, items in (("[red]failed[/]", report.failed), ("[yellow]skipped[/]", skipped)):
         for item in items:
             console.print(f"{kind} {escape(item.path)}: {escape(item.reason)}", soft_wrap=True)
@@ -429,6 +514,8 @@ def terminal_user() -> str | None:
 
 
 def print_answer(answer: Answer) -> None:
+    if answer.indexing_notice:
+        err_console.print(Text(answer.indexing_notice, style="yellow"), soft_wrap=True)
     if answer.standalone_question:
         console.print(f"[dim]Searched for: {escape(answer.standalone_question)}[/]")
     if answer.error:
@@ -687,6 +774,7 @@ def status(
     consistency = info.index.consistency
     rows = {
         "articles": info.index.articles,
+        "searchable by meaning": info.index.meaning_line(),
         "chunks": info.index.chunks,
         "consistency": consistency.summary(),
         "dates": f"{info.index.first_date or '-'} .. {info.index.last_date or '-'}",
@@ -699,14 +787,27 @@ def status(
         "LLM state": info.llm.state,
     }
     if as_json:
-        print(json.dumps({**rows, "consistency": consistency.as_dict()}, indent=2))
+        meaning = {
+            "embedded": info.index.embedded,
+            "articles": info.index.articles,
+            "running": consistency.embedding_running,
+            "eta_s": info.index.embedding_eta_s,
+            "chunks_per_s": info.index.embedding_rate,
+        }
+        del rows["searchable by meaning"]
+        print(
+            json.dumps(
+                {**rows, "searchable_by_meaning": meaning, "consistency": consistency.as_dict()}, indent=2
+            )
+        )
         return
     if consistency.vectors is not None:
         rows["chunks"] = f"{info.index.chunks} (Chroma holds {consistency.vectors})"
     rows["sources"] = _shortened(info.index.sources)
     table = Table(show_header=False)
     for key, value in rows.items():
-        style = "bold yellow" if key == "consistency" and not consistency.ok else ""
+        behind = key == "searchable by meaning" and info.index.embedding_behind
+        style = "bold yellow" if (key == "consistency" and not consistency.ok) or behind else ""
         table.add_row(key, Text(str(value), style=style))
     console.print(table)
     for problem in consistency.problems():

@@ -1,6 +1,6 @@
 """QABot: the one service that the CLI, the chat UI and the evaluation call.
 
-ingest(paths)  load -> chunk -> embed -> index
+ingest(paths)  load -> chunk -> catalog + keyword index (searchable) -> embed behind it
 ask(question)  condense follow-up -> retrieve -> select evidence sentences -> answer (LLM or
                extractive) -> verify citations -> date the answer
 ask_stream()   the same, yielding the passages first, then tokens, then the verified Answer
@@ -125,10 +125,23 @@ class QABot:
     # --- ingest -------------------------------------------------------------------------------------
 
     def ingest(
-        self, paths: list[Path], *, prune: bool = False, progress: ProgressCallback | None = None
+        self,
+        paths: list[Path],
+        *,
+        prune: bool = False,
+        progress: ProgressCallback | None = None,
+        embed: bool = True,
     ) -> IngestReport:
+        """Keyword-searchable first, then embedded behind it (unless `embed=False`: `embed()` later)."""
         started = time.perf_counter()
-        report = self.index.ingest([Path(p) for p in paths], prune=prune, progress=progress)
+        report = self.index.ingest([Path(p) for p in paths], prune=prune, progress=progress, embed=embed)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def embed(self, progress: ProgressCallback | None = None) -> IngestReport:
+        """Writes the vectors an ingest left unwritten (stopped, killed, or run with embed=False)."""
+        started = time.perf_counter()
+        report = self.index.embed(progress=progress)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -260,11 +273,19 @@ class QABot:
         finally:  # also when the asker goes away mid-answer (the stream is closed): the line moves on
             self._leave_line(turn)
         answer = date_the_answer(answer, as_of)
+        answer.indexing_notice = self._indexing_notice()
         answer.planted = evidence.planted
         answer.standalone_question = standalone if standalone != question else None
         timings["total"] = time.perf_counter() - started
         answer.timings = timings
         yield Finished(answer)
+
+    def _indexing_notice(self) -> str | None:
+        """While the embedding is behind, what an answer says about it (one catalog aggregate)."""
+        try:
+            return self.index_stats().indexing_notice()
+        except Exception:  # a figure for the reader, never worth an answer
+            return None
 
     def _nothing_found(self, question: str, passages: list[Passage]) -> Answer:
         """A refusal; but when the index itself is empty or its ingest failed, an answer that says

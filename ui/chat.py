@@ -208,6 +208,8 @@ def show_answer(bot: QABot, log: AnswerLog, exchange: Exchange, *, last: bool = 
     waited = waited_message(answer)
     if waited:
         st.caption(waited)
+    if answer.indexing_notice:  # the archive is still being embedded: this answer may miss some
+        st.html(notice_html(answer.indexing_notice, "info"))
     if last and not conversation.waiting():
         st.button(
             "Regenerate",

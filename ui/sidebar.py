@@ -117,7 +117,29 @@ def _corpus_section(bot: QABot) -> IndexStats | None:
         st.caption(f"Published {stats.first_date} to {stats.last_date}")
     else:
         st.caption("No dated articles yet")
+    if stats.embedding_behind:
+        _watch_embedding(bot)
     return stats
+
+
+@st.fragment(run_every=10)
+def _watch_embedding(bot: QABot) -> None:
+    """While the archive is embedded behind its keyword index: "N of M articles searchable by
+    meaning" with the time left, redrawn every 10 s; once all are, the whole page is redrawn."""
+    try:
+        stats = bot.index_stats()
+    except Exception:
+        logger.exception("Could not read the index statistics")
+        return
+    if not stats.embedding_behind:
+        st.rerun()
+    st.html(
+        notice_html(
+            f"{stats.meaning_line()}. Questions are answered meanwhile from keyword search "
+            "and the vectors written so far.",
+            "info",
+        )
+    )
 
 
 def _filters_section(bot: QABot, stats: IndexStats | None) -> QuestionOptions:

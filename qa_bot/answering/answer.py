@@ -131,6 +131,9 @@ class Answer:
     short_answer: str | None = None
     quotes: list[Quote] = field(default_factory=list)
     refusal_reason: str | None = None  # why the pointer stage refused: "model", "not in evidence", ...
+    # Set while the archive is still being embedded: the answer came from keyword search and the
+    # vectors written so far, and says so ("The archive is still being indexed: N of M ...").
+    indexing_notice: str | None = None
 
     def to_dict(self, *, passage_text: bool = True) -> dict[str, Any]:
         """The answer as JSON: `qa-bot ask --json`, the evaluation's rows, the answer log's sentences.

@@ -226,12 +226,18 @@ def _keep_chunks_in_the_catalog(db: Connection, _context: MigrationContext) -> N
             db.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
     chunks_table.create(db, checkfirst=True)
     embedding_index.create(db, checkfirst=True)
-    if "embedded_hash" not in columns:
-        db.execute(
-            update(articles)
-            .where(articles.c.indexed_hash.is_not(None))
-            .values(embedded_hash=articles.c.indexed_hash, indexed_hash=None)
-        )
+    # A row indexed without chunk rows was indexed by an older qa-bot.
+    k = chunks_table.c
+    has_chunks = (
+        select(k.chunk_id)
+        .where(k.collection == articles.c.collection, k.source_key == articles.c.source_key)
+        .exists()
+    )
+    db.execute(
+        update(articles)
+        .where(articles.c.indexed_hash.is_not(None), articles.c.embedded_hash.is_(None), ~has_chunks)
+        .values(embedded_hash=articles.c.indexed_hash, indexed_hash=None)
+    )
 
 
 def _copy_feedback_of_before_the_log(db: Connection, context: MigrationContext) -> None:

@@ -213,6 +213,13 @@ def _offsets(text: str, pieces: list[str]) -> Iterator[int]:
         after, previous_end = start + 1, start + len(piece)
 
 
+def chunk_token_ids(article: Article, spans: list[tuple[int, int]]) -> list[list[int]]:
+    """The word-piece ids of these (start, end) chunks of the article, as `Chunker.split` gave them:
+    the article is tokenized once, not each chunk (the embedding pass, long after the chunking)."""
+    tokens = _ArticleTokens(article.text)
+    return [tokens.chunk_ids(start, end) for start, end in spans]
+
+
 def chunk_id(document: Document) -> str:
     """A chunk's id: a hash of its text and metadata, as LangChain's indexing API (`index()`,
     key_encoder="sha256") computes it, which gave the ids of indexes built before the catalog kept

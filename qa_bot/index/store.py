@@ -468,7 +468,8 @@ class Index:
                 self.vectorstore.delete(stale)
                 report.chunks_deleted += len(stale)
         self.catalog.write_articles(rows)
-        _notify(progress, "article", len(rows))
+        for _row in rows:
+            _notify(progress, "article", 1)
 
     def _vector_ids(self, source_keys) -> dict[str, list[str]]:
         """The chunk ids each article may have in Chroma: the catalog's; for an article of an older
@@ -525,6 +526,7 @@ class Index:
         found = self.catalog.articles_for_embedding(item.source_key for item in batch)
         documents = []
         done = []
+        model_inputs: dict[tuple[str, int], list[int]] = {}
         for item in batch:
             if item.source_key not in found:  # removed meanwhile
                 continue
@@ -537,17 +539,33 @@ class Index:
                 )
                 for row in chunk_rows
             )
+            model_inputs.update(self._model_inputs(article, chunk_rows))
             done.append((item.source_key, item.fingerprint))
         ids = [doc.id for doc in documents]
         stored = set(self.collection.get(ids=ids, include=[])["ids"]) if ids else set()
         missing = [doc for doc in documents if doc.id not in stored]
         if missing:
-            self.vectorstore.add_documents(missing)
+            self.vectorstore.add_documents(missing, model_inputs=model_inputs)
         report.chunks_added += len(missing)
         self.catalog.mark_embedded(done)
         report.embedded += len(done)
         _notify(progress, "chunk", len(documents))
         _notify(progress, "embedded", len(done))
+
+    def _model_inputs(self, article: Article, chunk_rows: list[ChunkRow]) -> dict[tuple[str, int], list[int]]:
+        """What the packaged model reads for each chunk, from one tokenization of the article: its
+        title in front of each chunk (`embed_titles`). Empty for a model that tokenizes for itself."""
+        from qa_bot.index.chunking import chunk_token_ids, token_ids
+        from qa_bot.index.model_files import wrap_for_model
+
+        if not hasattr(self.embeddings, "embed_token_ids"):
+            return {}
+        title_ids = token_ids(article.title) if article.title and self.settings.embed_titles else []
+        spans = [(row.start, row.end) for row in chunk_rows]
+        return {
+            (article.source_key, row.chunk_index): wrap_for_model(title_ids, ids)
+            for row, ids in zip(chunk_rows, chunk_token_ids(article, spans), strict=True)
+        }
 
     # --- what the keyword index is derived from (KeywordSource) --------------------------------------
 

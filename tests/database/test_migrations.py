@@ -26,7 +26,7 @@ from qa_bot.database.migrations import (
     migrate,
 )
 from qa_bot.database.tables import applied_migrations
-from qa_bot.index.catalog import Catalog
+from qa_bot.index.catalog import Catalog, ChunkRow
 from qa_bot.ingest.articles import Article
 from qa_bot.team.answer_log import THUMBS_DOWN, AnswerLog
 from tests.fixtures.logged_answers import logged
@@ -80,7 +80,7 @@ def test_one_database_records_every_migration_once_in_the_lists_order(tmp_path):
     path = tmp_path / "shared.sqlite"  # as QA_BOT_DATABASE_URL=sqlite:///... puts every store in one file
     url = f"sqlite:///{path}"
     engine = create_engine(url)
-    Catalog(engine, "news").begin_indexing([(STORY, "h1", 2)])
+    Catalog(engine, "news").write_articles([(STORY, "h1", [])])
     AnswerLog(url, legacy_file=path).log(logged("x1"))
     first = record(engine)
 
@@ -90,7 +90,7 @@ def test_one_database_records_every_migration_once_in_the_lists_order(tmp_path):
     assert [name for name, _ in first] == [m.name for m in MIGRATIONS]
     assert record(engine) == first  # opened again: nothing applied, nothing recorded again
     assert migrate(engine, [CATALOG, ANSWER_LOG, OLD_FEEDBACK]) == []
-    assert Catalog(engine, "news").states() == {STORY.source_key: ("h1", None)}
+    assert Catalog(engine, "news").states() == {STORY.source_key: ("h1", "h1", None)}
     assert [e.id for e in AnswerLog(url).find()] == ["x1"]
 
 
@@ -101,6 +101,7 @@ def test_each_sqlite_file_gets_only_its_own_stores_tables_and_migrations(setting
 
     assert tables(tmp_path / "catalog.sqlite") == {
         "catalog_articles",
+        "catalog_chunks",
         "catalog_versions",
         "qa_bot_migrations",
     }
@@ -114,6 +115,7 @@ def test_each_sqlite_file_gets_only_its_own_stores_tables_and_migrations(setting
             "catalog_tables",
             "catalog_rows_of_a_one_collection_file",
             "catalog_figures_index",
+            "catalog_chunks_and_embedded_versions",
         ]
     with log.engine.connect() as db:
         assert applied(db) == ["answer_log_tables", "answer_log_feedback_of_before_the_log"]
@@ -126,7 +128,7 @@ def test_a_database_of_a_qa_bot_from_before_the_record_keeps_its_rows_and_is_rec
     path = tmp_path / "shared.sqlite"
     url = f"sqlite:///{path}"
     engine = create_engine(url)
-    Catalog(engine, "news").begin_indexing([(STORY, "h1", 2)])
+    Catalog(engine, "news").write_articles([(STORY, "h1", [ChunkRow("c0", 0, 0, 5)])])
     AnswerLog(url).log(logged("x1"))
     with engine.begin() as db:  # as the qa-bot before this list left it: today's tables, no record
         db.execute(text("DROP TABLE qa_bot_migrations"))
@@ -135,7 +137,7 @@ def test_a_database_of_a_qa_bot_from_before_the_record_keeps_its_rows_and_is_rec
     catalog = Catalog(engine, "news")
     log = AnswerLog(url)
 
-    assert (catalog.version(), catalog.states()) == (1, {STORY.source_key: ("h1", None)})
+    assert (catalog.version(), catalog.states()) == (1, {STORY.source_key: ("h1", "h1", None)})
     assert [e.id for e in log.find()] == ["x1"] and log.get("x1").citations
     assert "catalog_articles_figures" in {i["name"] for i in inspect(engine).get_indexes("catalog_articles")}
     assert {name for name, _ in record(engine)} == {m.name for m in MIGRATIONS if m.store != OLD_FEEDBACK}
@@ -143,7 +145,7 @@ def test_a_database_of_a_qa_bot_from_before_the_record_keeps_its_rows_and_is_rec
 
 def test_a_store_whose_tables_were_dropped_by_hand_makes_them_again_at_its_next_open(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
-    Catalog(engine, "news").begin_indexing([(STORY, "h1", 2)])
+    Catalog(engine, "news").write_articles([(STORY, "h1", [])])
     with engine.begin() as db:
         db.execute(text("DROP TABLE catalog_articles"))
 

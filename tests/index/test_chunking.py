@@ -163,7 +163,8 @@ def test_missing_metadata_is_left_out_rather_than_none():
 
     for doc in chunk_article(undated, 200, 40):
         assert None not in doc.metadata.values()
-        assert {"date", "date_int", "url", "source"}.isdisjoint(doc.metadata)  # its title is its first line
+        assert {"date", "url", "source"}.isdisjoint(doc.metadata)  # its title is its first line
+        assert doc.metadata["date_int"] == 0  # passes an "until" filter, fails a "since" one
         assert doc.metadata["path"] == undated.path
 
 

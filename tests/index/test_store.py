@@ -144,23 +144,30 @@ def test_an_interrupted_ingest_resumes_without_duplicates(settings_factory, tmp_
     expected_chunks = clean.ingest([corpus]).chunks_added
 
     bot = QABot(settings)
-    seen = 0
+    embedded = 0
 
-    def crash_after_a_few_articles(event, amount):
-        nonlocal seen
-        seen += amount if event == "article" else 0  # "chunk" events come while the batch is embedded
-        if seen == 5:  # the first batch's vectors are stored, most of its catalog rows are not
+    def crash_while_embedding(event, amount):
+        nonlocal embedded
+        embedded += amount if event == "embedded" else 0
+        if embedded >= 5:  # some articles' vectors are stored and marked, the rest are not
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        bot.ingest([corpus], progress=crash_after_a_few_articles)
-    assert 0 < bot.index.chunk_count() < expected_chunks
+        bot.ingest([corpus], progress=crash_while_embedding)
+    stored = bot.index.chunk_count()
+    assert 0 < stored < expected_chunks
+    interrupted = QABot(settings).index.stats()
+    assert interrupted.articles == 40  # every article was catalogued first
+    left = interrupted.consistency.not_embedded
+    assert 0 < left < 40 and not interrupted.consistency.ok
 
     resumed = QABot(settings).ingest([corpus])
 
-    assert (resumed.unchanged, resumed.added) == (5, 35)  # catalogued before the crash: skipped
+    assert (resumed.unchanged, resumed.added) == (40, 0)
+    assert resumed.embedded == left
+    assert resumed.chunks_added == expected_chunks - stored  # nothing embedded twice
     assert QABot(settings).index.chunk_count() == expected_chunks
-    assert QABot(settings).index.stats().articles == 40
+    assert QABot(settings).index.stats().consistency.ok
 
 
 def test_server_mode_stores_chunks_in_a_real_chroma_server(settings_factory, corpus, chroma_server):
@@ -227,9 +234,9 @@ def test_ingest_tokenizes_each_article_once_not_each_chunk(bot, corpus, monkeypa
     report = bot.ingest([corpus])
 
     assert report.chunks_added > 4
-    # Each article's text and title, once: chunking measures pieces by the article's own word-pieces,
-    # and embedding takes each chunk's ids from the chunker.
-    assert counting.texts <= 2 * report.added
+    # Each article's text once to chunk it, and its text and title once more to embed its chunks
+    # (the embedding pass comes after the whole keyword pass): never each chunk.
+    assert counting.texts <= 3 * report.added
     assert embedder_counting.texts == 0
 
 

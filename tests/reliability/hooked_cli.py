@@ -23,11 +23,13 @@ from qa_bot.index.keyword_index import KeywordIndex
 
 # Where an ingest can die, in the order it passes them: (class, method, "before" or "after" the call).
 POINTS = {
-    "catalog_rows_written": (Catalog, "begin_indexing", "after"),  # no chunk stored yet
-    "first_chunks_stored": (Collection, "upsert", "after"),  # one batch of 64 in Chroma, none recorded
-    "all_chunks_stored": (Catalog, "finish_indexing", "before"),  # no article marked indexed yet
-    "catalog_complete": (KeywordIndex, "rebuild", "before"),  # everything but the keyword index
+    # The keyword pass: articles and chunks into the catalog, then the keyword index.
+    "catalog_rows_written": (Catalog, "write_articles", "after"),  # the first 32 articles, no keyword index
+    "catalog_complete": (KeywordIndex, "rebuild", "before"),  # every article catalogued, no keyword index
     "keyword_build_written": (KeywordIndex, "_point_at", "before"),  # new build folder, not swapped in
+    # The embedding pass, behind it: everything is searchable by keyword from here on.
+    "first_chunks_stored": (Collection, "upsert", "after"),  # a batch's vectors in Chroma, not marked
+    "first_articles_embedded": (Catalog, "mark_embedded", "after"),  # a batch marked, the rest not
     "pruned_chunks_deleted": (Catalog, "delete", "before"),  # --prune: chunks gone, catalog rows not
 }
 

@@ -1,8 +1,9 @@
 """An ingest killed with kill -9 at any point, then run again, ends exactly like one that never died.
 
 Each test starts from a data dir holding 4 ingested articles, runs a real `qa-bot ingest` subprocess
-that adds 12 more and kills itself at a named point (tests/reliability/hooked_cli.py), then ingests
-again and compares chunk ids, counts and keyword hits with a clean ingest of all 16.
+that adds 12 more and kills itself at a named point of its keyword pass or of its embedding pass
+(tests/reliability/hooked_cli.py), then ingests again and compares chunk ids, counts and keyword hits
+with a clean ingest of all 16, and counts the vectors the rerun wrote: none of them twice.
 """
 
 from __future__ import annotations
@@ -77,27 +78,37 @@ def kill_ingest_at(point: str, data: Path, *paths: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("point", "rerun_added"),
+    ("point", "searchable"),
     [
-        ("catalog_rows_written", MORE_ARTICLES),
-        ("first_chunks_stored", MORE_ARTICLES),
-        ("all_chunks_stored", MORE_ARTICLES),
-        ("catalog_complete", 0),  # every article was catalogued: only the keyword index was missing
-        ("keyword_build_written", 0),
+        # The 12 new articles are one catalog transaction: every article is catalogued from here on.
+        ("catalog_rows_written", False),
+        ("catalog_complete", False),  # only the keyword index was missing
+        ("keyword_build_written", False),
+        ("first_chunks_stored", True),  # searchable by keyword, some vectors stored but not marked
+        ("first_articles_embedded", True),  # some articles marked embedded, the rest not
     ],
 )
 def test_an_ingest_killed_and_run_again_matches_a_clean_ingest(
-    point, rerun_added, data, corpus, clean_data, open_bot
+    point, searchable, data, corpus, clean_data, open_bot
 ):
     kill_ingest_at(point, data, corpus)
 
     bot = open_bot(data)
     assert uncatalogued_articles(bot) == set()  # even mid-way, every stored chunk's article is shown
-    assert not bot.index.stats().consistency.ok  # status tells that something is left to finish
+    killed = bot.index.stats()
+    assert not killed.consistency.ok  # status tells that something is left to finish
+    assert killed.consistency.not_embedded > 0 and not killed.consistency.embedding_running
+    if searchable:  # killed while embedding: the new articles were all searchable by keyword already
+        assert killed.consistency.keyword_index_current
+        assert all(keyword_hits(bot, [n])[n] == {f"story_{n:02d}.txt"} for n in NEW_ARTICLES)
+    vectors_before = bot.index.chunk_count()
     rerun = bot.ingest([corpus])
 
     clean = open_bot(clean_data)
-    assert (rerun.added, rerun.unchanged, rerun.failed) == (rerun_added, len(ALL_ARTICLES) - rerun_added, [])
+    # Every article was catalogued before the first kill point: the rerun only finishes the work.
+    assert (rerun.added, rerun.unchanged, rerun.failed) == (0, len(ALL_ARTICLES), [])
+    assert rerun.embedded == killed.consistency.not_embedded
+    assert rerun.chunks_added == clean.index.chunk_count() - vectors_before  # none embedded twice
     stats, clean_stats = bot.index.stats(), clean.index.stats()
     assert stats.consistency.ok, stats.consistency.summary()  # repaired by the ingest, not by a search
     assert (stats.articles, stats.chunks) == (clean_stats.articles, clean_stats.chunks)
