@@ -15,6 +15,7 @@ import hashlib
 import html
 import logging
 import re
+import threading
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -208,35 +209,64 @@ def ingest_uploads(bot: QABot, files: Sequence) -> IngestOutcome:
 
 
 def ingest_with_progress(bot: QABot, paths: list[Path], *, label: str, prune: bool = False) -> IngestOutcome:
+    """The ingest with a progress bar. A few articles (up to INLINE_EMBED_ARTICLES) are embedded
+    before it returns (seconds); for a big upload it returns once every article is searchable by
+    keyword, and the vectors are written behind it in a thread of the server (`embed_in_background`),
+    with "N of M articles searchable by meaning" in the sidebar."""
     total = estimate_articles(paths, CorpusOptions.from_settings(bot.settings))
+    inline = total <= INLINE_EMBED_ARTICLES
     bar = st.progress(0.0, text=f"{label}…")
-    articles = chunks = 0
+    articles = embedded = to_embed = 0
     waited = False
 
     def advance(event: str, amount: int) -> None:
-        # Chunks move while a long article is embedded, when the article count cannot.
-        nonlocal articles, chunks, waited
+        nonlocal articles, embedded, to_embed, waited
         if event == "waiting":
             waited = True
             bar.progress(0.0, text=WAITING_FOR_INGEST)
-            return
-        if event == "chunk":
-            chunks += amount
-        else:
+        elif event == "article":
             articles += amount
-        bar.progress(
-            min(articles / total, 1.0), text=f"{label}: {articles} of about {total} articles, {chunks} chunks"
-        )
+            bar.progress(min(articles / total, 1.0), text=f"{label}: {articles} of about {total} articles")
+        elif event in ("embedding", "embedded"):
+            to_embed, embedded = (amount, 0) if event == "embedding" else (to_embed, embedded + amount)
+            bar.progress(
+                min(embedded / max(to_embed, 1), 1.0), text=f"Embedding {embedded} of {to_embed} articles"
+            )
 
     try:
-        report = bot.ingest(paths, prune=prune, progress=advance)
+        report = bot.ingest(paths, prune=prune, progress=advance, embed=inline)
     except Exception as exc:  # shown as a message; the traceback goes to the server log only
         logger.exception("Ingest failed: %s", label)
         missing = missing_package(exc)
         return IngestOutcome(label, None, reason=missing.message() if missing else None)
     finally:
         bar.empty()
+    if report.not_embedded:
+        embed_in_background(bot)
     return IngestOutcome(label, report, waited=waited)
+
+
+# Up to this many articles an upload is embedded before the page goes on; more, behind it.
+INLINE_EMBED_ARTICLES = 50
+_embedding = threading.Lock()  # one embedding thread per server process is enough: it embeds them all
+
+
+def embed_in_background(bot: QABot) -> bool:
+    """Writes the vectors the keyword pass left, in a thread of the server, unless one is at it;
+    a server that stops meanwhile leaves the rest to the next ingest (nothing is lost)."""
+    if not _embedding.acquire(blocking=False):
+        return False
+
+    def run() -> None:
+        try:
+            bot.embed()
+        except Exception:
+            logger.exception("Embedding in the background failed; the next ingest resumes it")
+        finally:
+            _embedding.release()
+
+    threading.Thread(target=run, name="qa-bot-embed", daemon=True).start()
+    return True
 
 
 # --- showing what happened -------------------------------------------------------------------------
@@ -267,6 +297,11 @@ def show_outcome(outcome: IngestOutcome) -> None:
         return
     report = outcome.report
     message = f"{outcome.label}: {summary(report)}."  # our own words and numbers only
+    if report.not_embedded:
+        message += (
+            f" Searchable by keyword now; {report.not_embedded} article(s) are being embedded in the "
+            "background (the sidebar shows how far)."
+        )
     refused = any(upload.path is None for upload in outcome.uploads)
     (st.warning if report.failed or refused else st.success)(message)
     if outcome.waited:

@@ -73,8 +73,9 @@ class Chunk(NamedTuple):
 class _ArticleTokens:
     """One article's word-pieces with their character offsets: counts pieces without re-tokenizing."""
 
-    def __init__(self, text: str) -> None:
-        encoding = _counting_tokenizer().encode(text, add_special_tokens=False)
+    def __init__(self, text: str, encoding: Any = None) -> None:
+        if encoding is None:
+            encoding = _counting_tokenizer().encode(text, add_special_tokens=False)
         self.text = text
         self.ids = encoding.ids
         self.starts = [start for start, _ in encoding.offsets]
@@ -159,9 +160,27 @@ class Chunker:
     def chunk(self, article: Article) -> list[Document]:
         return [chunk.document for chunk in self.split(article)]
 
-    def split(self, article: Article) -> list[Chunk]:
-        """The article's passages, each with its word-piece ids; the article is tokenized once."""
-        tokens = _ArticleTokens(article.text)
+    def split_many(self, articles: list[Article]) -> list[list[Chunk] | Exception]:
+        """`split` of each article, the articles tokenized together (the tokenizer spreads a batch
+        over the cores); an article that cannot be split gets its exception instead of its chunks."""
+        try:
+            encodings = _counting_tokenizer().encode_batch(
+                [article.text for article in articles], add_special_tokens=False
+            )
+        except Exception:  # one bad text: each is tokenized alone, and fails alone
+            encodings = [None] * len(articles)
+        results: list[list[Chunk] | Exception] = []
+        for article, encoding in zip(articles, encodings, strict=True):
+            try:
+                results.append(self.split(article, encoding))
+            except Exception as exc:  # an unforeseen input: this article's failure only
+                results.append(exc)
+        return results
+
+    def split(self, article: Article, encoding: Any = None) -> list[Chunk]:
+        """The article's passages, each with its word-piece ids; the article is tokenized once
+        (`encoding`: its tokenization without special tokens, when already made)."""
+        tokens = _ArticleTokens(article.text, encoding)
         pieces = self._splitter(tokens.count).split_text(article.text)
         chunks = []
         for index, (piece, start) in enumerate(zip(pieces, _offsets(article.text, pieces), strict=True)):

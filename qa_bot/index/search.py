@@ -186,6 +186,16 @@ def reciprocal_rank_fusion(*rankings: list[str]) -> dict[str, float]:
     return fused
 
 
+def _with_unembedded(dense: list[tuple[str, float]], unembedded: list[Passage]) -> list[tuple[str, float]]:
+    """The dense ranking with the keyword hits that have no vector yet (the archive is still being
+    embedded) placed by the similarity computed for this question: a new article ranks as it will once
+    embedded, instead of by its words alone below every passage both retrievers found."""
+    if not unembedded:
+        return dense
+    extra = [(p.chunk_id, p.similarity or 0.0) for p in unembedded]
+    return sorted([*dense, *extra], key=lambda item: -item[1])
+
+
 def passage_from_chunk(chunk_id: str, text: str, meta: dict) -> Passage:
     return Passage(
         chunk_id=chunk_id,
@@ -220,8 +230,13 @@ class HybridRetriever:
         keyword = (
             self.index.keywords.search_masked(query.text, fetch_k, mask) if mode != "dense" and mask else []
         )
+        ids = list(dict.fromkeys(cid for cid, _ in [*dense, *keyword]))
+        candidates, unembedded = self._load_candidates(ids, query_vector)
+        if mode != "keyword":
+            dense = _with_unembedded(dense, [p for p in candidates if p.chunk_id in unembedded])
         fused = reciprocal_rank_fusion([cid for cid, _ in dense], [cid for cid, _ in keyword])
-        candidates = self._load_candidates(list(fused), query_vector)
+        order = {cid: position for position, cid in enumerate(fused)}
+        candidates.sort(key=lambda p: order[p.chunk_id])  # in fused order, as ties are broken by it
         cue = asks_about_now(query.text)
         question_terms = self.index.keywords.terms(query.text)
         passage_terms = self.index.keywords.terms_of_each([p.text for p in candidates])
@@ -295,11 +310,18 @@ class HybridRetriever:
         # The collection uses cosine space: similarity = 1 - distance.
         return [(cid, 1.0 - d) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
-    def _load_candidates(self, chunk_ids: list[str], query_vector: np.ndarray) -> list[Passage]:
-        """The fused candidates from the catalog; a chunk not yet embedded (the archive is still being
-        indexed) has no similarity, and counts as evidence by its words alone."""
+    def _load_candidates(
+        self, chunk_ids: list[str], query_vector: np.ndarray
+    ) -> tuple[list[Passage], set[str]]:
+        """The fused candidates, from the catalog. While the archive is still being embedded, a keyword
+        hit may have no vector yet: it is embedded for this question alone (at most FETCH_K chunks,
+        about a second on 2 cores; the embedding pass writes the stored one), so that it meets the
+        same relevance floor as the others. Returns the passages, and the ids of those without one."""
+        from qa_bot.index.chunk_store import titled_text
+
         chunks = self.index.searchable_chunks_by_id(chunk_ids)
         passages = []
+        unembedded: list[Passage] = []
         for chunk_id in chunk_ids:
             if chunk_id not in chunks:  # deleted since the keyword index was built
                 continue
@@ -307,5 +329,13 @@ class HybridRetriever:
             passage = passage_from_chunk(chunk_id, text, meta)
             if vector is not None:
                 passage.similarity = float(np.dot(np.asarray(vector), query_vector))
+            else:
+                unembedded.append(passage)
             passages.append(passage)
-        return passages
+
+        if unembedded:
+            titles = self.settings.embed_titles
+            texts = [titled_text(p.title if titles else None, p.text) for p in unembedded]
+            for passage, vector in zip(unembedded, self.index.embeddings.embed_documents(texts), strict=True):
+                passage.similarity = float(np.dot(np.asarray(vector), query_vector))
+        return passages, {p.chunk_id for p in unembedded}

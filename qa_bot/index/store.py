@@ -208,7 +208,8 @@ class IndexStats:
         if not self.consistency.embedding_running:
             return f"{line} (embedding stopped: `qa-bot ingest` again resumes it)"
         eta = self.embedding_eta_s
-        return f"{line} (embedding, {'about ' + clock(eta) + ' left' if eta is not None else 'ETA soon'})"
+        left = f"about {clock(eta)} left" if eta is not None else "the time left is not known yet"
+        return f"{line} (embedding, {left})"
 
     def indexing_notice(self) -> str | None:
         """What an answer given meanwhile says: None once every article is searchable by meaning."""
@@ -384,7 +385,7 @@ class Index:
         known = self.catalog.states()
         seen: set[str] = set()
         failed_files: set[str] = set()
-        batch: list[tuple[Article, str, list[Chunk]]] = []
+        batch: list[tuple[Article, str, str]] = []  # (article, fingerprint, outcome), to be chunked
         for item in iter_articles(paths, CorpusOptions.from_settings(self.settings)):
             if isinstance(item, LoadWarning):
                 report.warnings.append(item)
@@ -399,35 +400,46 @@ class Index:
             fingerprint = self._fingerprint(item)
             state = known.get(item.source_key)
             outcome = _outcome(state, fingerprint)
-            if outcome == "unchanged" and state is not None and state.is_indexed(fingerprint):
+            if state is not None and state.is_indexed(fingerprint):
                 report.unchanged += 1
                 _notify(progress, "article", 1)
                 continue
-            chunks = self._chunks_of(item, report)
-            if chunks is None:
-                failed_files.add(item.path)
-                _notify(progress, "article", 1)
-                continue
-            setattr(report, outcome, getattr(report, outcome) + 1)
-            batch.append((item, fingerprint, chunks))
+            batch.append((item, fingerprint, outcome))
             if len(batch) >= ARTICLES_PER_BATCH:
-                self._write_articles(batch, known, report, progress)
+                self._write_articles(
+                    self._chunked(batch, report, failed_files, progress), known, report, progress
+                )
                 batch = []
         if batch:
-            self._write_articles(batch, known, report, progress)
+            self._write_articles(
+                self._chunked(batch, report, failed_files, progress), known, report, progress
+            )
         if prune:
             self._prune(paths, seen, failed_files, report)
         return report
 
-    def _chunks_of(self, article: Article, report: IngestReport) -> list[Chunk] | None:
-        """The article's chunks; an article the chunker cannot split fails alone, named, and the
-        ingest goes on (one bad article never aborts it)."""
-        try:
-            return self.chunker.split(article)
-        except Exception as exc:  # an unforeseen input: this article's failure, not the whole ingest's
-            reason = f"could not be split into passages ({type(exc).__name__}: {exc})"
-            report.failed.append(LoadFailure(article.path or article.source_key, reason))
-            return None
+    def _chunked(
+        self,
+        batch: list[tuple[Article, str, str]],
+        report: IngestReport,
+        failed_files: set[str],
+        progress: ProgressCallback | None,
+    ) -> list[tuple[Article, str, list[Chunk]]]:
+        """The articles with their chunks; an article the chunker cannot split fails alone, named,
+        and the ingest goes on (one bad article never aborts it)."""
+        chunked = []
+        for (article, fingerprint, outcome), chunks in zip(
+            batch, self.chunker.split_many([article for article, _f, _o in batch]), strict=True
+        ):
+            if isinstance(chunks, Exception):
+                reason = f"could not be split into passages ({type(chunks).__name__}: {chunks})"
+                report.failed.append(LoadFailure(article.path or article.source_key, reason))
+                failed_files.add(article.path)
+                _notify(progress, "article", 1)
+                continue
+            setattr(report, outcome, getattr(report, outcome) + 1)
+            chunked.append((article, fingerprint, chunks))
+        return chunked
 
     def _write_articles(
         self,

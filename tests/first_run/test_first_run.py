@@ -17,12 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot.settings import PROJECT_ROOT
+from qa_bot.index.store import Index
+from qa_bot.settings import PROJECT_ROOT, Settings
 
 pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
 
 WITHOUT = Path(__file__).with_name("without_package.py")
 CHECK_IMPORTS = PROJECT_ROOT / "scripts" / "check_imports.py"
+# A package that only the ingest's lazy imports need (the chunker's text splitter).
+WANTING = "langchain_text_splitters"
 CALL_QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"
 
 
@@ -49,26 +52,43 @@ def test_the_import_check_passes_in_this_environment():
 
 
 def test_the_import_check_finds_a_package_that_only_a_lazy_import_needs():
-    # greenlet is needed only by the record manager's import inside a method of qa_bot.index.store.
-    command = [sys.executable, str(WITHOUT), "greenlet", str(CHECK_IMPORTS)]
+    # The text splitter is needed only by the chunker, which qa_bot.index.store imports inside methods.
+    command = [sys.executable, str(WITHOUT), "langchain_text_splitters", str(CHECK_IMPORTS)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
 
     assert done.returncode == 1
-    assert "FAILED import langchain_classic.indexes (in qa_bot/index/store.py) needs greenlet" in done.stderr
-    assert "pip install 'greenlet==" in done.stderr  # the version pyproject.toml pins
+    assert (
+        "FAILED import langchain_text_splitters (in qa_bot/index/chunking.py) needs langchain-text-splitters"
+        in done.stderr
+    )
+    assert "pip install 'langchain-text-splitters==" in done.stderr  # the version pyproject.toml pins
 
 
 def test_ingest_without_a_needed_package_names_it_and_exits_6(env):
-    done = qa_bot(env, "ingest", "seeds", without="greenlet")
+    done = qa_bot(env, "ingest", "seeds", without=WANTING)
 
     assert done.returncode == 6, done.stdout + done.stderr
-    assert "The Python package 'greenlet' is missing" in done.stderr
-    assert "-m pip install 'greenlet==" in " ".join(done.stderr.split())
+    assert "The Python package 'langchain-text-splitters' is missing" in done.stderr
+    assert "-m pip install 'langchain-text-splitters==" in " ".join(done.stderr.split())
     assert "Traceback" not in done.stderr
 
 
-def test_a_question_on_an_index_whose_ingest_failed_says_so_and_exits_7(env):
-    assert qa_bot(env, "ingest", "seeds", without="greenlet").returncode == 6
+def test_a_question_after_an_ingest_stopped_by_a_missing_package_says_to_ingest_and_exits_7(env):
+    assert qa_bot(env, "ingest", "seeds", without=WANTING).returncode == 6
+
+    done = qa_bot(env, "ask", "--json", CALL_QUESTION)
+
+    assert done.returncode == 7, done.stdout + done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["refused"] and answer["index_not_ready"]
+    assert "qa-bot ingest" in answer["error"] and "The articles don't say" not in answer["answer"]
+
+
+def test_an_index_with_no_usable_article_says_the_ingest_did_not_finish_and_exits_7(env):
+    # An ingest stopped while it removed articles (--prune) leaves rows that are not indexed.
+    assert qa_bot(env, "ingest", "seeds").returncode == 0
+    index = Index(Settings(_env_file=None, data_dir=Path(env["QA_BOT_DATA_DIR"])))
+    index.catalog.begin_removing(list(index.catalog.states()))
 
     done = qa_bot(env, "ask", "--json", CALL_QUESTION)
 
@@ -80,7 +100,7 @@ def test_a_question_on_an_index_whose_ingest_failed_says_so_and_exits_7(env):
 
 
 def test_once_the_package_is_back_the_same_index_answers(env):
-    qa_bot(env, "ingest", "seeds", without="greenlet")
+    qa_bot(env, "ingest", "seeds", without=WANTING)
 
     assert qa_bot(env, "ingest", "seeds").returncode == 0
     done = qa_bot(env, "ask", "--json", CALL_QUESTION)

@@ -102,10 +102,10 @@ def test_an_article_the_chunker_fails_on_is_named_and_the_rest_is_ingested(bot, 
 
     split = Chunker.split
 
-    def split_or_fail(self, article):
+    def split_or_fail(self, article, *tokenized):
         if Path(article.path).name == MEETING_ARTICLE:
             raise RecursionError("maximum recursion depth exceeded")
-        return split(self, article)
+        return split(self, article, *tokenized)
 
     monkeypatch.setattr(Chunker, "split", split_or_fail)
 
@@ -259,3 +259,48 @@ def test_chunks_embedded_from_token_ids_match_embedding_their_titled_text(bot, c
     from_text = bot.index.embeddings.embed_documents([titled_text(meta.get("title"), text)])[0]
 
     assert sum(a * b for a, b in zip(stored, from_text, strict=True)) > 0.9999
+
+
+# --- searchable by keyword first, embedded behind ----------------------------------------------------
+
+
+def test_an_ingest_without_its_embedding_is_searchable_by_keyword_and_its_answers_say_so(bot, corpus):
+    report = bot.ingest([corpus], embed=False)
+
+    assert (report.added, report.embedded, report.not_embedded, report.chunks_added) == (2, 0, 2, 0)
+    assert bot.index.chunk_count() == 0  # no vector yet
+    stats = bot.index_stats()
+    assert stats.chunks > 0 and stats.consistency.keyword_index_current
+    assert stats.meaning_line() == (
+        "0 of 2 articles searchable by meaning (embedding stopped: `qa-bot ingest` again resumes it)"
+    )
+    answer = bot.ask("On which day did Jaishankar and Blinken speak on the telephone?")
+    assert CALL_ARTICLE in {Path(c.passage.path).name for c in answer.citations}  # found by its words
+    assert answer.passages and bot.index.chunk_count() == 0  # judged by vectors made for the question
+    assert answer.indexing_notice.startswith("The archive is still being indexed: 0 of 2 articles")
+    assert answer.to_dict()["indexing_notice"] == answer.indexing_notice
+
+    embedded = bot.embed()
+
+    assert (embedded.embedded, embedded.chunks_added, embedded.not_embedded) == (2, stats.chunks, 0)
+    assert bot.index.chunk_count() == stats.chunks and bot.index.stats().consistency.ok
+    again = bot.ask("On which day did Jaishankar and Blinken speak on the telephone?")
+    assert again.indexing_notice is None and CALL_ARTICLE in {
+        Path(c.passage.path).name for c in again.citations
+    }
+    assert bot.embed().embedded == 0  # nothing left: nothing embedded twice
+
+
+def test_a_changed_article_keeps_the_vectors_of_its_unchanged_chunks_and_loses_the_rest(bot, corpus):
+    bot.ingest([corpus])
+    before = chunk_ids_by_file(bot)[CALL_ARTICLE]
+    path = corpus / CALL_ARTICLE
+    path.write_text(path.read_text() + "\n\nA closing paragraph added by the editors on Monday.\n")
+
+    report = bot.ingest([corpus])
+
+    after = chunk_ids_by_file(bot)[CALL_ARTICLE]
+    assert report.updated == 1 and report.embedded == 1
+    assert report.chunks_added == len(after - before) > 0  # only the new chunks were embedded
+    assert report.chunks_deleted == len(before - after)
+    assert bot.index.chunk_count() == bot.index.stats().chunks and bot.index.stats().consistency.ok

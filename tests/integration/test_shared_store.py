@@ -29,10 +29,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from qa_bot.database.lock import DatabaseLock
-from qa_bot.index.catalog import Catalog, articles
+from qa_bot.database.tables import chunks_table
+from qa_bot.index.catalog import Catalog, ChunkRow, articles
 from qa_bot.index.lock import WAITING_FOR_INGEST
 from qa_bot.ingest.articles import Article
 from tests.fixtures.ingest_runs import cli_env, qa_bot_command, summary_count, write_article
@@ -133,9 +134,7 @@ def concurrent_ingests(place, database_url, chroma_port) -> list[str]:
     return outputs
 
 
-def test_two_ingests_at_once_leave_record_manager_catalog_and_chroma_agreeing(
-    concurrent_ingests, database_url, chroma_port
-):
+def test_two_ingests_at_once_leave_catalog_and_chroma_agreeing(concurrent_ingests, database_url, chroma_port):
     import chromadb
 
     engine = create_engine(database_url)
@@ -143,13 +142,14 @@ def test_two_ingests_at_once_leave_record_manager_catalog_and_chroma_agreeing(
     stored = chroma.get(include=["metadatas"])
     chunks_in_chroma = Counter(meta["source_key"] for meta in stored["metadatas"])
     with engine.connect() as db:
-        records = db.execute(  # the record manager's: (chunk id, its article's source key)
-            text("SELECT key, group_id FROM upsertion_record WHERE namespace = :namespace"),
-            {"namespace": f"chroma/{COLLECTION}"},
+        records = db.execute(  # the catalog's chunks: (chunk id, its article's source key)
+            select(chunks_table.c.chunk_id, chunks_table.c.source_key).where(
+                chunks_table.c.collection == COLLECTION
+            )
         ).all()
         rows = db.execute(
             select(
-                articles.c.source_key, articles.c.chunks, articles.c.content_hash, articles.c.indexed_hash
+                articles.c.source_key, articles.c.chunks, articles.c.content_hash, articles.c.embedded_hash
             ).where(articles.c.collection == COLLECTION)
         ).all()
 
@@ -157,7 +157,7 @@ def test_two_ingests_at_once_leave_record_manager_catalog_and_chroma_agreeing(
     assert {key for key, _group in records} == set(stored["ids"])  # the same chunk ids, none missing
     assert Counter(group for _key, group in records) == chunks_in_chroma
     assert {key: chunks for key, chunks, _c, _i in rows} == dict(chunks_in_chroma)
-    assert all(content == indexed for _k, _n, content, indexed in rows)  # every article finished
+    assert all(content == embedded for _k, _n, content, embedded in rows)  # every article embedded
     # One after the other: whichever came second found every article already indexed.
     added = [summary_count(output, "added") for output in concurrent_ingests]
     unchanged = [summary_count(output, "unchanged") for output in concurrent_ingests]
@@ -324,15 +324,20 @@ def test_the_catalog_keeps_its_rules_on_postgresql(database_url):
         id="s1", text="Text.", title="T", date="2024-02-01", source="paper", path="/s", source_key="/s"
     )
 
-    news.begin_indexing([(story, "old", 2)])
-    news.finish_indexing("/s", "old")
-    news.begin_indexing([(story, "new", 3)])  # a changed article keeps its finished version meanwhile
-    other.begin_indexing([(story, "elsewhere", 1)])
+    def chunks(n: int) -> list[ChunkRow]:
+        return [ChunkRow(f"c{i}", i, 0, 4) for i in range(n)]
 
-    assert news.states() == {"/s": ("new", "old")}
-    assert other.states() == {"/s": ("elsewhere", None)}
-    assert (news.version(), other.version()) == (3, 1)
+    news.write_articles([(story, "old", chunks(2))])
+    news.mark_embedded([("/s", "old")])  # no version bump: the keyword index stays current
+    news.write_articles([(story, "new", chunks(3))])  # a changed article's vectors are made again
+    other.write_articles([(story, "elsewhere", chunks(1))])
+
+    assert news.states() == {"/s": ("new", "new", None)}
+    assert other.states() == {"/s": ("elsewhere", "elsewhere", None)}
+    assert (news.version(), other.version()) == (2, 1)
     stats = news.stats()
-    assert (stats.articles, stats.not_indexed, stats.sources, stats.version) == (1, 1, ["paper"], 3)
+    assert (stats.articles, stats.not_embedded, stats.chunks, stats.sources) == (1, 1, 3, ["paper"])
+    assert news.keyword_rows().ids == ["c0", "c1", "c2"]
     news.delete(["/s"])
-    assert news.states() == {} and news.version() == 4 and other.version() == 1
+    assert news.states() == {} and news.version() == 3 and other.version() == 1
+    assert news.chunk_count() == 0 and other.chunk_count() == 1

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from qa_bot.answering.answer import REFUSAL_MESSAGE
+from qa_bot.index.catalog import Catalog
 from qa_bot.index.store import Index
 from qa_bot.settings import PROJECT_ROOT, Settings
 from tests.fixtures.chat_app import (
@@ -124,13 +125,13 @@ def test_a_refusal_shows_the_refusal_and_no_sources(app_env, scripted_llm):
 def test_a_first_start_whose_ingest_lacks_a_package_names_it_and_questions_say_the_index_is_not_ready(
     app_env, scripted_llm, monkeypatch
 ):
-    # As in a venv without greenlet: LangChain's record manager fails to import (SQLAlchemy's words).
-    def record_manager_without_greenlet(index):
+    # As in a venv without greenlet: the catalog's first write fails to import it (SQLAlchemy's words).
+    def write_without_greenlet(catalog, rows):
         raise ImportError(
             "The SQLAlchemy asyncio module requires that the Python 'greenlet' library is installed."
         )
 
-    monkeypatch.setattr(Index, "record_manager", property(record_manager_without_greenlet))
+    monkeypatch.setattr(Catalog, "write_articles", write_without_greenlet)
     app, _ = start(app_env, scripted_llm)
 
     [failure] = [e.value for e in app.error]
@@ -139,7 +140,8 @@ def test_a_first_start_whose_ingest_lacks_a_package_names_it_and_questions_say_t
     ask(app, DAY_QUESTION)
 
     [notice] = htmls(last_answer(app), "qa-notice qa-error")
-    assert "did not finish" in notice and "qa-bot ingest" in notice
+    # Nothing was written to the catalog: no article is there to be searched, and the answer says so.
+    assert "no article has been ingested yet" in notice and "qa-bot ingest" in notice
     assert REFUSAL_MESSAGE not in html.unescape(notice)
 
 
