@@ -5,7 +5,7 @@
 Measures, on the same chunk texts:
 - the raw embedding model (chunks/s), i.e. the ceiling for ingest;
 - a full `QABot.ingest` into a fresh embedded Chroma (chunks/s, with loading, chunking, the
-  record manager, the catalog and the BM25 rebuild), and a re-ingest of the unchanged corpus;
+  the catalog, the BM25 build and the embedding pass), and a re-ingest of the unchanged corpus;
 - retrieval latency p50/p95 (question embedding, dense + BM25, fusion), over RealTime QA questions;
 - peak RSS.
 The corpus is the first N articles of ../shared/data/realtimeqa/corpus.jsonl.

@@ -48,9 +48,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.report import machine_description, write_section  # noqa: E402
+from qa_bot.index.catalog import ChunkRow  # noqa: E402
 from qa_bot.index.embeddings import embedding_name  # noqa: E402
 from qa_bot.index.search import Filters, HybridRetriever, Query, date_bounds  # noqa: E402
 from qa_bot.index.store import chroma_client  # noqa: E402
+from qa_bot.ingest.articles import Article  # noqa: E402
 from qa_bot.service import QABot  # noqa: E402
 from qa_bot.settings import Settings  # noqa: E402
 
@@ -155,6 +157,33 @@ def build(data_dir: Path, chunks: Chunks) -> None:
             metadatas=chunks.metadatas[start:end],
         )
     index = QABot(settings).index
+    # The keyword index is built from the catalog's chunks: each chunk goes there as an article of its
+    # own (its text, title, date and source; what search reads), already embedded.
+    for start in range(0, len(chunks.ids), ADD_BATCH):
+        rows = [
+            (
+                Article(
+                    id=str(meta.get("article_id", cid)),
+                    text=text,
+                    title=meta.get("title"),
+                    date=meta.get("date"),
+                    source=meta.get("source"),
+                    url=meta.get("url"),
+                    path=meta.get("path"),
+                    source_key=cid,
+                ),
+                f"bench-{cid}",
+                [ChunkRow(cid, 0, 0, len(text))],
+            )
+            for cid, text, meta in zip(
+                chunks.ids[start : start + ADD_BATCH],
+                chunks.documents[start : start + ADD_BATCH],
+                chunks.metadatas[start : start + ADD_BATCH],
+                strict=True,
+            )
+        ]
+        index.catalog.write_articles(rows)
+        index.catalog.mark_embedded((article.source_key, fingerprint) for article, fingerprint, _ in rows)
     with index.ingest_lock.hold():
         index.keywords.refresh()
     (data_dir / "built").touch()

@@ -48,6 +48,16 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used (/proc/PID/stat), None once it is gone: on shared
+    cores, what the wall time would be with a core to itself."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def env_for(data_dir: Path) -> dict[str, str]:
     return {**os.environ, "QA_BOT_DATA_DIR": str(data_dir), "QA_BOT_LLM": "extractive", "COLUMNS": "300"}
 
@@ -117,6 +127,7 @@ def main() -> None:
         )
     peak = 0.0
     searchable_s = None
+    searchable_cpu = None
     samples: list[tuple[float, int, int]] = []  # (seconds, embedded articles, chunks still to embed)
     stats = None
     asked = None
@@ -130,7 +141,7 @@ def main() -> None:
             # During the keyword pass every catalog transaction moves the corpus version past the
             # keyword index's stamp: current (with chunks) means the pass is over and the index built.
             if keyword_ready:
-                searchable_s = now
+                searchable_s, searchable_cpu = now, cpu_seconds(ingest.pid)
                 print(
                     f"searchable by keyword after {now:.0f} s: "
                     f"{stats.articles} articles, {stats.chunks} chunks"
@@ -182,6 +193,10 @@ def main() -> None:
         (
             "searchable by keyword after",
             f"{searchable_s:.0f} s" if searchable_s is not None else "not reached",
+        ),
+        (
+            "CPU time the ingest process had used by then",
+            f"{searchable_cpu:.0f} s" if searchable_cpu else "-",
         ),
         (
             "a question asked then (`qa-bot ask --json`)",
