@@ -51,7 +51,8 @@ if TYPE_CHECKING:
     from qa_bot.index.chunking import Chunk
 
 ARTICLES_PER_BATCH = 32  # articles per catalog transaction in the keyword pass
-EMBED_BATCH_CHUNKS = 64  # about this many chunks (whole articles) per call of the embedding model
+EMBED_BATCH_CHUNKS = 64  # about this many chunks (whole articles) per embedding step of the catalog
+EMBED_STEP_CHUNKS = 32  # chunks per call of the embedding model and Chroma upsert (the model's batch)
 CHROMA_PAGE = 5000
 
 
@@ -556,12 +557,15 @@ class Index:
         ids = [doc.id for doc in documents]
         stored = set(self.collection.get(ids=ids, include=[])["ids"]) if ids else set()
         missing = [doc for doc in documents if doc.id not in stored]
-        if missing:
-            self.vectorstore.add_documents(missing, model_inputs=model_inputs)
-        report.chunks_added += len(missing)
+        _notify(progress, "chunk", len(documents) - len(missing))
+        # A step at a time, so that the progress moves while a long article is embedded.
+        for start in range(0, len(missing), EMBED_STEP_CHUNKS):
+            step = missing[start : start + EMBED_STEP_CHUNKS]
+            self.vectorstore.add_documents(step, model_inputs=model_inputs)
+            report.chunks_added += len(step)
+            _notify(progress, "chunk", len(step))
         self.catalog.mark_embedded(done)
         report.embedded += len(done)
-        _notify(progress, "chunk", len(documents))
         _notify(progress, "embedded", len(done))
 
     def _model_inputs(self, article: Article, chunk_rows: list[ChunkRow]) -> dict[tuple[str, int], list[int]]:

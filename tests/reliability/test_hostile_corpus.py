@@ -235,15 +235,19 @@ def test_links_out_of_the_folder_are_read_only_when_asked_and_then_belong_to_it(
     assert index.stats().articles == 1
 
 
-def test_a_large_article_moves_the_progress_by_chunks_before_it_is_counted(settings_factory, tmp_path):
+def test_a_large_article_moves_the_progress_by_chunks_before_it_is_marked_embedded(settings_factory, tmp_path):
     news = tmp_path / "news"
     news.mkdir()
-    write(news, "long.txt", " ".join(f"Paragraph {n} says the harbour grew again." for n in range(300)))
+    write(news, "long.txt", " ".join(f"Paragraph {n} says the harbour grew again." for n in range(600)))
     bot = QABot(settings_factory(llm="extractive"))
-    events: list[str] = []
+    events: list[tuple[str, int]] = []
 
-    report = bot.ingest([news], progress=lambda event, amount: events.extend([event] * amount))
+    report = bot.ingest([news], progress=lambda event, amount: events.append((event, amount)))
 
-    assert events.count("article") == 1
-    assert events.count("chunk") == report.chunks_added > 10
-    assert events.index("article") > events.index("chunk")  # the chunks moved while it was embedded
+    names = [event for event, _amount in events]
+    steps = [amount for event, amount in events if event == "chunk" and amount]
+    assert names.count("article") == 1 and names.count("embedded") == 1
+    assert sum(steps) == report.chunks_added > 32
+    # Counted as read in the keyword pass; then its chunks moved, step by step, before it was embedded.
+    assert names.index("article") < names.index("chunk") and len(steps) > 1
+    assert names.index("embedded") > max(i for i, (event, amount) in enumerate(events) if event == "chunk")
