@@ -235,7 +235,9 @@ def test_links_out_of_the_folder_are_read_only_when_asked_and_then_belong_to_it(
     assert index.stats().articles == 1
 
 
-def test_a_large_article_moves_the_progress_by_chunks_before_it_is_marked_embedded(settings_factory, tmp_path):
+def test_a_large_article_moves_the_progress_by_chunks_before_it_is_marked_embedded(
+    settings_factory, tmp_path
+):
     news = tmp_path / "news"
     news.mkdir()
     write(news, "long.txt", " ".join(f"Paragraph {n} says the harbour grew again." for n in range(600)))
