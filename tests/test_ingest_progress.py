@@ -13,7 +13,12 @@ from tests.fixtures.ingest_runs import cli_env, write_corpus
 
 pytestmark = pytest.mark.integration  # starts processes: outside the fast subset
 
-PROGRESS_LINE = re.compile(r"^Ingesting: (\d+) of ~16 articles, (\d+) chunks, \d+:\d\d:\d\d elapsed$")
+# The keyword pass, then the embedding pass behind it.
+READING_LINE = re.compile(r"^Ingesting: (\d+) of ~16 articles, \d+:\d\d:\d\d elapsed$")
+EMBEDDING_LINE = re.compile(
+    r"^Ingesting: searchable by keyword; embedded (\d+) of 16 articles \((\d+) chunks\), "
+    r"ETA (\d+:\d\d:\d\d|-:--:--), \d+:\d\d:\d\d elapsed$"
+)
 # The real `qa-bot` app, with the seconds between progress lines shortened for the test.
 SHORT_INTERVAL_CLI = "import qa_bot.cli as cli; cli.PLAIN_PROGRESS_EVERY_S = 0.05; cli.app()"
 
@@ -34,8 +39,11 @@ def test_ingest_into_a_pipe_prints_plain_progress_lines_then_the_summary(tmp_pat
     assert result.returncode == 0, result.stdout
     assert "\x1b" not in result.stdout  # no colours, no cursor moves: a log reads as text
     lines = result.stdout.splitlines()
-    progress = [PROGRESS_LINE.match(line) for line in lines if line.startswith("Ingesting")]
-    assert progress and all(progress), lines
-    chunks = [int(match.group(2)) for match in progress]
+    progress = [line for line in lines if line.startswith("Ingesting")]
+    reading = [READING_LINE.match(line) for line in progress if "searchable by keyword" not in line]
+    embedding = [EMBEDDING_LINE.match(line) for line in progress if "searchable by keyword" in line]
+    assert reading and all(reading) and embedding and all(embedding), lines
+    assert progress.index(next(line for line in progress if "searchable" in line)) >= len(reading)  # in order
+    chunks = [int(match.group(2)) for match in embedding]
     assert chunks == sorted(chunks) and chunks[-1] > 0  # the count moves while it works
     assert result.stdout.rindex("Ingesting: ") < result.stdout.index("Ingest summary")  # then the summary
