@@ -17,7 +17,7 @@ from qa_bot.team.answer_log import AnswerLog, LogFilter
 from qa_bot.team.reviews import approved_jsonl
 from ui import conversation
 from ui.export import cases_download, conversation_markdown
-from ui.ingest import UPLOAD_TYPES, ingest_uploads, ingest_with_progress, show_outcome, uploads_dir
+from ui.ingest import article_uploader, ingest_uploads, ingest_with_progress, show_outcome, uploads_dir
 from ui.render import model_html, notice_html
 from ui.runtime import model_status
 
@@ -171,14 +171,7 @@ def _parse(iso: str | None) -> date | None:
 def _articles_section(bot: QABot) -> None:
     st.subheader("Add articles")
     generation = st.session_state.setdefault(_UPLOADER_GENERATION, 0)
-    files = st.file_uploader(
-        "Article files",
-        type=UPLOAD_TYPES,
-        accept_multiple_files=True,
-        key=f"uploads-{generation}",
-        help="Plain text may start with header lines such as `date 2023-04-16`; "
-        ".json and .jsonl hold objects with `text` and optional `title`, `date`, `url`, `source`.",
-    )
+    files = article_uploader(bot.settings, key=f"uploads-{generation}")
     if st.button("Add to the index", disabled=not files, icon=":material/upload_file:"):
         _ingest_uploads(bot, files)
     if st.button(

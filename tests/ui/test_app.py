@@ -215,6 +215,8 @@ def test_a_rating_and_comment_are_stored_with_the_answer_and_export_as_a_test_ca
 
 def test_uploaded_articles_are_indexed_as_plain_text_and_bad_files_are_listed(app_env, scripted_llm):
     app, _ = start(app_env, scripted_llm)
+    # The uploader takes what the loader reads (the largest file: 10 MB), not Streamlit's 200 MB.
+    assert app.sidebar.file_uploader[0].proto.max_upload_size_mb == 10
     hostile = (
         "title <b>Hostile</b> upload\ndate 2024-05-02\n\n"
         "The harbour authority of Port Elspeth reopened the northern pier on Thursday. "
