@@ -126,6 +126,17 @@ class Catalog:
             version = self._version(db)
         return CatalogStats(count, int(not_indexed), first, last, sorted(sources), version, int(chunks))
 
+    def newest_titles(self) -> Iterator[str]:
+        """The titles of the indexed articles, newest first (undated ones last), as stored."""
+        c = articles.c
+        query = (
+            select(c.title)
+            .where(self._mine, c.title.is_not(None), c.indexed_hash == c.content_hash)
+            .order_by(c.date.desc().nulls_last(), c.title)
+        )
+        with self.engine.connect() as db:
+            yield from db.scalars(query)
+
     # --- writing: each in one transaction with the version's bump ------------------------------------
 
     def begin_indexing(self, rows: Iterable[tuple[Article, str, int]]) -> None:
