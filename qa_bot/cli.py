@@ -610,6 +610,7 @@ def review_stats(
     """
     from qa_bot.team.answer_log import ANSWER_VERDICTS, CITATION_VERDICTS, AnswerLog
     from qa_bot.team.reviews import review_stats as compute
+    from qa_bot.team.reviews import sample_note
 
     stats = compute(AnswerLog.open(get_settings()))
     if as_json:
@@ -633,14 +634,19 @@ def review_stats(
         marks.add_row(label, *(str(counts.get(v, 0)) for v in CITATION_VERDICTS))
     console.print(marks)
     figures = Table(title="The verifier against the reviewers", show_header=False)
-    rows = {
-        "precision": agreement.precision,
-        "recall": agreement.recall,
-        "agreement": agreement.agreement,
-        "precision, 'partly' counted as support": agreement.lenient_precision,
-    }
-    for label, value in rows.items():
-        figures.add_row(label, "-" if value is None else f"{value:.1%}")
+    rows = [
+        ("precision", agreement.precision, agreement.precision_sample, "verified citation"),
+        ("recall", agreement.recall, agreement.recall_sample, "supporting citation"),
+        ("agreement", agreement.agreement, agreement.reviewed, "marked citation"),
+        (
+            "precision, 'partly' counted as support",
+            agreement.lenient_precision,
+            agreement.precision_sample,
+            "verified citation",
+        ),
+    ]
+    for label, value, sample, what in rows:  # with what each stands on: one mark is no precision
+        figures.add_row(label, "-" if value is None else f"{value:.1%}", sample_note(sample, what))
     console.print(figures)
 
 
