@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from qa_bot.settings import PROJECT_ROOT
+from tests.fixtures.llm_servers import rule
 
 pytestmark = pytest.mark.e2e
 
@@ -53,26 +54,10 @@ LONG_ANSWER = (
     "the US Secretary of State on the telephone, on Sunday, as always [1]."
 )
 RULES = [
-    {
-        "name": "day",
-        "when": {"messages_contain": "which day did jaishankar"},
-        "respond": {"content": "They spoke on Sunday [1]."},
-    },
-    {
-        "name": "long",
-        "when": {"messages_contain": "what did jaishankar and blinken discuss"},
-        "respond": {"content": LONG_ANSWER},
-    },
-    {
-        "name": "harbour",
-        "when": {"messages_contain": "when did the harbour authority"},
-        "respond": {"content": "The northern pier reopened on Thursday [1]."},
-    },
-    {
-        "name": "refuse",
-        "when": {"messages_contain": "blinken eat for breakfast"},
-        "respond": {"content": "NOT IN PASSAGES"},
-    },
+    rule("which day did jaishankar", "They spoke on Sunday [1]."),
+    rule("what did jaishankar and blinken discuss", LONG_ANSWER),
+    rule("when did the harbour authority", "The northern pier reopened on Thursday [1]."),
+    rule("blinken eat for breakfast", "NOT IN PASSAGES"),
 ]
 REFUSED_QUESTION = "What did Blinken eat for breakfast in New Delhi?"
 HOSTILE_ARTICLE = (
@@ -365,13 +350,7 @@ def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_r
 # Long enough (fakellm streams a word every 10 ms: about 4 s) that a second question arrives while
 # the model is still writing the first answer.
 BUSY_ANSWER = " ".join(["They spoke on Sunday [1]."] * 80)
-TEAM_RULES = [
-    {
-        "name": "day",
-        "when": {"messages_contain": "which day did jaishankar"},
-        "respond": {"content": BUSY_ANSWER},
-    }
-]
+TEAM_RULES = [rule("which day did jaishankar", BUSY_ANSWER)]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # no run of the page's script
 THUMBS = '[data-testid="stButtonGroup"] button, [data-testid="stFeedback"] button'  # up, then down
 # Records every status line a page showed while its answer was on the way (they are replaced after).
@@ -439,11 +418,7 @@ def test_while_an_answer_is_written_the_input_waits_stop_keeps_it_marked_stopped
     # Typing the next question used to stop the answer being written ("Not answered: a newer
     # question stopped this one"). Now the input waits, and Stop ends the answer, which stays.
     # A follow-up is first rewritten into a standalone question: here, into the day question again.
-    condense = {
-        "name": "condense",
-        "when": {"messages_contain": "Standalone question:"},
-        "respond": {"content": DAY_QUESTION},
-    }
+    condense = rule("Standalone question:", DAY_QUESTION)
     with serve_chat(tmp_path, fakellm([condense, *TEAM_RULES, RULES[1]])) as url:
         page.goto(url)
         box = page.get_by_test_id("stChatInputTextArea")

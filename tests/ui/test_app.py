@@ -31,13 +31,9 @@ from tests.fixtures.chat_app import (
     start,
     upload,
 )
+from tests.fixtures.llm_servers import rule
 
 pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
-
-
-def rule(asked: str, answer: str) -> dict:
-    """A scripted model's rule: a prompt holding `asked` (lower case) gets `answer`."""
-    return {"name": asked, "when": {"messages_contain": asked}, "respond": {"content": answer}}
 
 
 @pytest.fixture
