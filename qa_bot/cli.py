@@ -609,8 +609,8 @@ def review_stats(
     those reviewers say support their sentence, the share the app verified.
     """
     from qa_bot.team.answer_log import ANSWER_VERDICTS, CITATION_VERDICTS, AnswerLog
+    from qa_bot.team.reviews import MIN_SAMPLE
     from qa_bot.team.reviews import review_stats as compute
-    from qa_bot.team.reviews import sample_note
 
     stats = compute(AnswerLog.open(get_settings()))
     if as_json:
@@ -635,19 +635,18 @@ def review_stats(
     console.print(marks)
     figures = Table(title="The verifier against the reviewers", show_header=False)
     rows = [
-        ("precision", agreement.precision, agreement.precision_sample, "verified citation"),
-        ("recall", agreement.recall, agreement.recall_sample, "supporting citation"),
-        ("agreement", agreement.agreement, agreement.reviewed, "marked citation"),
-        (
-            "precision, 'partly' counted as support",
-            agreement.lenient_precision,
-            agreement.precision_sample,
-            "verified citation",
-        ),
+        ("precision", agreement.precision, agreement.precision_sample),
+        ("recall", agreement.recall, agreement.recall_sample),
+        ("agreement", agreement.agreement, agreement.reviewed),
+        ("precision, 'partly' counted as support", agreement.lenient_precision, agreement.precision_sample),
     ]
-    for label, value, sample, what in rows:  # with what each stands on: one mark is no precision
-        figures.add_row(label, "-" if value is None else f"{value:.1%}", sample_note(sample, what))
+    for label, value, sample in rows:  # with what each stands on: one mark is no precision
+        enough = sample >= MIN_SAMPLE
+        figures.add_row(
+            label, "-" if value is None else f"{value:.1%}", f"of {sample}" + ("" if enough else ", too few")
+        )
     console.print(figures)
+    console.print(f"A figure needs {MIN_SAMPLE} marks to judge by; under that it says 'too few'.")
 
 
 @app.command(name="review-export")
