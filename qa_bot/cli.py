@@ -696,6 +696,7 @@ def review_stats(
     those reviewers say support their sentence, the share the app verified.
     """
     from qa_bot.team.answer_log import ANSWER_VERDICTS, CITATION_VERDICTS, AnswerLog
+    from qa_bot.team.reviews import MIN_SAMPLE
     from qa_bot.team.reviews import review_stats as compute
 
     stats = compute(AnswerLog.open(get_settings()))
@@ -720,15 +721,19 @@ def review_stats(
         marks.add_row(label, *(str(counts.get(v, 0)) for v in CITATION_VERDICTS))
     console.print(marks)
     figures = Table(title="The verifier against the reviewers", show_header=False)
-    rows = {
-        "precision": agreement.precision,
-        "recall": agreement.recall,
-        "agreement": agreement.agreement,
-        "precision, 'partly' counted as support": agreement.lenient_precision,
-    }
-    for label, value in rows.items():
-        figures.add_row(label, "-" if value is None else f"{value:.1%}")
+    rows = [
+        ("precision", agreement.precision, agreement.precision_sample),
+        ("recall", agreement.recall, agreement.recall_sample),
+        ("agreement", agreement.agreement, agreement.reviewed),
+        ("precision, 'partly' counted as support", agreement.lenient_precision, agreement.precision_sample),
+    ]
+    for label, value, sample in rows:  # with what each stands on: one mark is no precision
+        enough = sample >= MIN_SAMPLE
+        figures.add_row(
+            label, "-" if value is None else f"{value:.1%}", f"of {sample}" + ("" if enough else ", too few")
+        )
     console.print(figures)
+    console.print(f"A figure needs {MIN_SAMPLE} marks to judge by; under that it says 'too few'.")
 
 
 @app.command(name="review-export")

@@ -162,29 +162,15 @@ class QABot:
         """The titles of the newest indexed articles, newest first (undated ones last), each once:
         what a chat offers to ask about before the first question. A title that addresses the
         assistant (a planted instruction) is left out, as an article without a title is."""
-        from sqlalchemy import select
-
         from qa_bot.answering.injection import is_planted_instruction
-        from qa_bot.database.tables import articles
 
-        c = articles.c
-        query = (
-            select(c.title)
-            .where(
-                c.collection == self.index.catalog.collection,
-                c.title.is_not(None),
-                c.indexed_hash == c.content_hash,
-            )
-            .order_by(c.date.desc().nulls_last(), c.title)
-        )
         titles: list[str] = []
-        with self.index.catalog.engine.connect() as db:
-            for (title,) in db.execute(query):
-                title = " ".join(title.split())
-                if title and title not in titles and not is_planted_instruction(title):
-                    titles.append(title)
-                if len(titles) == limit:
-                    break
+        for title in self.index.catalog.newest_titles():
+            title = " ".join(title.split())
+            if title and title not in titles and not is_planted_instruction(title):
+                titles.append(title)
+            if len(titles) == limit:
+                break
         return titles
 
     # --- asking -------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 
 from qa_bot.answering.answer import REFUSAL_MESSAGE
 from qa_bot.service import Finished, QABot, Queued, Retrieved, Token, Turn
+from tests.fixtures.llm_servers import rule
 from tests.fixtures.paths import SEEDS
 
 CALL_ARTICLE = "000_092cfdeac746b4f0.txt"
@@ -18,48 +19,20 @@ MEETING_ARTICLE = "003_0028640ed213d995.txt"
 CALL_QUESTION = "On which day did Jaishankar and Blinken speak on the telephone?"
 
 RULES = [
-    {
-        "name": "condense",
-        "when": {"messages_contain": "standalone question"},
-        "respond": {"content": "What did Blinken say about NGOs during the G20 meeting in New Delhi?"},
-    },
-    {
-        "name": "day",
-        "when": {"messages_contain": "which day did jaishankar"},
-        "respond": {"content": "They spoke by telephone on Sunday [1]."},
-    },
-    {
-        "name": "bad_numbers",
-        "when": {"messages_contain": "who is the state department spokesperson"},
-        "respond": {"content": "The spokesperson is Ned Price [7]."},
-    },
-    {
-        "name": "no_numbers",
-        "when": {"messages_contain": "where did the two leaders meet"},
-        "respond": {
-            "content": "They met on the sidelines of the G20 foreign ministers meeting in New Delhi."
-        },
-    },
-    {
-        "name": "says_not_in_passages",
-        "when": {"messages_contain": "what did blinken eat"},
-        "respond": {"content": "NOT IN PASSAGES"},
-    },
-    {
-        "name": "stale_this_week",
-        "when": {"messages_contain": "who did jaishankar phone this week"},
-        "respond": {"content": "Jaishankar spoke with Antony Blinken this week [1]."},
-    },
-    {
-        "name": "stale_latest",
-        "when": {"messages_contain": "whom did jaishankar call on the telephone"},
-        "respond": {"content": "Jaishankar spoke with Antony Blinken on the telephone [1]."},
-    },
-    {
-        "name": "ngos",
-        "when": {"messages_contain": "about ngos"},
-        "respond": {"content": "He said NGOs and civil society must be able to function freely [1]."},
-    },
+    rule("standalone question", "What did Blinken say about NGOs during the G20 meeting in New Delhi?"),
+    rule("which day did jaishankar", "They spoke by telephone on Sunday [1]."),
+    rule("who is the state department spokesperson", "The spokesperson is Ned Price [7]."),
+    rule(
+        "where did the two leaders meet",
+        "They met on the sidelines of the G20 foreign ministers meeting in New Delhi.",
+    ),
+    rule("what did blinken eat", "NOT IN PASSAGES"),
+    rule("who did jaishankar phone this week", "Jaishankar spoke with Antony Blinken this week [1]."),
+    rule(
+        "whom did jaishankar call on the telephone",
+        "Jaishankar spoke with Antony Blinken on the telephone [1].",
+    ),
+    rule("about ngos", "He said NGOs and civil society must be able to function freely [1]."),
 ]
 
 

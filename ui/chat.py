@@ -5,7 +5,6 @@ chat, questions about the newest articles."""
 from __future__ import annotations
 
 import logging
-from datetime import date
 
 import streamlit as st
 
@@ -112,7 +111,7 @@ def _stream_answer(
     received = ""
     passages = None  # until the search is done (a follow-up waits for the model before it searches)
     answer = None
-    events = bot.ask_stream(question, history=history, as_of=date.today(), **options.as_kwargs())
+    events = bot.ask_stream(question, history=history, **options.as_kwargs())
     try:
         for event in events:
             if isinstance(event, Retrieved):
@@ -188,8 +187,11 @@ def show_answer(bot: QABot, log: AnswerLog, exchange: Exchange, *, last: bool = 
     elif answer.error:
         st.html(notice_html(answer.error, "error"))
         show_retrieved(bot, answer.passages, key=exchange.id)
-    elif answer.refused:
+    elif answer.refused:  # what was read, and why it was not enough; the passages, collapsed
         st.html(notice_html(answer.text, "info"))
+        if answer.passages:
+            with st.expander(f"The {len(answer.passages)} passages read"):
+                show_retrieved(bot, answer.passages, key=exchange.id)
         show_planted(answer.planted)
     else:
         shown = as_displayed(answer)

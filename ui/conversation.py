@@ -77,7 +77,7 @@ def asked(question: str, history: list[Turn], options: dict) -> Exchange:
     """The question joins the conversation as it is asked, marked as being answered until its
     answer is set (`answered`) or it is stopped (`settle`)."""
     answer = Answer(question, "", refused=False)
-    exchange = Exchange(question, answer, date.today(), history, options)
+    exchange = Exchange(question, answer, options.get("as_of") or date.today(), history, options)
     add(exchange)
     st.session_state[_ANSWERING] = exchange.id
     return exchange

@@ -18,7 +18,7 @@ import streamlit as st
 from qa_bot.answering.answer import Answer
 from qa_bot.redaction import redact_known
 from ui.conversation import Exchange
-from ui.render import quoted_text
+from ui.render import as_displayed, quoted_text
 
 # What could turn untrusted text into a link, an image or HTML in a Markdown viewer: escaping these
 # keeps the export readable while nothing in it can render as more than text.
@@ -53,7 +53,8 @@ def conversation_markdown(exchanges: Sequence[Exchange], *, now: datetime | None
     lines = [f"# Conversation with qa-bot ({stamp})", ""]
     for number, exchange in enumerate(exchanges, start=1):
         lines += [f"## {number}. {neutralise_markdown(exchange.question)}", ""]
-        lines += _answer_lines(exchange.answer)
+        # Numbered as the page shows them (1, 2, 3), not as the model saw them ([1] then [7]).
+        lines += _answer_lines(exchange.answer if exchange.answer.error else as_displayed(exchange.answer))
     return redact_known("\n".join(lines).rstrip() + "\n")
 
 

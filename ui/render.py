@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from qa_bot.answering.answer import Answer, AnswerSentence, Citation
 from qa_bot.answering.injection import is_planted_address
 from qa_bot.index.search import Passage
+from qa_bot.records import display_date
 from qa_bot.redaction import redact_known
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -157,7 +158,7 @@ def reading_html(passages: Sequence[Passage]) -> str:
         f'<li style="margin-bottom: 0.25rem">{_span(f"[{n}]", MARKER_STYLE)} '
         + _text(" ".join(p.text.split()))
         + " "
-        + _span(_text(", ".join(x for x in (p.title, p.date) if x)), CAPTION_STYLE)
+        + _span(_text(", ".join(x for x in (p.title, display_date(p.date)) if x)), CAPTION_STYLE)
         + "</li>"
         for n, p in enumerate(passages, start=1)
     )
@@ -253,7 +254,7 @@ def copy_text(answer: Answer) -> str:
         lines.append("Sources:")
     for citation in answer.citations:
         passage = citation.passage
-        parts = [passage_title(passage), passage.date or "undated", linkable_url(passage.url)]
+        parts = [passage_title(passage), display_date(passage.date), linkable_url(passage.url)]
         lines.append(f"[{citation.n}] " + ", ".join(p for p in parts if p))
     return redact_known("\n".join(lines).rstrip() + "\n")
 
@@ -272,7 +273,7 @@ def quotes_html(answer: Answer) -> str:
     items = []
     for quote in answer.quotes:
         passage = by_n.get(quote.n)
-        source = ", ".join(x for x in (passage.title, passage.date) if x) if passage else ""
+        source = ", ".join(x for x in (passage.title, display_date(passage.date)) if x) if passage else ""
         items.append(
             f'<blockquote class="qa-quote-text" style="{QUOTE_BLOCK_STYLE}">“{_text(quote.text)}” '
             + _span(f"[{quote.n}]", MARKER_STYLE)
@@ -368,7 +369,7 @@ def source_heading_html(
     heading = f'<div class="qa-source-title"{target}>{number}<strong>{html.escape(title)}</strong></div>'
     name = file_name(path)
     where = None if url or name == title else name  # the file name, unless it already is the title
-    return heading + source_line_html(date, source, where, url=url)
+    return heading + source_line_html(display_date(date), source, where, url=url)
 
 
 def passage_heading_html(n: int | None, passage: Passage, *, anchor: str | None = None) -> str:

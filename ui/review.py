@@ -30,7 +30,7 @@ from qa_bot.team.answer_log import (
     LoggedAnswer,
     LoggedCitation,
 )
-from qa_bot.team.reviews import MIN_SAMPLE, Agreement, review_stats, reviewed_jsonl, without_markers
+from qa_bot.team.reviews import Agreement, review_stats, reviewed_jsonl, sample_note, without_markers
 from ui import auth, runtime
 from ui.export import cases_download, neutralise_markdown
 from ui.render import answer_html, caption_html, notice_html, passage_heading_html, passage_html, plain_html
@@ -205,14 +205,6 @@ def _summary(log: AnswerLog) -> None:
 
 def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
-
-
-def sample_note(sample: int, what: str) -> str:
-    """What a headline figure stands on: "of 1 verified citation marked: too few to judge, …"."""
-    counted = f"of {sample} {what}{'s' if sample != 1 else ''} marked"
-    if sample >= MIN_SAMPLE:
-        return counted
-    return f"{counted}: too few to judge, mark at least {MIN_SAMPLE}"
 
 
 def _agreement_table(agreement: Agreement) -> str:

@@ -17,7 +17,7 @@ from qa_bot.team.answer_log import AnswerLog, LogFilter
 from qa_bot.team.reviews import approved_jsonl
 from ui import conversation
 from ui.export import cases_download, conversation_markdown
-from ui.ingest import UPLOAD_TYPES, ingest_uploads, ingest_with_progress, show_outcome, uploads_dir
+from ui.ingest import article_uploader, ingest_uploads, ingest_with_progress, show_outcome, uploads_dir
 from ui.render import model_html, notice_html
 from ui.runtime import model_status
 
@@ -36,12 +36,29 @@ class QuestionOptions:
     since: date | None = None
     until: date | None = None
     sources: tuple[str, ...] = ()
+    as_of: date | None = None  # the day the question is asked on; None: today
+
+    @property
+    def asked_on(self) -> date:
+        return self.as_of or date.today()
 
     def as_kwargs(self) -> dict:
-        return {"k": self.k, "since": self.since, "until": self.until, "sources": list(self.sources) or None}
+        return {
+            "k": self.k,
+            "since": self.since,
+            "until": self.until,
+            "sources": list(self.sources) or None,
+            "as_of": self.asked_on,
+        }
 
     def as_record(self) -> dict:
-        return {"k": self.k, "since": self.since, "until": self.until, "sources": list(self.sources)}
+        return {
+            "k": self.k,
+            "since": self.since,
+            "until": self.until,
+            "sources": list(self.sources),
+            "as_of": self.asked_on,
+        }
 
 
 def show_sidebar(bot: QABot) -> QuestionOptions:
@@ -145,6 +162,7 @@ def _watch_embedding(bot: QABot) -> None:
 def _filters_section(bot: QABot, stats: IndexStats | None) -> QuestionOptions:
     st.subheader("Filters")
     st.caption("They apply to the next question.")
+    as_of = _as_of_picker(stats)
     since, until = _date_filter(stats)
     known_sources = stats.sources if stats else []
     sources = st.multiselect(
@@ -157,7 +175,28 @@ def _filters_section(bot: QABot, stats: IndexStats | None) -> QuestionOptions:
     k = st.slider(
         "Passages per answer (top-k)", 1, MAX_TOP_K, value=min(bot.settings.top_k, MAX_TOP_K), key="top_k"
     )
-    return QuestionOptions(k=k, since=since, until=until, sources=tuple(sources))
+    return QuestionOptions(k=k, since=since, until=until, sources=tuple(sources), as_of=as_of)
+
+
+def _as_of_picker(stats: IndexStats | None) -> date | None:
+    """An archive is asked about as of its own time: "this week" then means that week, and a
+    refusal for old news (which names this control) can be answered by choosing the day."""
+    if not st.toggle(
+        "Ask as of an earlier date",
+        key="ask_as_of",
+        help="Questions about 'this week' or 'the latest' then mean that date; nothing published "
+        "more than a week after it is searched.",
+    ):
+        return None
+    newest = _parse(stats.last_date if stats else None) or date.today()
+    return st.date_input(
+        "Ask as of",
+        value=min(newest, date.today()),
+        min_value=date(1900, 1, 1),
+        max_value=date.today(),
+        format="YYYY-MM-DD",
+        key="as_of_date",
+    )
 
 
 def _date_filter(stats: IndexStats | None) -> tuple[date | None, date | None]:
@@ -193,14 +232,7 @@ def _parse(iso: str | None) -> date | None:
 def _articles_section(bot: QABot) -> None:
     st.subheader("Add articles")
     generation = st.session_state.setdefault(_UPLOADER_GENERATION, 0)
-    files = st.file_uploader(
-        "Article files",
-        type=UPLOAD_TYPES,
-        accept_multiple_files=True,
-        key=f"uploads-{generation}",
-        help="Plain text may start with header lines such as `date 2023-04-16`; "
-        ".json and .jsonl hold objects with `text` and optional `title`, `date`, `url`, `source`.",
-    )
+    files = article_uploader(bot.settings, key=f"uploads-{generation}")
     if st.button("Add to the index", disabled=not files, icon=":material/upload_file:"):
         _ingest_uploads(bot, files)
     if st.button(

@@ -601,11 +601,12 @@ def date_the_answer(answer: Answer, as_of: date | None = None) -> Answer:
     stale = as_of is not None and (as_of - published).days > STALE_DAYS
     if stale and asks_about_now(answer.question):  # "this week", "latest": last year's news is not the answer
         return _stale_refusal(answer, published, as_of)
-    about_time = asks_about_time(answer.question) and not _mentions_date(answer.text, published)
+    dated = _mentions_date(answer.text, published)  # "Sunday 16 April 2023": its age is in plain view
+    about_time = asks_about_time(answer.question)
     # Search lets in articles published up to a week after the day asked (AS_OF_SLACK_DAYS): an
     # answer from one says so, or it would read as news from the future.
     after = (published - as_of).days if as_of is not None and published > as_of else 0
-    if stale or about_time or after:
+    if after or ((stale or about_time) and not dated):
         first = answer.sentences[0]
         first.text = _as_of(published, first.text, after)
         answer.text = _rebuild_text(answer)

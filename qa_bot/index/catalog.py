@@ -312,6 +312,17 @@ class Catalog:
                         found[key][1].append(ChunkRow(*chunk))
         return found
 
+    def newest_titles(self) -> Iterator[str]:
+        """The titles of the indexed articles, newest first (undated ones last), as stored."""
+        c = articles.c
+        query = (
+            select(c.title)
+            .where(self._mine, c.title.is_not(None), c.indexed_hash == c.content_hash)
+            .order_by(c.date.desc().nulls_last(), c.title)
+        )
+        with self.engine.connect() as db:
+            yield from db.scalars(query)
+
     # --- writing: each in one transaction with the version's bump ------------------------------------
 
     def write_articles(self, rows: Iterable[tuple[Article, str, list[ChunkRow]]]) -> None:

@@ -124,6 +124,14 @@ class Agreement:
         }
 
 
+def sample_note(sample: int, what: str) -> str:
+    """What a figure stands on: "of 1 verified citation marked: too few to judge, mark at least 20"."""
+    counted = f"of {sample} {what}{'s' if sample != 1 else ''} marked"
+    if sample >= MIN_SAMPLE:
+        return counted
+    return f"{counted}: too few to judge, mark at least {MIN_SAMPLE}"
+
+
 def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 

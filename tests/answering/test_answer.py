@@ -370,3 +370,12 @@ def test_a_refusal_with_nothing_found_says_nothing_matched_and_what_to_try():
 
     assert text.startswith(f"{REFUSAL_MESSAGE} No indexed article matches this question")
     assert "wider date range" in text
+
+
+def test_an_old_answer_that_is_the_date_itself_gets_no_lead_in_repeating_it():
+    answer = date_the_answer(
+        finalize_answer("On which day did they speak?", "Sunday 16 April 2023 [1].", [DATED_CALL]),
+        as_of=date(2026, 12, 7),
+    )
+
+    assert answer.text == "Sunday 16 April 2023 [1]."

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from qa_bot.settings import PROJECT_ROOT
+from tests.fixtures.llm_servers import rule
 
 pytestmark = pytest.mark.e2e
 
@@ -53,22 +54,12 @@ LONG_ANSWER = (
     "the US Secretary of State on the telephone, on Sunday, as always [1]."
 )
 RULES = [
-    {
-        "name": "day",
-        "when": {"messages_contain": "which day did jaishankar"},
-        "respond": {"content": "They spoke on Sunday [1]."},
-    },
-    {
-        "name": "long",
-        "when": {"messages_contain": "what did jaishankar and blinken discuss"},
-        "respond": {"content": LONG_ANSWER},
-    },
-    {
-        "name": "harbour",
-        "when": {"messages_contain": "when did the harbour authority"},
-        "respond": {"content": "The northern pier reopened on Thursday [1]."},
-    },
+    rule("which day did jaishankar", "They spoke on Sunday [1]."),
+    rule("what did jaishankar and blinken discuss", LONG_ANSWER),
+    rule("when did the harbour authority", "The northern pier reopened on Thursday [1]."),
+    rule("blinken eat for breakfast", "NOT IN PASSAGES"),
 ]
+REFUSED_QUESTION = "What did Blinken eat for breakfast in New Delhi?"
 HOSTILE_ARTICLE = (
     "title Port Elspeth <b>harbour</b> news\ndate 2024-05-02\n\n"
     "The harbour authority of Port Elspeth reopened the northern pier on Thursday after repairs. "
@@ -309,7 +300,23 @@ def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_r
     )
     assert page.locator(".qa-streaming").count() == 0
 
-    # 4. An uploaded article full of markup shows as text and runs nothing.
+    # 4. A question the articles don't answer: what was read and why it was not enough, the
+    # passages it read under it, collapsed until opened.
+    new_conversation(page)
+    ask(page, REFUSED_QUESTION)
+    notice = page.locator(".qa-notice.qa-info").last
+    notice.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    said = notice.inner_text()
+    assert said.startswith("The articles don't say. I read ") and "none of them answers it" in said
+    read = page.get_by_test_id("stExpander").filter(has_text="passages read").last
+    assert not read.get_by_text("Retrieved passages").is_visible()  # collapsed
+    read.locator("summary").click()
+    read.get_by_text("Retrieved passages").wait_for()
+    assert "Jaishankar" in read.inner_text()
+    notice.evaluate("el => el.scrollIntoView({block: 'start'})")  # the chat keeps to its bottom
+    walkthrough(page, "5-refusal-shows-what-was-read.png")
+
+    # 5. An uploaded article full of markup shows as text and runs nothing.
     sidebar.locator("input[type=file]").set_input_files(
         files=[{"name": "harbour.txt", "mimeType": "text/plain", "buffer": HOSTILE_ARTICLE.encode()}]
     )
@@ -343,13 +350,7 @@ def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_r
 # Long enough (fakellm streams a word every 10 ms: about 4 s) that a second question arrives while
 # the model is still writing the first answer.
 BUSY_ANSWER = " ".join(["They spoke on Sunday [1]."] * 80)
-TEAM_RULES = [
-    {
-        "name": "day",
-        "when": {"messages_contain": "which day did jaishankar"},
-        "respond": {"content": BUSY_ANSWER},
-    }
-]
+TEAM_RULES = [rule("which day did jaishankar", BUSY_ANSWER)]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # no run of the page's script
 THUMBS = '[data-testid="stButtonGroup"] button, [data-testid="stFeedback"] button'  # up, then down
 # Records every status line a page showed while its answer was on the way (they are replaced after).
@@ -395,6 +396,21 @@ def test_two_people_asking_at_once_both_get_answers_the_later_one_sees_its_place
         assert listed.count() == 2
         screenshot(first, "review-queue.png")
 
+        # A mark needs a name; with one typed, it is saved under it and the item stays open.
+        listed.first.locator("summary").click()
+        verdict = first.get_by_role("radiogroup", name="Your verdict on the answer").first
+        assert verdict.get_by_role("radio", name="correct", exact=True).is_disabled()
+        name = first.get_by_test_id("stSidebar").get_by_label("Your name (saved with your reviews)")
+        name.fill("erin")
+        name.press("Enter")
+        first.wait_for_selector(IDLE)
+        first.get_by_role("radiogroup", name="Your verdict on the answer").first.get_by_text(
+            "correct", exact=True
+        ).click()
+        first.get_by_text("marked correct by erin").first.wait_for()
+        assert "reviewer=erin" in first.url
+        walkthrough(first, "6-review-marked-with-a-name.png")
+
 
 def test_while_an_answer_is_written_the_input_waits_stop_keeps_it_marked_stopped_a_rating_stops_nothing(
     tmp_path, fakellm, clean_settings_env, page
@@ -402,11 +418,7 @@ def test_while_an_answer_is_written_the_input_waits_stop_keeps_it_marked_stopped
     # Typing the next question used to stop the answer being written ("Not answered: a newer
     # question stopped this one"). Now the input waits, and Stop ends the answer, which stays.
     # A follow-up is first rewritten into a standalone question: here, into the day question again.
-    condense = {
-        "name": "condense",
-        "when": {"messages_contain": "Standalone question:"},
-        "respond": {"content": DAY_QUESTION},
-    }
+    condense = rule("Standalone question:", DAY_QUESTION)
     with serve_chat(tmp_path, fakellm([condense, *TEAM_RULES, RULES[1]])) as url:
         page.goto(url)
         box = page.get_by_test_id("stChatInputTextArea")

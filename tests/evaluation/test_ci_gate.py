@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from qa_bot.cli import app
 from qa_bot.evaluation import load_eval_items
 from qa_bot.settings import get_settings
+from tests.fixtures.llm_servers import rule
 
 pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
 
@@ -103,13 +104,7 @@ def test_the_seed_set_passes_the_gate_with_a_scripted_llm_server(eval_cli, fakel
 
 
 def test_a_configured_judge_grades_every_answer(eval_cli, fakellm):
-    judge_rules = [
-        {
-            "name": "verdict",
-            "when": {"messages_contain": "Verdict:"},
-            "respond": {"content": "FAITHFUL - the passage states it."},
-        }
-    ]
+    judge_rules = [rule("Verdict:", "FAITHFUL - the passage states it.")]
 
     result, out = eval_cli(
         QA_BOT_LLM="extractive", OPENAI_BASE_URL=fakellm(judge_rules), QA_BOT_JUDGE_MODEL="judge"

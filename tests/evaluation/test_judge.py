@@ -8,20 +8,14 @@ from langchain_openai import ChatOpenAI
 from qa_bot.evaluation.datasets import load_dataset
 from qa_bot.evaluation.judge import parse_verdict
 from qa_bot.evaluation.runner import run_eval
+from tests.fixtures.llm_servers import rule
 
 JUDGE_RULES = [
-    {
-        "name": "faithful",
-        "when": {"messages_contain": "answer: the call was on sunday"},
-        "respond": {"content": "FAITHFUL - passage 1 says the call was on Sunday."},
-    },
-    {
-        "name": "unfaithful",
-        "when": {"messages_contain": "answer: they discussed interest rates"},
-        "respond": {
-            "content": "Verdict: UNFAITHFUL - the passage is about the Federal Reserve, not the call."
-        },
-    },
+    rule("answer: the call was on sunday", "FAITHFUL - passage 1 says the call was on Sunday."),
+    rule(
+        "answer: they discussed interest rates",
+        "Verdict: UNFAITHFUL - the passage is about the Federal Reserve, not the call.",
+    ),
 ]
 
 

@@ -237,6 +237,7 @@ def test_review_stats_prints_the_figures_and_json(log, settings, monkeypatch):
     assert as_json["answers"]["logged"] == 1
     assert "1 citation marked" in table and "precision, 'partly' counted as support" in table
     assert "100.0%" in table  # the lenient precision
+    assert "of 1, too few" in table and "needs 20 marks" in table  # one mark is no precision
 
 
 def test_reviewed_answers_become_evaluation_cases_that_qa_bot_eval_reads(log, tmp_path):

@@ -32,13 +32,9 @@ from tests.fixtures.chat_app import (
     start,
     upload,
 )
+from tests.fixtures.llm_servers import rule
 
 pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
-
-
-def rule(asked: str, answer: str) -> dict:
-    """A scripted model's rule: a prompt holding `asked` (lower case) gets `answer`."""
-    return {"name": asked, "when": {"messages_contain": asked}, "respond": {"content": answer}}
 
 
 @pytest.fixture
@@ -111,15 +107,55 @@ def test_new_conversation_clears_the_chat(app_env, scripted_llm):
 # --- refusals and failures ---------------------------------------------------------------------------
 
 
-def test_a_refusal_shows_the_refusal_and_no_sources(app_env, scripted_llm):
+def test_a_refusal_says_what_was_read_and_shows_those_passages_collapsed(app_env, scripted_llm):
     app, _ = start(app_env, scripted_llm)
     ask(app, REFUSED_QUESTION)
 
     answer = last_answer(app)
     [refusal] = htmls(answer, "qa-notice qa-info")
-    assert f">{REFUSAL_MESSAGE} I read " in html.unescape(refusal)  # what was read, and why not enough
-    assert not htmls(answer, "qa-source-title") and not htmls(answer, "qa-answer")
-    assert not [m for m in answer.markdown if "Sources" in m.value]
+    # Not "I found nothing" over a list of passages: how much was read, and why it was not enough.
+    said = html.unescape(refusal)
+    assert f">{REFUSAL_MESSAGE} I read " in said and "none of them" in said
+    [read] = [e for e in answer.expander if e.label.endswith("passages read")]
+    count = int(read.label.split()[1])
+    assert f"I read {count} passage" in said
+    assert len(htmls(read, "qa-passage")) == count or read.markdown  # each passage, collapsed
+    assert not htmls(answer, "qa-answer")
+    assert not [m for m in answer.markdown if m.value.startswith("**Sources")]
+    assert not answer.button or "Regenerate" in [b.label for b in answer.button]  # no thumbs
+
+
+def test_asked_as_of_an_earlier_date_a_question_about_that_week_is_answered_and_logged_so(app_env, fakellm):
+    # The seed call was on Sunday 16 April 2023. Asked today, "this week" is years after it: refused,
+    # and the refusal names the date to ask as of. Asked as of 18 April 2023, it is that week's news.
+    question = "Who did Jaishankar speak with on the telephone this week?"
+    app, env = start(
+        app_env,
+        fakellm(
+            [
+                *RULES,
+                rule(
+                    "jaishankar speak with on the telephone",
+                    "He spoke with US Secretary of State Antony Blinken [1].",
+                ),
+            ]
+        ),
+    )
+    ask(app, question)
+    [refusal] = htmls(last_answer(app), "qa-notice qa-info")
+    assert "Ask as of" in html.unescape(refusal)
+
+    new_conversation(app)  # not a follow-up of the refused one
+    app.sidebar.toggle(key="ask_as_of").set_value(True).run()
+    app.sidebar.date_input(key="as_of_date").set_value(date(2023, 4, 18)).run()
+    ask(app, question)
+
+    answer = last_answer(app)
+    assert htmls(answer, "qa-answer") and not htmls(answer, "qa-notice qa-info")
+    with sqlite3.connect(Path(env["QA_BOT_DATA_DIR"]) / "feedback.sqlite") as db:
+        rows = db.execute("SELECT asked_on, settings FROM answer_log ORDER BY asked_at").fetchall()
+    (asked_on, settings) = rows[-1]
+    assert asked_on == "2023-04-18" and json.loads(settings)["as_of"] == "2023-04-18"
 
 
 def test_a_first_start_whose_ingest_lacks_a_package_names_it_and_questions_say_the_index_is_not_ready(
@@ -217,6 +253,8 @@ def test_a_rating_and_comment_are_stored_with_the_answer_and_export_as_a_test_ca
 
 def test_uploaded_articles_are_indexed_as_plain_text_and_bad_files_are_listed(app_env, scripted_llm):
     app, _ = start(app_env, scripted_llm)
+    # The uploader takes what the loader reads (the largest file: 10 MB), not Streamlit's 200 MB.
+    assert app.sidebar.file_uploader[0].proto.max_upload_size_mb == 10
     hostile = (
         "title <b>Hostile</b> upload\ndate 2024-05-02\n\n"
         "The harbour authority of Port Elspeth reopened the northern pier on Thursday. "

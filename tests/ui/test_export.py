@@ -57,6 +57,21 @@ def test_the_markdown_export_has_questions_answers_and_cited_quotes():
     assert "   > External Affairs Minister S Jaishankar had a call with Antony Blinken on Sunday.\n" in text
 
 
+def test_the_markdown_export_numbers_the_sources_1_2_as_the_page_does():
+    # The model read seven passages and cited the 7th: the page shows it as [1], so must the export.
+    answer = cited_answer()
+    passage = answer.citations[0].passage
+    answer.text = "They spoke on Sunday [7]."
+    answer.sentences = [AnswerSentence("They spoke on Sunday.", [7], True)]
+    answer.citations = [Citation(7, passage, 0, ARTICLE.index(" They"), 0.9)]
+    exchange = Exchange("Which day?", answer, date(2026, 11, 23), [])
+
+    text = conversation_markdown([exchange], now=datetime(2026, 11, 23, 10, 30))
+
+    assert "They spoke on Sunday [1]." in text and "[7]" not in text
+    assert "1. Jaishankar, Blinken talk (2023-04-16" in text
+
+
 def test_the_markdown_export_shows_a_failure_with_the_retrieved_passages():
     failed = Answer(
         "Which day?",
