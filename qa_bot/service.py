@@ -403,6 +403,12 @@ def index_not_ready_message(stats: IndexStats) -> str | None:
     """Why no question can be answered yet, and what to run; None when articles are indexed."""
     if stats.indexed_articles > 0:
         return None
+    if stats.articles and stats.embedded >= stats.articles:  # all embedded, none catalogued: the upgrade
+        return (
+            f"This index was built by an older qa-bot: its {stats.articles} article(s) have their vectors "
+            "but not yet their passages in the catalog, which keyword search and answers now read. Run "
+            "`qa-bot ingest` on the same files once: it takes minutes and embeds nothing again."
+        )
     if stats.articles:
         return (
             f"The index holds no usable article: the ingest of {stats.articles} article(s) did not finish "
