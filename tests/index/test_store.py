@@ -304,25 +304,3 @@ def test_a_changed_article_keeps_the_vectors_of_its_unchanged_chunks_and_loses_t
     assert report.chunks_added == len(after - before) > 0  # only the new chunks were embedded
     assert report.chunks_deleted == len(before - after)
     assert bot.index.chunk_count() == bot.index.stats().chunks and bot.index.stats().consistency.ok
-
-
-def test_an_index_of_an_older_qa_bot_says_how_to_bring_it_up_to_date_and_that_embeds_nothing(bot, corpus):
-    # What the migration leaves of an index an older qa-bot built: the vectors and the article rows,
-    # marked embedded, but no passages in the catalog (an older qa-bot kept them in Chroma only).
-    bot.ingest([corpus])
-    vectors = bot.index.chunk_count()
-    with bot.index.catalog.engine.begin() as db:
-        db.exec_driver_sql("DELETE FROM catalog_chunks")
-        db.exec_driver_sql("UPDATE catalog_articles SET indexed_hash = NULL")
-    bot.index.keywords.refresh()
-
-    answer = bot.ask("On which day did Jaishankar and Blinken speak on the telephone?")
-
-    assert answer.index_not_ready and "built by an older qa-bot" in answer.text
-    assert "`qa-bot ingest` on the same files once" in answer.text and "embeds nothing again" in answer.text
-
-    report = bot.ingest([corpus])
-
-    assert report.chunks_added == 0 and bot.index.chunk_count() == vectors  # nothing embedded again
-    again = bot.ask("On which day did Jaishankar and Blinken speak on the telephone?")
-    assert not again.index_not_ready and CALL_ARTICLE in {Path(c.passage.path).name for c in again.citations}
