@@ -142,14 +142,16 @@ def _corpus_section(bot: QABot) -> IndexStats | None:
 @st.fragment(run_every=10)
 def _watch_embedding(bot: QABot) -> None:
     """While the archive is embedded behind its keyword index: "N of M articles searchable by
-    meaning" with the time left, redrawn every 10 s; once all are, the whole page is redrawn."""
+    meaning" with the time left, redrawn every 10 s. Once all are, it says so in place: redrawing the
+    whole page would stop an answer being written."""
     try:
         stats = bot.index_stats()
     except Exception:
         logger.exception("Could not read the index statistics")
         return
     if not stats.embedding_behind:
-        st.rerun()
+        st.caption(f"All {stats.articles:,} articles are searchable by meaning.")
+        return
     st.html(
         notice_html(
             f"{stats.meaning_line()}. Questions are answered meanwhile from keyword search "
