@@ -347,9 +347,9 @@ def test_a_seed_question_streams_an_answer_with_its_quote_marked_and_an_upload_r
 
 # --- the team: several people at once, and the password login ----------------------------------------
 
-# Long enough (fakellm streams a word every 10 ms: about 4 s) that a second question arrives while
+# Long enough (fakellm streams a word every 10 ms: about 10 s) that a second question arrives while
 # the model is still writing the first answer.
-BUSY_ANSWER = " ".join(["They spoke on Sunday [1]."] * 80)
+BUSY_ANSWER = " ".join(["They spoke on Sunday [1]."] * 200)
 TEAM_RULES = [rule("which day did jaishankar", BUSY_ANSWER)]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # no run of the page's script
 THUMBS = '[data-testid="stButtonGroup"] button, [data-testid="stFeedback"] button'  # up, then down

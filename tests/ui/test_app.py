@@ -161,18 +161,17 @@ def test_asked_as_of_an_earlier_date_a_question_about_that_week_is_answered_and_
 def test_a_first_start_whose_ingest_lacks_a_package_names_it_and_questions_say_the_index_is_not_ready(
     app_env, scripted_llm, monkeypatch
 ):
-    # As in a venv without greenlet: the catalog's first write fails to import it (SQLAlchemy's words).
-    def write_without_greenlet(catalog, rows):
-        raise ImportError(
-            "The SQLAlchemy asyncio module requires that the Python 'greenlet' library is installed."
-        )
+    # As in a venv without one of qa-bot's pinned packages: the catalog's first write fails to import
+    # it, the library saying so in words (as SQLAlchemy does of greenlet).
+    def write_without_bm25s(catalog, rows):
+        raise ImportError("The keyword search requires that the Python 'bm25s' library is installed.")
 
-    monkeypatch.setattr(Catalog, "write_articles", write_without_greenlet)
+    monkeypatch.setattr(Catalog, "write_articles", write_without_bm25s)
     app, _ = start(app_env, scripted_llm)
 
     [failure] = [e.value for e in app.error]
-    assert failure.startswith("Indexing the articles failed. The Python package 'greenlet' is missing")
-    assert "pip install 'greenlet==" in failure
+    assert failure.startswith("Indexing the articles failed. The Python package 'bm25s' is missing")
+    assert "pip install 'bm25s==" in failure  # the version qa-bot pins
     ask(app, DAY_QUESTION)
 
     [notice] = htmls(last_answer(app), "qa-notice qa-error")
