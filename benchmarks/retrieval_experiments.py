@@ -1,6 +1,7 @@
 """Retrieval experiments on RealTime QA: which search mode, chunk size, k and date handling to default to.
 
     .venv/bin/python benchmarks/retrieval_experiments.py [--weeks 4] [--chunks 200/40,120/24]
+        [--chunking-only]
 
 Takes the questions of N evenly spaced weeks of ../shared/data/realtimeqa and, as the corpus, every
 article that any of those weeks' searches returned (the other questions' articles are realistic,
@@ -8,7 +9,9 @@ same-period distractors; older articles on the same topics are in the search res
 each chunking it builds one index, then scores every retrieval configuration on the same index:
 hit@1, hit@5 and MRR@10 over articles (gold = the question's gold_ids). It also runs the plain
 LangChain + Chroma baseline: the default RecursiveCharacterTextSplitter, dense top-k, no dates.
-Results go to docs/evaluation.md (section "retrieval experiments").
+Results go to docs/evaluation.md (section "retrieval experiments"). `--chunking-only` compares
+chunkings alone: the four configurations that show what a chunking changes (dense, keyword and
+hybrid without dates, and the default), no LangChain baseline, into the section "chunking experiments".
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ CONFIGS = [
     Config("dense + as-of + recency 0.5", search_mode="dense"),
     Config("hybrid, default, no relevance floor", relevance_floor=-1.0),
 ]
+CHUNKING_CONFIGS = [CONFIGS[i] for i in (0, 1, 2, 4)]
 
 
 def pick_weeks(questions: list[dict], count: int) -> list[str]:
@@ -144,6 +148,7 @@ def main() -> None:
     parser.add_argument(
         "--chunks", default="200/40,120/24,120/24+t", help="chunk/overlap word-pieces (+t: embed titles)"
     )
+    parser.add_argument("--chunking-only", action="store_true", help="4 configurations, no baseline")
     args = parser.parse_args()
     with open(REALTIMEQA / "qa.jsonl", encoding="utf-8") as lines:
         weeks = pick_weeks([json.loads(line) for line in lines], args.weeks)
@@ -169,32 +174,39 @@ def main() -> None:
             bot = QABot(settings)
             started = time.perf_counter()
             report = bot.ingest([corpus])
-            print(
-                f"chunks {spec}: {report.chunks_added} chunks in {time.perf_counter() - started:.0f} s",
-                flush=True,
-            )
-            for config in CONFIGS:
+            seconds = time.perf_counter() - started
+            print(f"chunks {spec}: {report.chunks_added} chunks in {seconds:.0f} s", flush=True)
+            label = f"{size}/{overlap}" + (" + titles" if titles else "")
+            if args.chunking_only:
+                label += f" ({report.chunks_added:,} chunks, ingest {seconds:.0f} s)"
+            for config in CHUNKING_CONFIGS if args.chunking_only else CONFIGS:
                 metrics = run_config(bot, config, questions)
-                rows.append((f"{size}/{overlap}" + (" + titles" if titles else ""), config.name, metrics))
+                rows.append((label, config.name, metrics))
                 print(f"  {config.name:45} {metrics}", flush=True)
-        baseline = langchain_baseline(corpus, questions)
+        baseline = None if args.chunking_only else langchain_baseline(corpus, questions)
         print(f"baseline {baseline}", flush=True)
 
     lines_out.append(
         f"Command: `.venv/bin/python benchmarks/retrieval_experiments.py --weeks {args.weeks} "
-        f"--chunks {args.chunks}` ({date.today()})  \nWeeks: {', '.join(weeks)}; {len(questions)} questions, "
+        f"--chunks {args.chunks}{' --chunking-only' if args.chunking_only else ''}` ({date.today()})  \n"
+        f"Weeks: {', '.join(weeks)}; {len(questions)} questions, "
         f"{n_articles} articles. Machine: {machine_description()}\n"
     )
     lines_out.append(
         "| chunks (tokens/overlap) | configuration | hit@1 | hit@5 | MRR@10 |\n|---|---|---|---|---|"
     )
-    lines_out.append(
-        f"| LangChain default splitter ({baseline['chunks']} chunks) | **baseline**: dense top-k, no dates | "
-        f"{baseline['hit@1']:.3f} | {baseline['hit@5']:.3f} | {baseline['MRR@10']:.3f} |"
-    )
+    if baseline is not None:
+        lines_out.append(
+            f"| LangChain default splitter ({baseline['chunks']} chunks) "
+            "| **baseline**: dense top-k, no dates | "
+            f"{baseline['hit@1']:.3f} | {baseline['hit@5']:.3f} | {baseline['MRR@10']:.3f} |"
+        )
     for chunking, name, m in rows:
         lines_out.append(f"| {chunking} | {name} | {m['hit@1']:.3f} | {m['hit@5']:.3f} | {m['MRR@10']:.3f} |")
-    write_section("retrieval_experiments", "Retrieval experiments", "\n".join(lines_out), EVALUATION_MD)
+    if args.chunking_only:
+        write_section("chunking_experiments", "Chunking experiments", "\n".join(lines_out), EVALUATION_MD)
+    else:
+        write_section("retrieval_experiments", "Retrieval experiments", "\n".join(lines_out), EVALUATION_MD)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ EXIT_FILES_FAILED = 4  # ingest: some files or records could not be read
 EXIT_DATABASE_UNAVAILABLE = 5  # the catalog's database (QA_BOT_DATABASE_URL) cannot be reached
 EXIT_MISSING_PACKAGE = 6  # a Python package qa-bot needs is not installed (the message names it)
 EXIT_INDEX_NOT_READY = 7  # ask: the index holds no fully indexed article (none ingested, or it failed)
+# The embedding route cannot be used: a setting is missing, the index holds another model's vectors,
+# or the embedding server failed (ingest/embed: what was embedded before is kept; `qa-bot embed` resumes)
+EXIT_EMBEDDING_FAILED = 8
 
 
 class _CommandLine(typer.Typer):
@@ -52,11 +55,16 @@ class _CommandLine(typer.Typer):
             return super().__call__(*args, **kwargs)
         except Exception as exc:
             from qa_bot.database.engine import DatabaseUnavailable
+            from qa_bot.index.embeddings import EmbeddingConfigError
+            from qa_bot.index.store import EmbeddingModelMismatch
             from qa_bot.missing_package import missing_package
 
             if isinstance(exc, DatabaseUnavailable):
                 err_console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
                 sys.exit(EXIT_DATABASE_UNAVAILABLE)
+            if isinstance(exc, EmbeddingConfigError | EmbeddingModelMismatch):
+                err_console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+                sys.exit(EXIT_EMBEDDING_FAILED)
             if missing := missing_package(exc):
                 err_console.print(f"[red]{escape(missing.message())}[/red]", soft_wrap=True)
                 sys.exit(EXIT_MISSING_PACKAGE)
@@ -147,6 +155,7 @@ def ingest(
     with _ingest_progress(expected) as advance:
         report = bot.ingest(paths, prune=prune, progress=advance, embed=wait)
     _print_ingest_report(report)
+    _stop_if_embedding_failed(report)
     if not wait and report.not_embedded:
         log = _embed_in_background(settings)
         console.print(
@@ -175,6 +184,20 @@ def embed() -> None:
         f"Embedded {report.embedded} article(s), {report.chunks_added} chunk(s), in {report.seconds:.1f} s.",
         soft_wrap=True,
     )
+    _stop_if_embedding_failed(report)
+
+
+def _stop_if_embedding_failed(report) -> None:
+    """The embedding server failed: say so, how far it got, and how to resume; exit non-zero."""
+    if report.embedding_error is None:
+        return
+    err_console.print(
+        f"[red]Embedding stopped: {escape(report.embedding_error)}.[/red] {report.not_embedded} article(s) "
+        "are searchable by keyword only until it resumes: `qa-bot embed` carries on where it stopped, "
+        f"embedding nothing twice. Exit code {EXIT_EMBEDDING_FAILED}.",
+        soft_wrap=True,
+    )
+    raise typer.Exit(EXIT_EMBEDDING_FAILED)
 
 
 def _embed_in_background(settings) -> Path:

@@ -39,7 +39,8 @@ def packaged_folder(name: str) -> Path:
 LOCAL_EMBEDDING_NAME = "all-MiniLM-L6-v2 (int8 ONNX, packaged)"
 
 LLMProvider = Literal["local", "openai", "openai-compatible", "extractive"]
-EmbeddingProvider = Literal["local", "openai"]
+EmbeddingProvider = Literal["local", "openai", "openai-compatible"]
+DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
 
 
 def _env(name: str, *aliases: str):
@@ -66,8 +67,19 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(None, validation_alias=_env("DATABASE_URL"))
 
     # --- embeddings and chunking -----------------------------------------------------------------
+    # local: the packaged MiniLM in this process; openai: OpenAI's API; openai-compatible: an embedding
+    # server (text-embeddings-inference, vLLM, Ollama, llama.cpp --embedding, infinity) at
+    # embedding_base_url, for an archive one machine's CPU embeds too slowly (docs/deployment.md).
     embedding: EmbeddingProvider = Field("local", validation_alias=_env("EMBEDDING"))
-    embedding_model: str = Field("text-embedding-3-small", validation_alias=_env("EMBEDDING_MODEL"))
+    # The model the server serves (openai-compatible: required); openai: text-embedding-3-small.
+    embedding_model: str | None = Field(None, validation_alias=_env("EMBEDDING_MODEL"))
+    embedding_base_url: str | None = Field(None, validation_alias=_env("EMBEDDING_BASE_URL"))
+    # The embedding server's key, if it wants one; openai falls back to OPENAI_API_KEY.
+    embedding_api_key: SecretStr | None = Field(None, validation_alias=_env("EMBEDDING_API_KEY"))
+    # Texts per request, and requests in flight at once: enough work queued that a GPU server's
+    # batches stay full while this process writes the last batch's vectors to Chroma.
+    embedding_batch_size: int = Field(64, ge=1, le=2048, validation_alias=_env("EMBEDDING_BATCH_SIZE"))
+    embedding_concurrency: int = Field(4, ge=1, le=64, validation_alias=_env("EMBEDDING_CONCURRENCY"))
     # all-MiniLM-L6-v2 reads 256 word-pieces and silently drops the rest. 120 (about 70 words)
     # retrieved better than 200 on RealTime QA and halves the prompt the local model must read
     # (docs/evaluation.md).
@@ -161,8 +173,18 @@ class Settings(BaseSettings):
 
     @property
     def embedding_name(self) -> str:
-        """The embedding model, as `status` shows it and each Chroma collection records it."""
-        return f"openai:{self.embedding_model}" if self.embedding == "openai" else LOCAL_EMBEDDING_NAME
+        """The embedding model, as `status` shows it and each Chroma collection records it: vectors of
+        two names are never searched together. A server's address is not part of it (a server moves;
+        its model's vectors stay the same)."""
+        if self.embedding == "local":
+            return LOCAL_EMBEDDING_NAME
+        return f"{self.embedding}:{self.resolved_embedding_model}"
+
+    @property
+    def resolved_embedding_model(self) -> str | None:
+        if self.embedding == "openai":
+            return self.embedding_model or DEFAULT_OPENAI_EMBEDDING_MODEL
+        return self.embedding_model
 
     @property
     def users_path(self) -> Path:
@@ -194,7 +216,7 @@ def get_settings() -> Settings:
 # --- the settings an answer was made with -----------------------------------------------------------
 
 # Settings that name a server: the answer log, which reviewers read, leaves them out.
-SERVER_ADDRESSES = ("openai_base_url", "chroma_host", "chroma_port", "database_url")
+SERVER_ADDRESSES = ("openai_base_url", "embedding_base_url", "chroma_host", "chroma_port", "database_url")
 _URL_PASSWORD = re.compile(r"(://)[^/@\s]+@")
 
 

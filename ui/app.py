@@ -94,9 +94,16 @@ def _settings() -> Settings | None:
 
 
 def _start(settings: Settings) -> QABot | None:
+    from qa_bot.index.embeddings import EmbeddingConfigError
+    from qa_bot.index.store import EmbeddingModelMismatch
+
     try:
         with st.spinner("Opening the index…"):
             return runtime.get_bot(settings)
+    except (EmbeddingConfigError, EmbeddingModelMismatch) as exc:  # names settings only: safe to show
+        logger.error("The chat UI could not start: %s", exc)
+        st.error(f"The chat could not start. {exc}", icon=":material/error:")
+        return None
     except Exception:  # an unreadable index: a message, never a traceback
         logger.exception("The chat UI could not start")
         st.error(STARTUP_FAILURE, icon=":material/error:")

