@@ -192,9 +192,10 @@ def _stop_if_embedding_failed(report) -> None:
     if report.embedding_error is None:
         return
     err_console.print(
-        f"[red]Embedding stopped: {escape(report.embedding_error)}.[/red] {report.not_embedded} article(s) "
-        "are searchable by keyword only until it resumes: `qa-bot embed` carries on where it stopped, "
-        f"embedding nothing twice. Exit code {EXIT_EMBEDDING_FAILED}.",
+        f"[red]Embedding stopped: {escape(report.embedding_error)}.[/red] What was embedded before is "
+        f"kept; {report.not_embedded} article(s) are searchable by keyword only until it resumes: "
+        "`qa-bot embed` carries on where it stopped, embedding nothing twice. "
+        f"Exit code {EXIT_EMBEDDING_FAILED}.",
         soft_wrap=True,
     )
     raise typer.Exit(EXIT_EMBEDDING_FAILED)

@@ -267,7 +267,13 @@ class QABot:
         yield Finished(answer)
 
     def _indexing_notice(self) -> str | None:
-        """While the embedding is behind, what an answer says about it (one catalog aggregate)."""
+        """While the embedding is behind, or the embedding server is down, what an answer says about
+        it (one catalog aggregate)."""
+        if problem := self.index.embedding_unavailable:
+            return (
+                f"Search by meaning is unavailable right now ({problem}): this answer comes from keyword "
+                "search alone, and may miss passages that say the same in other words."
+            )
         try:
             return self.index_stats().indexing_notice()
         except Exception:  # a figure for the reader, never worth an answer
@@ -297,11 +303,24 @@ class QABot:
             passages,
             as_of=as_of,
             article_text=self._article_text,
-            embed=self.index.embeddings.embed_documents,
+            embed=self._sentence_vectors,
             budget_tokens=self.settings.evidence_tokens,
             max_sentences=self.settings.evidence_sentences,
             recency_weight=self.settings.recency_weight,
         )
+
+    def _sentence_vectors(self, texts: list[str]) -> list[list[float]] | None:
+        """The evidence sentences' vectors; None when the embedding server is down (the answer says
+        so: `_indexing_notice`), so that a question is still answered from the words it shares."""
+        from qa_bot.index.embeddings import EmbeddingServerError
+
+        if self.index.embedding_unavailable:
+            return None
+        try:
+            return self.index.embeddings.embed_documents(texts)
+        except EmbeddingServerError as exc:
+            self.index.embedding_unavailable = str(exc)
+            return None
 
     def _article_text(self, article_id: str) -> str | None:
         article = self.index.catalog.get(article_id)

@@ -50,7 +50,8 @@ DENSE_WEIGHT, TERMS_WEIGHT = 0.5, 0.5
 RANK_DECAY = 0.08
 
 ArticleText = Callable[[str], str | None]  # article id -> its whole text (None: unknown)
-EmbedTexts = Callable[[list[str]], list[list[float]]]
+# Vectors of the texts, in order; None when they cannot be had (the embedding server is down).
+EmbedTexts = Callable[[list[str]], list[list[float]] | None]
 
 
 @dataclass
@@ -220,7 +221,10 @@ def _score(
 def _dense_similarities(question: str, sentences: list[_Sentence], embed: EmbedTexts | None) -> list[float]:
     if embed is None:
         return [0.0] * len(sentences)
-    vectors = np.asarray(embed([question, *(s.text for s in sentences)]))
+    vectors = embed([question, *(s.text for s in sentences)])
+    if vectors is None:  # the embedding server is down: the question's words alone rank the sentences
+        return [0.0] * len(sentences)
+    vectors = np.asarray(vectors)
     return [float(v) for v in vectors[1:] @ vectors[0]]
 
 

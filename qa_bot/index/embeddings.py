@@ -136,8 +136,7 @@ class ServerEmbeddings(Embeddings):
             response = self._client.embeddings.create(model=self.model, input=texts, encoding_format="float")
         except openai.OpenAIError as exc:
             raise EmbeddingServerError(
-                f"{self.where} failed ({type(exc).__name__}: {redact(str(exc))[:300]}); "
-                "what was embedded before is kept"
+                f"{self.where} failed ({type(exc).__name__}: {redact(str(exc))[:300]})"
             ) from None
         vectors = [item.embedding for item in sorted(response.data, key=lambda item: item.index)]
         if len(vectors) != len(texts):

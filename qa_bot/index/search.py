@@ -220,9 +220,10 @@ class HybridRetriever:
 
     def search(self, query: Query) -> list[Passage]:
         since, until = date_bounds(query)
-        query_vector = np.asarray(self.index.embeddings.embed_query(query.text))
+        query_vector = self._question_vector(query.text)
         fetch_k = max(self.settings.fetch_k, query.k)
-        mode = self.settings.search_mode
+        # Without the question's vector (the embedding server is down) the keyword index still answers.
+        mode = self.settings.search_mode if query_vector is not None else "keyword"
         # One mask for both retrievers; None when there is no keyword index yet (nothing ingested).
         mask = self.index.keywords.mask(since=since, until=until, sources=query.sources)
         filters = Filters(since, until, query.sources)
@@ -249,6 +250,19 @@ class HybridRetriever:
         relevant = [p for p in candidates if self._is_evidence(p)]
         relevant.sort(key=lambda p: p.score, reverse=True)
         return relevant[: query.k]
+
+    def _question_vector(self, text: str) -> np.ndarray | None:
+        """The question's vector; None when the embedding server failed (the index remembers why, and
+        answers say that they come from keyword search alone until a question is embedded again)."""
+        from qa_bot.index.embeddings import EmbeddingServerError
+
+        try:
+            vector = np.asarray(self.index.embeddings.embed_query(text))
+        except EmbeddingServerError as exc:
+            self.index.embedding_unavailable = str(exc)
+            return None
+        self.index.embedding_unavailable = None
+        return vector
 
     def _is_evidence(self, passage: Passage) -> bool:
         """The relevance floor: below it a passage is not shown to the answerer at all."""
@@ -311,7 +325,7 @@ class HybridRetriever:
         return [(cid, 1.0 - d) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     def _load_candidates(
-        self, chunk_ids: list[str], query_vector: np.ndarray
+        self, chunk_ids: list[str], query_vector: np.ndarray | None
     ) -> tuple[list[Passage], set[str]]:
         """The fused candidates, from the catalog. While the archive is still being embedded, a keyword
         hit may have no vector yet: it is embedded for this question alone (at most FETCH_K chunks,
@@ -327,7 +341,9 @@ class HybridRetriever:
                 continue
             text, meta, vector = chunks[chunk_id]
             passage = passage_from_chunk(chunk_id, text, meta)
-            if vector is not None:
+            if query_vector is None:  # keyword search alone: no similarity to compute
+                pass
+            elif vector is not None:
                 passage.similarity = float(np.dot(np.asarray(vector), query_vector))
             else:
                 unembedded.append(passage)

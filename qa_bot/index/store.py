@@ -275,6 +275,8 @@ class Index:
         use, or at once with `open_vectors()`, which QABot calls so that a bad Chroma fails at start.
         """
         self.settings = settings
+        # Why the last question could not be embedded (the embedding server failed); None once one is.
+        self.embedding_unavailable: str | None = None
         self.store_dir = self._local_store_dir()
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self._open_database(self.store_dir)  # first: a database that cannot be reached fails at once

@@ -15,6 +15,7 @@ from qa_bot.index.store import EmbeddingModelMismatch
 from qa_bot.service import QABot
 from tests.fixtures.embedding_server import MODEL, embedding_server
 from tests.fixtures.ingest_runs import _WORDS, BASE_ARTICLES, MORE_ARTICLES, marker, run_qa_bot, write_corpus
+from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.integration  # starts processes or servers: outside the fast subset
 
@@ -89,6 +90,12 @@ def test_a_server_that_fails_mid_ingest_leaves_keyword_search_and_embed_resumes(
     assert "Embedding stopped: the embedding server at http://127.0.0.1" in failed.stderr
     assert "qa-bot embed" in failed.stderr
     assert KEY not in failed.stdout + failed.stderr
+
+    # With the server down, a question is answered from keyword search, and says so.
+    down = QABot(server_settings(settings_factory, f"http://127.0.0.1:{free_port()}/v1", data_dir=data))
+    answer = down.ask(f"What was the plan called {marker(15)}?")
+    assert Path(answer.passages[0].path).name == "story_15.txt"
+    assert "Search by meaning is unavailable right now (the embedding server at" in answer.indexing_notice
 
     with embedding_server(tmp_path) as healthy:
         settings = server_settings(settings_factory, healthy.base_url, data_dir=data, search_mode="keyword")
