@@ -1,8 +1,8 @@
 """Where the app's own tables live: one SQLAlchemy database, SQLite files by default, PostgreSQL for a team.
 
 Unset, `QA_BOT_DATABASE_URL` keeps each store in its own SQLite file in the data directory, as before
-it existed (so an existing data directory keeps working). Set, every store (the article catalog, the
-ingest record manager, the answer log, feedback and reviews) goes to that one database, so that
+it existed (so an existing data directory keeps working). Set, every store (the article catalog with its
+chunks, the answer log, feedback and reviews) goes to that one database, so that
 several app processes, on one machine or several, see the same corpus and the same reviews.
 """
 

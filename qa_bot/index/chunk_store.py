@@ -1,10 +1,10 @@
 """Chunks into Chroma: LangChain's `Chroma` vector store, embedding from the word-pieces the chunker made.
 
-LangChain's indexing API (`index()`, with its record manager) decides which chunks to add and which
-to delete; it hands the new ones to `ChunkStore.add_documents`. The chunker has already tokenized
-each article once, so the vectors are computed from those ids (`model_inputs`, passed through
-`index(upsert_kwargs=...)` for that one call) instead of tokenizing every chunk again. Writes go
-through the public chromadb `Collection` the store was opened with.
+The embedding pass (qa_bot/index/store.py) hands it the chunks the catalog says have no vector yet.
+The chunker has already tokenized each article once, so the packaged model's vectors are computed
+from those ids (`model_inputs`) instead of tokenizing every chunk again; a server's model
+(`ServerEmbeddings`) gets the text. Writes go through the public chromadb `Collection` the store was
+opened with.
 
 Its own module, imported when the vector side opens: langchain_chroma imports chromadb, which takes
 about a second, and `qa-bot status` needs none of it.

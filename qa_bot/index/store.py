@@ -266,12 +266,12 @@ def chroma_client(settings: Settings):
 
 
 class Index:
-    """Everything stored for one collection: vectors, catalog, record manager and keyword index."""
+    """Everything stored for one collection: vectors, catalog and keyword index."""
 
     def __init__(self, settings: Settings) -> None:
         """Opens the catalog side (database, keyword index) only: cheap, all `qa-bot status` needs.
 
-        The vector side (Chroma, the embedding model, the chunker, the record manager) opens on first
+        The vector side (Chroma, the embedding model, the chunker) opens on first
         use, or at once with `open_vectors()`, which QABot calls so that a bad Chroma fails at start.
         """
         self.settings = settings
@@ -355,7 +355,7 @@ class Index:
         self.ingest_lock = IngestLock(store_dir / "ingest.lock", database=database_lock)
 
     def _local_store_dir(self) -> Path:
-        """Catalog, record manager and BM25 live in the data dir, one folder per Chroma collection."""
+        """Catalog and BM25 live in the data dir, one folder per Chroma collection."""
         where = (
             f"{self.settings.chroma_host}_{self.settings.chroma_port}"
             if self.settings.uses_chroma_server
