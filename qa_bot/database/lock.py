@@ -1,7 +1,8 @@
 """Locks that hold across machines: PostgreSQL advisory locks, one holder per name in the whole database.
 
 A file lock (qa_bot/index/lock.py) excludes the processes of one machine. With a shared database
-(`QA_BOT_DATABASE_URL` on PostgreSQL) app processes on several machines write the same catalog, so an ingest also takes `pg_advisory_lock` on a key made from its collection's name.
+(`QA_BOT_DATABASE_URL` on PostgreSQL) app processes on several machines write the same catalog, so
+an ingest also takes `pg_advisory_lock` on a key made from its collection's name.
 
 The lock belongs to one database session: a connection is held open for as long as the lock is held,
 and the server releases the lock when that connection ends, even when its process is killed (kill -9,

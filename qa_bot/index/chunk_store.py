@@ -53,15 +53,23 @@ class ChunkStore(Chroma):
         **kwargs,
     ) -> list[str]:
         ids = ids or [doc.id for doc in documents]
+        self.write(documents, self.vectors(documents, model_inputs or {}), ids)
+        return ids
+
+    def write(
+        self, documents: list[Document], vectors: list[list[float]], ids: list[str] | None = None
+    ) -> None:
+        """Stores the chunks with vectors computed before (`vectors`), in one upsert."""
         self.chunks.upsert(
-            ids=ids,
-            embeddings=self._vectors(documents, model_inputs or {}),
+            ids=ids or [doc.id for doc in documents],
+            embeddings=vectors,
             documents=[doc.page_content for doc in documents],
             metadatas=[doc.metadata for doc in documents],
         )
-        return ids
 
-    def _vectors(self, documents: Iterable[Document], model_inputs: ModelInputs) -> list[list[float]]:
+    def vectors(self, documents: Iterable[Document], model_inputs: ModelInputs) -> list[list[float]]:
+        """The chunks' vectors, in their order: from the word-pieces in `model_inputs` for the packaged
+        model (one call: it batches them by length), else from their titled text."""
         documents = list(documents)
         keys = [(doc.metadata.get("source_key"), doc.metadata.get("chunk_index")) for doc in documents]
         embeddings = self.embeddings

@@ -51,8 +51,14 @@ if TYPE_CHECKING:
     from qa_bot.index.chunking import Chunk
 
 ARTICLES_PER_BATCH = 32  # articles per catalog transaction in the keyword pass
-EMBED_BATCH_CHUNKS = 64  # about this many chunks (whole articles) per embedding step of the catalog
-EMBED_STEP_CHUNKS = 32  # chunks per call of the embedding model and Chroma upsert (the model's batch)
+# Chunks sorted by length together before they are embedded, so that each batch of the model holds
+# chunks of about one length: with 32 chunks at a time (one or two articles) sorted alone, a third of
+# the model's work was padding (docs/performance.md).
+EMBED_WINDOW_CHUNKS = 512
+EMBED_CALL_CHUNKS = 64  # chunks per call of the packaged model (two of its batches), written at once
+EMBED_BATCH_CHUNKS = (
+    64  # about this many chunks (whole articles) written to Chroma and marked embedded together
+)
 CHROMA_PAGE = 5000
 
 
@@ -546,74 +552,83 @@ class Index:
     # --- the embedding pass: vectors behind the keyword index -----------------------------------------
 
     def _embed_pending(self, report: IngestReport, progress: ProgressCallback | None) -> None:
-        """Embeds every indexed article not yet embedded, newest first, a few articles (about
-        EMBED_BATCH_CHUNKS chunks, or what the server route sends at once) per step, marking each
-        embedded as its vectors are written. A failing embedding server stops the pass, named in
-        the report; what was embedded before it stays embedded."""
+        """Embeds every indexed article not yet embedded, newest first, a window of articles (about
+        EMBED_WINDOW_CHUNKS chunks, or all a server's requests in flight) at a time, marking each
+        embedded as its vectors are written. A failing embedding server stops the pass, named in the
+        report; what was embedded before it stays embedded."""
         from qa_bot.index.embeddings import EmbeddingServerError
 
         pending = self.catalog.pending_embedding()
         if not pending:
             return
         _notify(progress, "embedding", len(pending))
-        per_step = max(EMBED_BATCH_CHUNKS, self._chunks_per_call)
-        batch: list[Pending] = []
+        window: list[Pending] = []
         size = 0
         try:
             for item in pending:
-                batch.append(item)
+                window.append(item)
                 size += item.chunks
-                if size >= per_step:
-                    self._embed_articles(batch, report, progress)
-                    batch, size = [], 0
-            if batch:
-                self._embed_articles(batch, report, progress)
+                if size >= self._window_chunks:
+                    self._embed_window(window, report, progress)
+                    window, size = [], 0
+            if window:
+                self._embed_window(window, report, progress)
         except EmbeddingServerError as exc:
             report.embedding_error = str(exc)
 
     @property
-    def _chunks_per_call(self) -> int:
-        """Chunks per call of the embedding model: its batch, or all a server's requests in flight."""
-        return getattr(self.embeddings, "chunks_per_call", EMBED_STEP_CHUNKS)
+    def _window_chunks(self) -> int:
+        return max(EMBED_WINDOW_CHUNKS, self._call_chunks)
 
-    def _embed_articles(self, batch: list[Pending], report: IngestReport, progress) -> None:
-        """Writes these articles' missing vectors, then marks them embedded. A chunk whose vector is in
-        Chroma already (written before a kill, or unchanged in a changed article) is not embedded again."""
-        from langchain_core.documents import Document
+    @property
+    def _call_chunks(self) -> int:
+        """Chunks per call of the embedding model, each call's vectors written at once: two of the
+        packaged model's batches, or all of a server's requests in flight."""
+        return getattr(self.embeddings, "chunks_per_call", EMBED_CALL_CHUNKS)
 
-        from qa_bot.index.chunking import chunk_metadata
-
-        found = self.catalog.articles_for_embedding(item.source_key for item in batch)
-        documents = []
-        done = []
+    def _embed_window(self, window: list[Pending], report: IngestReport, progress) -> None:
+        """Writes these articles' missing vectors, shortest chunks first, and marks each group of
+        articles (about EMBED_BATCH_CHUNKS chunks) embedded once all its vectors are written. A chunk
+        whose vector is in Chroma already (written before a kill or a failure, or unchanged in a changed
+        article) is not embedded again."""
+        found = self.catalog.articles_for_embedding(item.source_key for item in window)
+        batches: list[tuple[list[tuple[str, str]], list[Any]]] = []  # (articles done, their chunks)
         model_inputs: dict[tuple[str, int], list[int]] = {}
-        for item in batch:
+        for item in window:
             if item.source_key not in found:  # removed meanwhile
                 continue
             article, chunk_rows = found[item.source_key]
-            documents.extend(
-                Document(
-                    id=row.chunk_id,
-                    page_content=article.text[row.start : row.end],
-                    metadata=chunk_metadata(article, row.chunk_index, row.start, row.end),
-                )
-                for row in chunk_rows
-            )
+            if not batches or len(batches[-1][1]) >= EMBED_BATCH_CHUNKS:
+                batches.append(([], []))
+            batches[-1][0].append((item.source_key, item.fingerprint))
+            batches[-1][1].extend(_chunk_documents(article, chunk_rows))
             model_inputs.update(self._model_inputs(article, chunk_rows))
-            done.append((item.source_key, item.fingerprint))
+        documents = [doc for _done, docs in batches for doc in docs]
         ids = [doc.id for doc in documents]
-        stored = set(self.collection.get(ids=ids, include=[])["ids"]) if ids else set()
-        missing = [doc for doc in documents if doc.id not in stored]
+        written = set(self.collection.get(ids=ids, include=[])["ids"]) if ids else set()
+        missing = [doc for doc in documents if doc.id not in written]
         _notify(progress, "chunk", len(documents) - len(missing))
-        # A step at a time, so that the progress moves while a long article is embedded.
-        for start in range(0, len(missing), self._chunks_per_call):
-            step = missing[start : start + self._chunks_per_call]
-            self.vectorstore.add_documents(step, model_inputs=model_inputs)
-            report.chunks_added += len(step)
-            _notify(progress, "chunk", len(step))
-        self.catalog.mark_embedded(done)
-        report.embedded += len(done)
-        _notify(progress, "embedded", len(done))
+        missing.sort(key=lambda doc: _model_length(doc, model_inputs))
+        for start in range(0, len(missing), self._call_chunks):
+            call = missing[start : start + self._call_chunks]
+            self.vectorstore.write(call, self.vectorstore.vectors(call, model_inputs))
+            written.update(doc.id for doc in call)
+            report.chunks_added += len(call)
+            _notify(progress, "chunk", len(call))
+            batches = self._mark_complete(batches, written, report, progress)
+        self._mark_complete(batches, written, report, progress)
+
+    def _mark_complete(self, batches, written: set[str], report: IngestReport, progress):
+        """Marks embedded the groups of articles whose vectors are all written; returns the others."""
+        left = []
+        for done, docs in batches:
+            if all(doc.id in written for doc in docs):
+                self.catalog.mark_embedded(done)
+                report.embedded += len(done)
+                _notify(progress, "embedded", len(done))
+            else:
+                left.append((done, docs))
+        return left
 
     def _model_inputs(self, article: Article, chunk_rows: list[ChunkRow]) -> dict[tuple[str, int], list[int]]:
         """What the packaged model reads for each chunk, from one tokenization of the article: its
@@ -734,6 +749,28 @@ def _outcome(state: ArticleState | None, fingerprint: str) -> str:
     if state is None:
         return "added"
     return "unchanged" if state.content_hash == fingerprint else "updated"
+
+
+def _model_length(document: Any, model_inputs: dict[tuple[str, int], list[int]]) -> int:
+    """How long the model's input for a chunk is: its word-pieces, or (a server's model) its text."""
+    ids = model_inputs.get((document.metadata.get("source_key"), document.metadata.get("chunk_index")))
+    return len(ids) if ids is not None else len(document.page_content)
+
+
+def _chunk_documents(article: Article, chunk_rows: list[ChunkRow]) -> list[Any]:
+    """The article's chunks as LangChain Documents, as Chroma stores them (text, metadata, id)."""
+    from langchain_core.documents import Document
+
+    from qa_bot.index.chunking import chunk_metadata
+
+    return [
+        Document(
+            id=row.chunk_id,
+            page_content=article.text[row.start : row.end],
+            metadata=chunk_metadata(article, row.chunk_index, row.start, row.end),
+        )
+        for row in chunk_rows
+    ]
 
 
 def _notify(progress: ProgressCallback | None, event: str, amount: int) -> None:

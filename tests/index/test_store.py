@@ -136,8 +136,10 @@ class Interrupted(Exception):
 def test_an_interrupted_ingest_resumes_without_duplicates(settings_factory, tmp_path):
     corpus = tmp_path / "many"
     corpus.mkdir()
+    # About 17 chunks each, 680 in all: more than one embedding window (EMBED_WINDOW_CHUNKS), so that
+    # the crash comes with some articles' vectors written and marked and the rest not.
     for i in range(40):
-        words = " ".join(f"word{i}x{j}" for j in range(30))
+        words = " ".join(f"word{i}x{j}" for j in range(400))
         (corpus / f"article_{i:02}.txt").write_text(f"date 2024-01-{i % 28 + 1:02}\nStory {i}. {words}\n")
     settings = settings_factory(llm="extractive")
     clean = QABot(settings_factory(llm="extractive", collection="clean_run"))
