@@ -241,7 +241,9 @@ def ingest_with_progress(bot: QABot, paths: list[Path], *, label: str, prune: bo
         return IngestOutcome(label, None, reason=missing.message() if missing else None)
     finally:
         bar.empty()
-    if report.not_embedded:
+    if report.embedding_error is not None:
+        logger.warning("Embedding stopped during an upload's ingest: %s", report.embedding_error)
+    elif report.not_embedded:
         embed_in_background(bot)
     return IngestOutcome(label, report, waited=waited)
 
@@ -297,13 +299,19 @@ def show_outcome(outcome: IngestOutcome) -> None:
         return
     report = outcome.report
     message = f"{outcome.label}: {summary(report)}."  # our own words and numbers only
-    if report.not_embedded:
+    if report.embedding_error:
+        message += (
+            " Searchable by keyword now, but the embedding server failed (the server log says how). "
+            f"{report.not_embedded} article(s) wait to be searchable by meaning: the next upload, "
+            "Re-index or `qa-bot embed` resumes it, embedding nothing twice."
+        )
+    elif report.not_embedded:
         message += (
             f" Searchable by keyword now; {report.not_embedded} article(s) are being embedded in the "
             "background (the sidebar shows how far)."
         )
     refused = any(upload.path is None for upload in outcome.uploads)
-    (st.warning if report.failed or refused else st.success)(message)
+    (st.warning if report.failed or refused or report.embedding_error else st.success)(message)
     if outcome.waited:
         st.caption("It waited for another ingest into this index to finish first.")
     if outcome.uploads:
