@@ -832,6 +832,10 @@ def status(
         return
     if consistency.vectors is not None:
         rows["chunks"] = f"{info.index.chunks} (Chroma holds {consistency.vectors})"
+        # Opening the vectors compared their model with this one (another would have been refused).
+        rows["embedding model"] = f"{info.index.embedding} (the index's vectors: the same)"
+    else:  # the catalog alone does not know which model made the vectors
+        rows["embedding model"] = f"{info.index.embedding} (set; `--check` compares the index's vectors)"
     rows["sources"] = _shortened(info.index.sources)
     table = Table(show_header=False)
     for key, value in rows.items():
