@@ -8,7 +8,8 @@ cuts them) with:
   b) qa-bot's LocalMiniLMEmbeddings: the same model, batches sorted by length and padded to the
      longest text of the batch;
   c) sentence-transformers on CPU torch (only if importable: it needs torch, ~1.3 GB, which qa-bot
-     does not install; run this script from a venv that has it to include the row).
+     does not install; run this script from a venv that has it to include the row);
+  d) the same under torch.autocast(bfloat16), what an embedding server running torch in bf16 does.
 Reports chunks/s, question latency, agreement of the vectors with (c) or (b), and peak RSS.
 """
 
@@ -38,7 +39,7 @@ REALTIMEQA = ROOT.parent / "shared" / "data" / "realtimeqa"
 
 
 def chunk_texts(count: int) -> list[str]:
-    chunker = Chunker(200, 40)
+    chunker = Chunker(120, 24)  # the default chunking
     texts: list[str] = []
     for article in iter_articles([REALTIMEQA / "corpus.jsonl"]):
         if isinstance(article, Article):
@@ -89,6 +90,24 @@ def sentence_transformers_route():
     )
 
 
+def bfloat16_route(fp32_route):
+    """The same sentence-transformers model under torch.autocast(bfloat16): fast where the CPU has
+    AMX or AVX-512 BF16 (what an embedding server running torch, e.g. infinity --dtype bfloat16, uses)."""
+    import torch
+
+    embed_many, embed_one = fp32_route
+
+    def many(texts):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return embed_many(texts)
+
+    def one(q):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return embed_one(q)
+
+    return many, one
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, default=600)
@@ -105,6 +124,7 @@ def main() -> None:
     }
     st = sentence_transformers_route()
     if st:
+        routes["d) sentence-transformers under bfloat16 autocast, CPU torch"] = bfloat16_route(st)
         routes["c) sentence-transformers, fp32, CPU torch"] = st
     results = {}
     for name, (embed_many, embed_one) in routes.items():
@@ -121,7 +141,7 @@ def main() -> None:
     body = (
         f"Command: `python benchmarks/bench_embeddings.py --chunks {args.chunks}` ({date.today()})  \n"
         f"Machine: {machine_description()}; {len(texts)} chunks of RealTime QA articles "
-        f"(200 word-pieces max, mean {statistics.mean(map(len, texts)):.0f} characters); "
+        f"(120 word-pieces max, mean {statistics.mean(map(len, texts)):.0f} characters); "
         f"peak RSS of the whole run {peak_mb:.0f} MB.\n\n"
         f"| route | chunks/s | question (ms, median) | mean cosine vs {reference_name[:2]} |\n"
         "|---|---|---|---|\n" + "\n".join(rows)
