@@ -251,16 +251,21 @@ def test_ingest_progress_reports_each_chunk_as_it_is_embedded(bot, corpus):
     assert events.count("article") == report.added == 2
 
 
-def test_chunks_embedded_from_token_ids_match_embedding_their_titled_text(bot, corpus):
+def test_every_chunk_gets_the_vector_of_its_own_titled_text(bot, corpus):
+    """The embedding pass reorders the chunks of many articles by length before embedding them:
+    each vector must still be stored with its own chunk."""
     from qa_bot.index.chunk_store import titled_text
 
     bot.ingest([corpus])
-    chunk_id, text, meta = next(bot.index.iter_chunks())
+    chunks = list(bot.index.iter_chunks())
+    stored = bot.index.get_chunks([chunk_id for chunk_id, _t, _m in chunks], include_embeddings=True)
+    from_text = bot.index.embeddings.embed_documents(
+        [titled_text(meta.get("title"), text) for _id, text, meta in chunks]
+    )
 
-    stored = bot.index.get_chunks([chunk_id], include_embeddings=True)[chunk_id][2]
-    from_text = bot.index.embeddings.embed_documents([titled_text(meta.get("title"), text)])[0]
-
-    assert sum(a * b for a, b in zip(stored, from_text, strict=True)) > 0.9999
+    assert len({meta["path"] for _id, _text, meta in chunks}) == 2 and len(chunks) > 10
+    for (chunk_id, _text, _meta), expected in zip(chunks, from_text, strict=True):
+        assert sum(a * b for a, b in zip(stored[chunk_id][2], expected, strict=True)) > 0.9999
 
 
 # --- searchable by keyword first, embedded behind ----------------------------------------------------
