@@ -56,9 +56,8 @@ ARTICLES_PER_BATCH = 32  # articles per catalog transaction in the keyword pass
 # the model's work was padding (docs/performance.md).
 EMBED_WINDOW_CHUNKS = 512
 EMBED_CALL_CHUNKS = 64  # chunks per call of the packaged model (two of its batches), written at once
-EMBED_BATCH_CHUNKS = (
-    64  # about this many chunks (whole articles) written to Chroma and marked embedded together
-)
+# Whole articles of about this many chunks are marked embedded together, once all their vectors are in.
+EMBED_BATCH_CHUNKS = 64
 CHROMA_PAGE = 5000
 
 
