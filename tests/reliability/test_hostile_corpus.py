@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from qa_bot.index.store import EMBED_CALL_CHUNKS
 from qa_bot.ingest.articles import content_id
 from qa_bot.service import QABot
 from tests.fixtures.documents import make_docx, make_pdf
@@ -240,7 +241,7 @@ def test_a_large_article_moves_the_progress_by_chunks_before_it_is_marked_embedd
 ):
     news = tmp_path / "news"
     news.mkdir()
-    write(news, "long.txt", " ".join(f"Paragraph {n} says the harbour grew again." for n in range(600)))
+    write(news, "long.txt", " ".join(f"Paragraph {n} says the harbour grew again." for n in range(1200)))
     bot = QABot(settings_factory(llm="extractive"))
     events: list[tuple[str, int]] = []
 
@@ -249,7 +250,7 @@ def test_a_large_article_moves_the_progress_by_chunks_before_it_is_marked_embedd
     names = [event for event, _amount in events]
     steps = [amount for event, amount in events if event == "chunk" and amount]
     assert names.count("article") == 1 and names.count("embedded") == 1
-    assert sum(steps) == report.chunks_added > 32
+    assert sum(steps) == report.chunks_added > EMBED_CALL_CHUNKS  # more than one call of the model
     # Counted as read in the keyword pass; then its chunks moved, step by step, before it was embedded.
     assert names.index("article") < names.index("chunk") and len(steps) > 1
     assert names.index("embedded") > max(i for i, (event, amount) in enumerate(events) if event == "chunk")
