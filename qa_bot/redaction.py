@@ -20,6 +20,7 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -130,3 +131,18 @@ def install_log_redaction() -> None:
 
 
 install_log_redaction()
+
+
+def server_endpoint(url: str | None) -> str | None:
+    """scheme://host:port of a server's URL: enough to find the server in a message, never a path,
+    a user or a password it may hold."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # not a URL: nothing of it is shown
+        return None
+    if not parts.scheme or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.hostname}:{port}"

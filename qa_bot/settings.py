@@ -41,6 +41,9 @@ LOCAL_EMBEDDING_NAME = "all-MiniLM-L6-v2 (int8 ONNX, packaged)"
 LLMProvider = Literal["local", "openai", "openai-compatible", "extractive"]
 EmbeddingProvider = Literal["local", "openai", "openai-compatible"]
 DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
+# What the openai client is given for a server that wants no key (Ollama, vLLM, llama.cpp, an
+# embedding server): it accepts any, but the client refuses to send none.
+PLACEHOLDER_API_KEY = "not-needed"
 
 
 def _env(name: str, *aliases: str):

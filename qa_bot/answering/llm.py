@@ -36,15 +36,13 @@ from qa_bot.answering.local_llm import (
     local_model_state,
     local_model_url,
 )
-from qa_bot.redaction import redact
-from qa_bot.settings import Settings
+from qa_bot.redaction import redact, server_endpoint
+from qa_bot.settings import PLACEHOLDER_API_KEY, Settings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
-# Ollama, vLLM and llama.cpp accept any key, but the openai client refuses to send none.
-PLACEHOLDER_API_KEY = "not-needed"
 
 _STATUS_TIMEOUT_S = 3.0
 # A server that has not accepted the connection by then is tried again (inside the answer's deadline)
@@ -168,25 +166,25 @@ def llm_status(settings: Settings) -> LLMStatus:
         return LLMStatus("extractive", "none: answers quote the passages", "ready")
     if settings.llm == "local":
         label = settings.local_model_path.name if settings.local_model_path else LOCAL_MODEL_LABEL
-        return LLMStatus("local", label, local_model_state(), _endpoint(local_model_url()))
+        return LLMStatus("local", label, local_model_state(), server_endpoint(local_model_url()))
     if settings.llm == "openai":
         model = settings.model or DEFAULT_OPENAI_MODEL
         base_url = settings.openai_base_url or "https://api.openai.com/v1"
         if settings.openai_api_key is None or not settings.openai_api_key.get_secret_value():
-            return LLMStatus("openai", model, "not configured: set OPENAI_API_KEY", _endpoint(base_url))
-        return LLMStatus("openai", model, _reachability(base_url), _endpoint(base_url))
+            return LLMStatus("openai", model, "not configured: set OPENAI_API_KEY", server_endpoint(base_url))
+        return LLMStatus("openai", model, _reachability(base_url), server_endpoint(base_url))
     model = settings.model or "(none)"
     base_url = settings.openai_base_url
     if not base_url:
         return LLMStatus(settings.llm, model, "not configured: set OPENAI_BASE_URL")
     if not settings.model:
-        return LLMStatus(settings.llm, model, "not configured: set QA_BOT_MODEL", _endpoint(base_url))
-    return LLMStatus(settings.llm, model, _reachability(base_url), _endpoint(base_url))
+        return LLMStatus(settings.llm, model, "not configured: set QA_BOT_MODEL", server_endpoint(base_url))
+    return LLMStatus(settings.llm, model, _reachability(base_url), server_endpoint(base_url))
 
 
 def _reachability(base_url: str) -> str:
     """Ready if anything answers HTTP at base_url: some servers have no /models, so a 404 counts."""
-    where = _endpoint(base_url)
+    where = server_endpoint(base_url)
     try:
         httpx.get(base_url.rstrip("/") + "/models", timeout=_STATUS_TIMEOUT_S)
     except httpx.TimeoutException:
@@ -196,18 +194,6 @@ def _reachability(base_url: str) -> str:
     except httpx.HTTPError as exc:
         return f"unreachable: {where} ({type(exc).__name__})"
     return "ready"
-
-
-def _endpoint(url: str | None) -> str | None:
-    """scheme://host:port of a URL: enough to find the server, never a path or credentials."""
-    if not url:
-        return None
-    try:
-        parsed = httpx.URL(url)
-    except Exception:
-        return None
-    port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
-    return f"{parsed.scheme}://{parsed.host}:{port}"
 
 
 # --- errors for people -------------------------------------------------------------------------
@@ -239,8 +225,8 @@ def _describe_llm_error(exc: BaseException, settings: Settings | None) -> str:
             return missing.message()
         return f"The language model failed unexpectedly: {describe_unexpected(exc)}"
 
-    where = _endpoint(str(cause.request.url)) or "the server"
-    is_local = where == _endpoint(local_model_url())
+    where = server_endpoint(str(cause.request.url)) or "the server"
+    is_local = where == server_endpoint(local_model_url())
     who = "The embedded local model" if is_local else f"The language model at {where}"
     if deadline := _in_chain(cause, AnswerDeadlineExceeded):
         return (

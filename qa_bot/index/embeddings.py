@@ -12,13 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
-from urllib.parse import urlsplit
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from qa_bot.redaction import redact
-from qa_bot.settings import LOCAL_EMBEDDING_NAME, Settings
+from qa_bot.redaction import redact, server_endpoint
+from qa_bot.settings import LOCAL_EMBEDDING_NAME, PLACEHOLDER_API_KEY, Settings
 
 LOCAL_MODEL_NAME = LOCAL_EMBEDDING_NAME
 
@@ -113,9 +112,9 @@ class ServerEmbeddings(Embeddings):
 
     @property
     def where(self) -> str:
-        return (
-            f"the embedding server at {_host(self.base_url)}" if self.base_url else "OpenAI's embedding API"
-        )
+        if not self.base_url:
+            return "OpenAI's embedding API"
+        return f"the embedding server at {server_endpoint(self.base_url) or 'its address'}"
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -148,12 +147,6 @@ class ServerEmbeddings(Embeddings):
         # a server that does not normalise (some do not) would otherwise rank long vectors first.
         matrix = np.asarray(vectors, dtype=np.float32)
         return (matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)).tolist()
-
-
-def _host(url: str | None) -> str:
-    """scheme://host:port of a URL, without a user or password it may hold."""
-    parts = urlsplit(url or "")
-    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
 
 
 def build_embeddings(settings: Settings) -> Embeddings:
@@ -192,7 +185,6 @@ def build_embeddings(settings: Settings) -> Embeddings:
     return ServerEmbeddings(
         model=settings.embedding_model,
         base_url=settings.embedding_base_url,
-        # The openai client wants a key; a server without one ignores it.
-        api_key=key.get_secret_value() if key and key.get_secret_value() else "no-key",
+        api_key=key.get_secret_value() if key and key.get_secret_value() else PLACEHOLDER_API_KEY,
         **options,
     )

@@ -341,12 +341,11 @@ class HybridRetriever:
                 continue
             text, meta, vector = chunks[chunk_id]
             passage = passage_from_chunk(chunk_id, text, meta)
-            if query_vector is None:  # keyword search alone: no similarity to compute
-                pass
-            elif vector is not None:
-                passage.similarity = float(np.dot(np.asarray(vector), query_vector))
-            else:
-                unembedded.append(passage)
+            if query_vector is not None:  # else keyword search alone: no similarity to compute
+                if vector is not None:
+                    passage.similarity = float(np.dot(np.asarray(vector), query_vector))
+                else:
+                    unembedded.append(passage)
             passages.append(passage)
 
         if unembedded:
